@@ -1,0 +1,56 @@
+// ckpt/backend.h: the object storage under packs and refs.
+//
+// A Backend stores immutable named objects ("packs/3f/3f2a…", "config",
+// "refs/tags/best"). Everything the store writes besides its RocksDB index
+// goes through it, so that faults can be injected in tests and object storage
+// can replace the local directory later. Names are '/'-separated relative
+// paths of [A-Za-z0-9._-] components.
+//
+// Thread-safety: implementations must allow concurrent calls from many
+// threads. Stability: stable; methods may be added with default bodies.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ckpt/result.h"
+#include "ckpt/status.h"
+
+namespace ckpt {
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // Stores `size` bytes under `name`, replacing any object of that name.
+  // Atomic and durable on OK: after a crash the object holds either all of
+  // the new bytes or its previous state (usually: it does not exist).
+  // Errors: kIOError, kNoSpace.
+  virtual Status Put(const std::string& name, const void* data, size_t size) = 0;
+
+  // Reads exactly `length` bytes at `offset` of object `name` into `dst`.
+  // Errors: kNotFound; kCorruption if the object is shorter; kIOError.
+  virtual Status Get(const std::string& name, uint64_t offset, size_t length, void* dst) = 0;
+
+  // Returns the size in bytes of object `name`. Errors: kNotFound, kIOError.
+  virtual Result<uint64_t> Size(const std::string& name) = 0;
+
+  // Lists the names of all objects whose name starts with `prefix`, sorted.
+  virtual Result<std::vector<std::string>> List(const std::string& prefix) = 0;
+
+  // Deletes object `name`; deleting a missing object is OK. Durable on OK.
+  virtual Status Remove(const std::string& name) = 0;
+
+  // A short human description, e.g. "local:/data/store".
+  virtual std::string Describe() const = 0;
+};
+
+// Returns a backend storing objects as files under directory `root`, which
+// must exist. Put writes a temporary file, fsyncs it, renames it into place
+// and fsyncs the directory; ENOSPC maps to kNoSpace.
+std::shared_ptr<Backend> NewLocalBackend(const std::string& root);
+
+}  // namespace ckpt

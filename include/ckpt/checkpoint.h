@@ -1,0 +1,78 @@
+// ckpt/checkpoint.h: what a caller hands to Save and gets back from Load.
+//
+// A checkpoint is tensors (typed, shaped arrays), opaque named blobs (RNG
+// state, data-loader position, tokenizer files) and metadata. The *View types
+// borrow the caller's memory and copy nothing; the owning types hold bytes.
+//
+// Thread-safety: plain values. Stability: stable.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ckpt/dtype.h"
+
+namespace ckpt {
+
+// A tensor in the caller's memory. `data` must stay valid and unchanged for
+// the duration of a synchronous Save.
+struct TensorView {
+  std::string name;
+  DType dtype = DType::kF32;
+  std::vector<int64_t> shape;  // empty for a scalar
+  const void* data = nullptr;
+  size_t size = 0;  // bytes; must equal DTypeSize(dtype) * product(shape)
+};
+
+// An opaque byte string in the caller's memory, stored and returned verbatim.
+struct BlobView {
+  std::string name;
+  const void* data = nullptr;
+  size_t size = 0;
+};
+
+// Metadata of a checkpoint, chosen by the caller.
+struct CheckpointMeta {
+  std::map<std::string, double> metrics;           // e.g. {"loss", 0.41}
+  std::map<std::string, std::string> attributes;   // free-form string pairs
+  // Wall time of the save in nanoseconds since the Unix epoch; 0 means "now".
+  int64_t wall_time_ns = 0;
+};
+
+// Everything one Save call stores.
+struct SaveRequest {
+  std::string run;  // [A-Za-z0-9._-]+, at most 128 bytes
+  uint64_t step = 0;
+  std::vector<TensorView> tensors;
+  std::vector<BlobView> blobs;
+  CheckpointMeta meta;
+  // The parent checkpoint's ref; empty means the run's latest checkpoint, if any.
+  std::string parent;
+};
+
+// A tensor held in memory, as returned by Store::Load.
+struct Tensor {
+  std::string name;
+  DType dtype = DType::kF32;
+  std::vector<int64_t> shape;
+  std::vector<uint8_t> data;
+};
+
+// A blob held in memory, as returned by Store::Load.
+struct Blob {
+  std::string name;
+  std::vector<uint8_t> data;
+};
+
+// A whole checkpoint held in memory.
+struct LoadedCheckpoint {
+  std::vector<Tensor> tensors;  // in saved order
+  std::vector<Blob> blobs;      // in saved order
+  CheckpointMeta meta;
+};
+
+}  // namespace ckpt

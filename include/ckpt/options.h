@@ -1,0 +1,68 @@
+// ckpt/options.h: options of a store and of its operations.
+//
+// Plain structs with defaults. Fields marked "persisted" are fixed when a
+// store is created and read back from it on every open; the value given at
+// open time is then ignored.
+//
+// Thread-safety: plain values. Stability: stable; fields may be added.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace ckpt {
+
+class Backend;
+
+// Called with (units done, units total) as long work progresses; units are
+// bytes for save, load and verify. Called from one thread at a time.
+using ProgressFn = std::function<void(uint64_t done, uint64_t total)>;
+
+struct StoreOptions {
+  // Create the store if `path` holds none. Default false.
+  bool create_if_missing = false;
+  // Fail with kAlreadyExists if a store is there already. Default false.
+  bool error_if_exists = false;
+  // Open without taking the writer lock: reads only, seeing the committed
+  // state at open time. Saves and deletes then fail with kNotSupported.
+  bool read_only = false;
+
+  // Persisted. Bytes per chunk (rounded down to whole elements per tensor).
+  // Smaller chunks find more unchanged bytes after sparse updates but cost
+  // more index entries. Default 256 KiB; range 4 KiB .. 64 MiB.
+  uint32_t chunk_size = 256 * 1024;
+  // Persisted default for new chunks: zstd level, 1 (fast) .. 19 (small).
+  int zstd_level = 3;
+
+  // A pack is sealed once it holds about this many bytes. Default 32 MiB.
+  // Larger packs mean fewer files and fsyncs, and more memory per save.
+  uint64_t pack_target_size = 32ull << 20;
+  // Worker threads for hashing, compression and reads; 0 = all cores.
+  int threads = 0;
+  // Where packs and refs live; null = a local directory backend at `path`.
+  // Tests pass a fault-injecting backend here.
+  std::shared_ptr<Backend> backend;
+};
+
+struct SaveOptions {
+  // Progress in logical bytes processed. May be null.
+  ProgressFn progress;
+};
+
+struct LoadOptions {
+  // Progress in logical bytes loaded. May be null.
+  ProgressFn progress;
+};
+
+struct VerifyOptions {
+  // Also read every chunk of every checkpoint and check its hash; otherwise
+  // check that the index is consistent and that every pack exists with the
+  // size the index expects.
+  bool read_data = false;
+  // Progress in stored bytes (read_data) or checkpoints (metadata only).
+  ProgressFn progress;
+};
+
+}  // namespace ckpt

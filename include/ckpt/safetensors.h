@@ -1,0 +1,43 @@
+// ckpt/safetensors.h: import and export of safetensors files.
+//
+// Import maps the file, validates its header strictly (see docs/design.md,
+// "Safetensors import") and saves its tensors without copying them, together
+// with the file's original header, so that Export writes a file byte-identical
+// to the imported one. The header's "__metadata__" pairs also become the
+// checkpoint's attributes.
+//
+// Thread-safety: as the Store passed in. Stability: stable.
+#pragma once
+
+#include <string>
+
+#include "ckpt/checkpoint.h"
+#include "ckpt/manifest.h"
+#include "ckpt/options.h"
+#include "ckpt/result.h"
+#include "ckpt/status.h"
+
+namespace ckpt {
+
+class Store;
+
+// Name of the blob holding the original safetensors header (its 8-byte length
+// prefix and JSON text) of an imported checkpoint.
+inline constexpr const char* kSafetensorsHeaderBlob = "safetensors.header";
+
+// Saves the tensors of safetensors file `path` as checkpoint request.run @
+// request.step; request.tensors and request.blobs must be empty, request.meta
+// and request.parent are used as given. Errors: kInvalidArgument for a
+// malformed file (the message names the problem and nothing is stored),
+// kNotFound for a missing file, and the errors of Store::Save.
+Result<CheckpointInfo> ImportSafetensors(Store& store, const std::string& path,
+                                         SaveRequest request, const SaveOptions& options = {});
+
+// Writes checkpoint `ref` as safetensors file `out_path` (via a temporary file
+// renamed into place). A checkpoint that was imported is written byte-identical
+// to its source; any other gets a canonical header. Errors: those of Load,
+// kIOError/kNoSpace for the output file.
+Status ExportSafetensors(Store& store, const std::string& ref, const std::string& out_path,
+                         const LoadOptions& options = {});
+
+}  // namespace ckpt

@@ -1,0 +1,53 @@
+// ckpt/stats.h: sizes and counts of a whole store, and reports of verify/repair.
+//
+// Thread-safety: plain values. Stability: stable; fields may be added.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ckpt/status.h"
+
+namespace ckpt {
+
+struct StoreStats {
+  uint64_t runs = 0;
+  uint64_t checkpoints = 0;
+  uint64_t tags = 0;
+  uint64_t chunks = 0;             // distinct chunks in the index
+  uint64_t packs = 0;
+  uint64_t logical_bytes = 0;      // sum of all checkpoints' sizes
+  uint64_t unique_raw_bytes = 0;   // uncompressed bytes of distinct chunks
+  uint64_t stored_chunk_bytes = 0; // encoded bytes of distinct chunks
+  uint64_t pack_bytes = 0;         // bytes of all pack files, with headers
+  // logical_bytes / unique_raw_bytes.
+  double DedupRatio() const;
+  // unique_raw_bytes / stored_chunk_bytes.
+  double CompressionRatio() const;
+};
+
+// One problem found by Verify, with what it touches.
+struct VerifyProblem {
+  Status status;                        // the error, with its context
+  std::vector<std::string> checkpoints; // "run@step" of each affected checkpoint
+  std::vector<std::string> tensors;     // "run@step:tensor" of each affected entry
+};
+
+struct VerifyReport {
+  uint64_t checkpoints_checked = 0;
+  uint64_t chunks_checked = 0;
+  uint64_t bytes_read = 0;
+  std::vector<VerifyProblem> problems;
+  bool ok() const { return problems.empty(); }
+};
+
+struct RepairReport {
+  uint64_t packs_scanned = 0;
+  uint64_t packs_unreadable = 0;
+  uint64_t chunks_indexed = 0;
+  uint64_t checkpoints_restored = 0;
+  uint64_t tags_restored = 0;
+};
+
+}  // namespace ckpt

@@ -1,0 +1,144 @@
+// ckpt/store.h: a content-addressed, deduplicating checkpoint store.
+//
+// A Store holds runs; a run is a series of checkpoints, each saved at a step.
+// Save cuts every tensor into fixed-size chunks, names each chunk by the
+// SHA-256 of its bytes, and writes only chunks the store does not hold yet,
+// compressed, into pack files. A checkpoint becomes visible in one synced
+// index commit after every byte it needs is durable. Load checks every byte it
+// returns against its hash.
+//
+// Refs name a checkpoint in one of these forms:
+//   RUN@STEP    the checkpoint of RUN at STEP
+//   RUN         the latest (highest-step) checkpoint of RUN
+//   TAG         a tag set with Tag()
+//   HEXPREFIX   a unique prefix (at least 6 hex digits) of a checkpoint id
+// A ref that matches nothing yields kNotFound; an ambiguous id prefix yields
+// kInvalidArgument.
+//
+// Thread-safety: a Store is safe to use from many threads at once.
+//
+// Concurrency matrix (this version):
+//
+//                     | same process (one Store)   | across processes
+//   ------------------+----------------------------+-------------------------------
+//   save / save       | concurrent; commits are    | only one process opens a store
+//                     | serialized, steps unique   | read-write; a second gets kBusy
+//   save / load       | concurrent; loads see only | concurrent with read_only opens;
+//                     | committed checkpoints      | a reader sees the state at open
+//   save / delete,tag | concurrent                 | as save / save
+//   verify / save     | concurrent                 | verify opens read_only: concurrent
+//   repair / anything | repair needs the store     | repair takes the writer lock
+//                     | closed                     | (kBusy while a writer is open)
+//
+// Garbage collection arrives in a later version; until then Delete() only
+// unlinks the checkpoint and its chunks stay in the packs.
+//
+// Stability: the API in this header is stable from 1.0 on; before 1.0 it may
+// change between minor versions, noted in CHANGELOG.md. The on-disk format is
+// versioned (version.h); stores written by a format version are readable by
+// every later library version.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ckpt/checkpoint.h"
+#include "ckpt/manifest.h"
+#include "ckpt/options.h"
+#include "ckpt/result.h"
+#include "ckpt/stats.h"
+#include "ckpt/status.h"
+
+namespace ckpt {
+
+// The settings a store was created with (persisted in its config).
+struct StoreConfig {
+  int format_version = 0;
+  uint32_t chunk_size = 0;
+  int zstd_level = 0;
+  std::string store_id;  // random hex id chosen at creation
+};
+
+class Store {
+ public:
+  // Opens (or, with options.create_if_missing, creates) the store in
+  // directory `path`. Errors: kNotFound (no store and not creating),
+  // kAlreadyExists (options.error_if_exists), kVersionMismatch (store of a
+  // newer format), kBusy (another process has it open read-write),
+  // kInvalidArgument (bad options), kCorruption, kIOError.
+  static Result<std::unique_ptr<Store>> Open(const StoreOptions& options,
+                                             const std::string& path);
+
+  // Rebuilds the index of the store at `path` from its packs and refs alone,
+  // replacing whatever index is there. Takes the writer lock (kBusy if held).
+  static Result<RepairReport> Repair(const StoreOptions& options, const std::string& path);
+
+  virtual ~Store() = default;
+
+  // Returns the persisted settings.
+  virtual const StoreConfig& config() const = 0;
+
+  // Saves a checkpoint of request.run at request.step and returns its info.
+  // Reads the caller's buffers in place and copies nothing; they must not
+  // change until Save returns. Errors: kAlreadyExists (RUN@STEP exists),
+  // kInvalidArgument (bad names, sizes, duplicate entry names), kNotFound
+  // (parent ref), kIOError/kNoSpace (the checkpoint is then not visible and
+  // committed ones are untouched), kNotSupported (read-only store).
+  virtual Result<CheckpointInfo> Save(const SaveRequest& request,
+                                      const SaveOptions& options = {}) = 0;
+
+  // Returns the info of the checkpoint `ref` names. Errors: kNotFound,
+  // kInvalidArgument (ambiguous prefix).
+  virtual Result<CheckpointInfo> Resolve(const std::string& ref) = 0;
+
+  // Returns the info and the entry list (tensors, blobs, chunk ids) of `ref`.
+  virtual Result<CheckpointDetail> Describe(const std::string& ref) = 0;
+
+  // Loads every tensor and blob of `ref` into memory, verifying every chunk.
+  // Errors: kNotFound, kCorruption (names pack, chunk, checkpoint, tensor).
+  virtual Result<LoadedCheckpoint> Load(const std::string& ref,
+                                        const LoadOptions& options = {}) = 0;
+
+  // Loads tensor or blob `name` of `ref` into `dst`, which holds `dst_size`
+  // bytes. REQUIRES: dst_size equals the entry's byte length (else
+  // kInvalidArgument). Errors: as Load.
+  virtual Status LoadEntry(const std::string& ref, const std::string& name, void* dst,
+                           size_t dst_size, const LoadOptions& options = {}) = 0;
+
+  // Loads bytes [offset, offset+length) of tensor or blob `name` into `dst`,
+  // reading only the chunks that overlap the range. Errors: kInvalidArgument
+  // if the range passes the end; otherwise as Load.
+  virtual Status LoadRange(const std::string& ref, const std::string& name, uint64_t offset,
+                           uint64_t length, void* dst) = 0;
+
+  // Lists all runs, sorted by name.
+  virtual Result<std::vector<RunInfo>> ListRuns() = 0;
+
+  // Lists the checkpoints of `run` by ascending step, or of every run (sorted
+  // by run, then step) when `run` is empty. Errors: kNotFound (unknown run).
+  virtual Result<std::vector<CheckpointInfo>> ListCheckpoints(const std::string& run) = 0;
+
+  // Points tag `tag` at the checkpoint `ref` names. A tag name is
+  // [A-Za-z0-9._-]+ and must not contain '@'. Errors: kAlreadyExists (tag
+  // names another checkpoint), kNotFound, kInvalidArgument.
+  virtual Status Tag(const std::string& ref, const std::string& tag) = 0;
+
+  // Removes tag `tag`. Errors: kNotFound.
+  virtual Status Untag(const std::string& tag) = 0;
+
+  // Removes the checkpoint `ref` names from the index, and its tags. Its
+  // chunks stay stored until garbage collection. Errors: kNotFound.
+  virtual Status Delete(const std::string& ref) = 0;
+
+  // Checks the store: every checkpoint's chunks are indexed and their packs
+  // exist; with options.read_data every chunk is read and hashed. Returns a
+  // report listing each problem with the checkpoints and tensors it touches;
+  // a non-OK Result means verify itself could not run.
+  virtual Result<VerifyReport> Verify(const VerifyOptions& options = {}) = 0;
+
+  // Returns the sizes and counts of the whole store.
+  virtual Result<StoreStats> Stats() = 0;
+};
+
+}  // namespace ckpt

@@ -1,0 +1,68 @@
+// backend/fault_injecting_backend: the one test double of the project. It
+// wraps a real backend and makes chosen calls fail the way disks fail: EIO,
+// ENOSPC, a torn (partial) object, an fsync that reports failure after the
+// bytes were handed over. Every fault is logged with its trigger so that a
+// failing test can be replayed.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "ckpt/backend.h"
+
+namespace ckpt::internal {
+
+enum class FaultKind {
+  kIOError,     // nothing is written; Put returns kIOError (EIO)
+  kNoSpace,     // nothing is written; Put returns kNoSpace (ENOSPC)
+  kTornWrite,   // the first half of the bytes lands under the name; kIOError
+  kFsyncFail,   // all bytes land, but Put reports kIOError (failed fsync)
+};
+
+class FaultInjectingBackend : public Backend {
+ public:
+  explicit FaultInjectingBackend(std::shared_ptr<Backend> base) : base_(std::move(base)) {}
+
+  // The n-th Put from now (1 = the next one) fails with `kind`.
+  void FailPutAt(uint64_t n, FaultKind kind);
+  // From now on, each Put fails with `kind` with probability 1/one_in,
+  // decided by a generator seeded with `seed`.
+  void FailPutsRandomly(uint64_t seed, uint32_t one_in, FaultKind kind);
+  // The n-th Get from now fails with kIOError.
+  void FailGetAt(uint64_t n);
+  // Removes every planned fault.
+  void Clear();
+  // Faults injected so far, one line each.
+  std::vector<std::string> Log() const;
+  uint64_t puts() const;
+
+  Status Put(const std::string& name, const void* data, size_t size) override;
+  Status Get(const std::string& name, uint64_t offset, size_t length, void* dst) override;
+  Result<uint64_t> Size(const std::string& name) override { return base_->Size(name); }
+  Result<std::vector<std::string>> List(const std::string& prefix) override {
+    return base_->List(prefix);
+  }
+  Status Remove(const std::string& name) override { return base_->Remove(name); }
+  std::string Describe() const override { return "faulty(" + base_->Describe() + ")"; }
+
+ private:
+  bool TakePutFault(const std::string& name, FaultKind* kind);
+
+  std::shared_ptr<Backend> base_;
+  mutable std::mutex mu_;
+  uint64_t puts_ = 0;
+  uint64_t gets_ = 0;
+  uint64_t fail_put_at_ = 0;  // absolute Put count, 0 = none
+  FaultKind put_kind_ = FaultKind::kIOError;
+  uint64_t fail_get_at_ = 0;
+  uint32_t random_one_in_ = 0;
+  uint64_t random_seed_ = 0;
+  FaultKind random_kind_ = FaultKind::kIOError;
+  std::mt19937_64 rng_;
+  std::vector<std::string> log_;
+};
+
+}  // namespace ckpt::internal

@@ -1,0 +1,157 @@
+#include "backend/local_backend.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/filesystem.hpp>
+#include <cerrno>
+#include <cstring>
+
+#include "util/hex.h"
+
+namespace fs = boost::filesystem;
+
+namespace ckpt {
+
+std::shared_ptr<Backend> NewLocalBackend(const std::string& root) {
+  return std::make_shared<internal::LocalBackend>(root);
+}
+
+namespace internal {
+namespace {
+
+constexpr const char* kTempPrefix = ".tmp-";
+
+std::string ParentOf(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "." : path.substr(0, slash);
+}
+
+Status WriteAll(int fd, const void* data, size_t size, const std::string& path) {
+  const char* p = static_cast<const char*>(data);
+  while (size > 0) {
+    ssize_t n = ::write(fd, p, std::min<size_t>(size, 1 << 30));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus(errno, "write", path);
+    }
+    p += n;
+    size -= static_cast<size_t>(n);
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Status ErrnoStatus(int err, const std::string& what, const std::string& path) {
+  std::string msg = what + " " + path + ": " + std::strerror(err);
+  if (err == ENOSPC || err == EDQUOT) return Status::NoSpace(msg);
+  if (err == ENOENT) return Status::NotFound(msg);
+  return Status::IOError(msg);
+}
+
+Status SyncDirectory(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, "open directory", dir);
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  return rc == 0 ? Status::OK() : ErrnoStatus(err, "fsync directory", dir);
+}
+
+Status LocalBackend::EnsureParentDir(const std::string& path) {
+  std::string dir = ParentOf(path);
+  if (fs::is_directory(dir)) return Status::OK();
+  boost::system::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return ErrnoStatus(ec.value(), "create directory", dir);
+  // The new directory's entry must itself be durable before files in it are.
+  for (std::string d = dir; d.size() > root_.size(); d = ParentOf(d)) {
+    CKPT_RETURN_IF_ERROR(SyncDirectory(ParentOf(d)));
+  }
+  return Status::OK();
+}
+
+Status LocalBackend::Put(const std::string& name, const void* data, size_t size) {
+  const std::string path = PathOf(name);
+  CKPT_RETURN_IF_ERROR(EnsureParentDir(path));
+  const std::string dir = ParentOf(path);
+  const std::string tmp = dir + "/" + kTempPrefix + RandomHexId(8);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return ErrnoStatus(errno, "create", tmp);
+  Status s = WriteAll(fd, data, size, tmp);
+  if (s.ok() && ::fsync(fd) != 0) s = ErrnoStatus(errno, "fsync", tmp);
+  if (::close(fd) != 0 && s.ok()) s = ErrnoStatus(errno, "close", tmp);
+  if (s.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) s = ErrnoStatus(errno, "rename", tmp);
+  if (!s.ok()) {
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  return SyncDirectory(dir);
+}
+
+Status LocalBackend::Get(const std::string& name, uint64_t offset, size_t length, void* dst) {
+  const std::string path = PathOf(name);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, "open", path);
+  char* p = static_cast<char*>(dst);
+  Status s;
+  while (length > 0) {
+    ssize_t n = ::pread(fd, p, length, static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      s = ErrnoStatus(errno, "read", path);
+      break;
+    }
+    if (n == 0) {
+      s = Status::Corruption("read " + path + ": object ends before offset " +
+                             std::to_string(offset + length));
+      break;
+    }
+    p += n;
+    offset += static_cast<uint64_t>(n);
+    length -= static_cast<size_t>(n);
+  }
+  ::close(fd);
+  return s;
+}
+
+Result<uint64_t> LocalBackend::Size(const std::string& name) {
+  const std::string path = PathOf(name);
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return ErrnoStatus(errno, "stat", path);
+  return static_cast<uint64_t>(st.st_size);
+}
+
+Result<std::vector<std::string>> LocalBackend::List(const std::string& prefix) {
+  std::vector<std::string> names;
+  size_t slash = prefix.rfind('/');
+  std::string start = slash == std::string::npos ? root_ : root_ + "/" + prefix.substr(0, slash);
+  boost::system::error_code ec;
+  if (!fs::is_directory(start, ec)) return names;
+  fs::recursive_directory_iterator it(start, ec), end;
+  if (ec) return ErrnoStatus(ec.value(), "list", start);
+  for (; it != end; it.increment(ec)) {
+    if (ec) return ErrnoStatus(ec.value(), "list", start);
+    if (!fs::is_regular_file(it->status())) continue;
+    std::string filename = it->path().filename().string();
+    if (filename.rfind(kTempPrefix, 0) == 0) continue;
+    std::string full = it->path().string();
+    std::string name = full.substr(root_.size() + 1);
+    if (name.rfind(prefix, 0) == 0) names.push_back(std::move(name));
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+Status LocalBackend::Remove(const std::string& name) {
+  const std::string path = PathOf(name);
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoStatus(errno, "remove", path);
+  return SyncDirectory(ParentOf(path));
+}
+
+}  // namespace internal
+}  // namespace ckpt

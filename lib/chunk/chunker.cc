@@ -1,0 +1,2 @@
+// chunk/chunker: header-only arithmetic; this unit keeps the module a target.
+#include "chunk/chunker.h"

@@ -1,0 +1,128 @@
+#include "codec/chunk_codec.h"
+
+#include <zstd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "codec/byte_plane.h"
+
+namespace ckpt::internal {
+namespace {
+
+constexpr size_t kSampleSize = 16 * 1024;
+
+struct CCtxDeleter {
+  void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
+};
+struct DCtxDeleter {
+  void operator()(ZSTD_DCtx* d) const { ZSTD_freeDCtx(d); }
+};
+
+// Contexts are reused per thread: creating one costs more than compressing
+// a small chunk.
+ZSTD_CCtx* ThreadCCtx() {
+  thread_local std::unique_ptr<ZSTD_CCtx, CCtxDeleter> ctx(ZSTD_createCCtx());
+  return ctx.get();
+}
+ZSTD_DCtx* ThreadDCtx() {
+  thread_local std::unique_ptr<ZSTD_DCtx, DCtxDeleter> ctx(ZSTD_createDCtx());
+  return ctx.get();
+}
+
+// Appends nothing and returns 0 on failure.
+size_t ZstdInto(const void* data, size_t size, int level, std::string* out) {
+  out->resize(ZSTD_compressBound(size));
+  size_t n = ZSTD_compressCCtx(ThreadCCtx(), out->data(), out->size(), data, size, level);
+  if (ZSTD_isError(n)) return 0;
+  out->resize(n);
+  return n;
+}
+
+Codec PlanesCodec(size_t elem_size) {
+  switch (elem_size) {
+    case 2: return Codec::kZstdPlanes2;
+    case 4: return Codec::kZstdPlanes4;
+    default: return Codec::kZstdPlanes8;
+  }
+}
+
+size_t PlanesElemSize(Codec codec) {
+  switch (codec) {
+    case Codec::kZstdPlanes2: return 2;
+    case Codec::kZstdPlanes4: return 4;
+    case Codec::kZstdPlanes8: return 8;
+    default: return 0;
+  }
+}
+
+// True if byte planes compress a sample of the chunk better than plain zstd.
+bool PlanesWin(const uint8_t* data, size_t size, const EncodeParams& params) {
+  size_t n = std::min(size, kSampleSize) / params.elem_size * params.elem_size;
+  if (n == 0) return false;
+  std::vector<uint8_t> planes(n);
+  BytePlaneSplit(data, n, params.elem_size, planes.data());
+  std::string a, b;
+  size_t plain = ZstdInto(data, n, params.zstd_level, &a);
+  size_t split = ZstdInto(planes.data(), n, params.zstd_level, &b);
+  return split != 0 && (plain == 0 || split < plain);
+}
+
+}  // namespace
+
+bool IsKnownCodec(uint8_t value) { return value <= static_cast<uint8_t>(Codec::kZstdPlanes8); }
+
+const char* CodecName(Codec codec) {
+  switch (codec) {
+    case Codec::kRaw: return "raw";
+    case Codec::kZstd: return "zstd";
+    case Codec::kZstdPlanes2: return "zstd+planes2";
+    case Codec::kZstdPlanes4: return "zstd+planes4";
+    case Codec::kZstdPlanes8: return "zstd+planes8";
+  }
+  return "unknown";
+}
+
+Codec EncodeChunk(const void* data, size_t size, const EncodeParams& params, std::string* out) {
+  const auto* bytes = static_cast<const uint8_t*>(data);
+  bool planar = params.is_float && (params.elem_size == 2 || params.elem_size == 4 ||
+                                    params.elem_size == 8) &&
+                PlanesWin(bytes, size, params);
+  size_t n;
+  if (planar) {
+    std::vector<uint8_t> planes(size);
+    BytePlaneSplit(bytes, size, params.elem_size, planes.data());
+    n = ZstdInto(planes.data(), size, params.zstd_level, out);
+  } else {
+    n = ZstdInto(bytes, size, params.zstd_level, out);
+  }
+  if (n == 0 || n >= size) {
+    out->assign(reinterpret_cast<const char*>(bytes), size);
+    return Codec::kRaw;
+  }
+  return planar ? PlanesCodec(params.elem_size) : Codec::kZstd;
+}
+
+Status DecodeChunk(Codec codec, const void* encoded, size_t encoded_size, void* dst,
+                   size_t raw_size) {
+  if (codec == Codec::kRaw) {
+    if (encoded_size != raw_size) return Status::Corruption("raw chunk has the wrong length");
+    std::memcpy(dst, encoded, raw_size);
+    return Status::OK();
+  }
+  size_t elem = PlanesElemSize(codec);
+  if (codec != Codec::kZstd && elem == 0)
+    return Status::Corruption("unknown codec " + std::to_string(static_cast<int>(codec)));
+  std::vector<uint8_t> planes(elem ? raw_size : 0);
+  void* target = elem ? planes.data() : dst;
+  size_t n = ZSTD_decompressDCtx(ThreadDCtx(), target, raw_size, encoded, encoded_size);
+  if (ZSTD_isError(n))
+    return Status::Corruption(std::string("zstd: ") + ZSTD_getErrorName(n));
+  if (n != raw_size) return Status::Corruption("decoded chunk has the wrong length");
+  if (elem) BytePlaneJoin(planes.data(), raw_size, elem, static_cast<uint8_t*>(dst));
+  return Status::OK();
+}
+
+}  // namespace ckpt::internal

@@ -1,0 +1,59 @@
+// index/index: the RocksDB database behind the key space of index_keys.h.
+// Writes go through IndexBatch and commit with one synced write, which is
+// the commit point of every mutation of the store.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "ckpt/result.h"
+#include "index/index_keys.h"
+
+namespace rocksdb {
+class DB;
+class WriteBatch;
+}  // namespace rocksdb
+
+namespace ckpt::internal {
+
+// Mutations to commit together.
+class IndexBatch {
+ public:
+  IndexBatch();
+  ~IndexBatch();
+  void Put(std::string_view key, std::string_view value);
+  void Delete(std::string_view key);
+  // Drops every mutation, leaving an empty batch.
+  void Clear();
+  rocksdb::WriteBatch& rep() { return *rep_; }
+
+ private:
+  std::unique_ptr<rocksdb::WriteBatch> rep_;
+};
+
+class Index {
+ public:
+  // Opens (creating if `create`) the database in directory `path`.
+  // read_only opens need no lock and see the state at open time. A database
+  // locked by another process yields kBusy.
+  static Result<std::unique_ptr<Index>> Open(const std::string& path, bool create,
+                                             bool read_only);
+  ~Index();
+
+  // Returns the value of `key`, or nullopt if absent.
+  Result<std::optional<std::string>> Get(std::string_view key);
+  // Applies `batch` atomically with a synced WAL write.
+  Status Commit(IndexBatch& batch);
+  // Calls fn(key, value) for every key starting with `prefix`, in order,
+  // until fn returns false.
+  Status Scan(std::string_view prefix,
+              const std::function<bool(std::string_view, std::string_view)>& fn);
+
+ private:
+  explicit Index(rocksdb::DB* db);
+  std::unique_ptr<rocksdb::DB> db_;
+};
+
+}  // namespace ckpt::internal

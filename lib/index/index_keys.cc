@@ -1,0 +1,89 @@
+#include "index/index_keys.h"
+
+#include "util/bytes.h"
+#include "util/hex.h"
+
+namespace ckpt::internal {
+
+std::string ChunkKey(const Digest& d) { return "C" + std::string(d.View()); }
+std::string CheckpointKey(const Digest& id) { return "M" + std::string(id.View()); }
+std::string RunPrefix(std::string_view run) { return "R" + std::string(run) + '\0'; }
+std::string TagKey(std::string_view tag) { return "T" + std::string(tag); }
+
+std::string RunStepKey(std::string_view run, uint64_t step) {
+  std::string key = RunPrefix(run);
+  for (int i = 7; i >= 0; --i) key.push_back(static_cast<char>(step >> (8 * i)));
+  return key;
+}
+
+bool ParseRunStepKey(std::string_view key, std::string* run, uint64_t* step) {
+  if (key.size() < 10 || key[0] != 'R' || key[key.size() - 9] != '\0') return false;
+  *run = std::string(key.substr(1, key.size() - 10));
+  *step = 0;
+  for (size_t i = key.size() - 8; i < key.size(); ++i)
+    *step = (*step << 8) | static_cast<uint8_t>(key[i]);
+  return true;
+}
+
+std::string PackKey(const std::string& pack_id) {
+  auto raw = HexDecode(pack_id);
+  return "P" + std::string(raw->begin(), raw->end());
+}
+
+std::string EncodeChunkLocation(const ChunkLocation& loc) {
+  auto raw = HexDecode(loc.pack_id);
+  std::string out(raw->begin(), raw->end());
+  PutVarint(&out, loc.offset);
+  PutVarint(&out, loc.length);
+  PutVarint(&out, loc.raw_length);
+  out.push_back(static_cast<char>(loc.codec));
+  return out;
+}
+
+Status DecodeChunkLocation(std::string_view bytes, ChunkLocation* out) {
+  ByteReader r(bytes);
+  std::string_view pack;
+  uint64_t length, raw_length;
+  if (!r.GetBytes(16, &pack) || !r.GetVarint(&out->offset) || !r.GetVarint(&length) ||
+      !r.GetVarint(&raw_length) || !r.GetByte(&out->codec) || !r.AtEnd())
+    return Status::Corruption("index: malformed chunk location");
+  out->pack_id = HexEncode(pack.data(), pack.size());
+  out->length = static_cast<uint32_t>(length);
+  out->raw_length = static_cast<uint32_t>(raw_length);
+  return Status::OK();
+}
+
+std::string EncodeCheckpointRecord(const CheckpointRecord& rec) {
+  std::string out;
+  PutVarint(&out, rec.new_bytes);
+  PutVarint(&out, rec.new_raw_bytes);
+  PutVarint(&out, rec.shared_bytes);
+  PutLengthPrefixed(&out, rec.manifest);
+  return out;
+}
+
+Status DecodeCheckpointRecord(std::string_view bytes, CheckpointRecord* out) {
+  ByteReader r(bytes);
+  std::string_view manifest;
+  if (!r.GetVarint(&out->new_bytes) || !r.GetVarint(&out->new_raw_bytes) ||
+      !r.GetVarint(&out->shared_bytes) || !r.GetLengthPrefixed(&manifest) || !r.AtEnd())
+    return Status::Corruption("index: malformed checkpoint record");
+  out->manifest = std::string(manifest);
+  return Status::OK();
+}
+
+std::string EncodePackRecord(const PackRecord& rec) {
+  std::string out;
+  PutVarint(&out, rec.size);
+  PutVarint(&out, rec.entry_count);
+  return out;
+}
+
+Status DecodePackRecord(std::string_view bytes, PackRecord* out) {
+  ByteReader r(bytes);
+  if (!r.GetVarint(&out->size) || !r.GetVarint(&out->entry_count) || !r.AtEnd())
+    return Status::Corruption("index: malformed pack record");
+  return Status::OK();
+}
+
+}  // namespace ckpt::internal

@@ -1,0 +1,63 @@
+// index/: the RocksDB index. Owns the key space and value encodings below,
+// and the one place that talks to RocksDB. Everything in it can be rebuilt
+// from packs and refs (see store/repairer).
+//
+// Keys (one-byte prefix, then):
+//   'C' digest:32                   -> ChunkLocation
+//   'M' checkpoint_id:32            -> CheckpointRecord
+//   'R' run 0x00 step:fixed64-BE    -> checkpoint_id:32   (big-endian: sorts by step)
+//   'T' tag                         -> checkpoint_id:32
+//   'P' pack_id:16                  -> PackRecord
+// Values:
+//   ChunkLocation    := pack_id:16 offset:varint length:varint raw_length:varint codec:u8
+//   CheckpointRecord := new_bytes:varint new_raw_bytes:varint shared_bytes:varint manifest:lstr
+//   PackRecord       := size:varint entry_count:varint
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "ckpt/status.h"
+#include "hash/sha256.h"
+
+namespace ckpt::internal {
+
+struct ChunkLocation {
+  std::string pack_id;  // hex, 32 digits
+  uint64_t offset = 0;
+  uint32_t length = 0;
+  uint32_t raw_length = 0;
+  uint8_t codec = 0;
+};
+
+struct CheckpointRecord {
+  uint64_t new_bytes = 0;
+  uint64_t new_raw_bytes = 0;
+  uint64_t shared_bytes = 0;
+  std::string manifest;  // encoded manifest
+};
+
+struct PackRecord {
+  uint64_t size = 0;
+  uint64_t entry_count = 0;
+};
+
+std::string ChunkKey(const Digest& digest);
+std::string CheckpointKey(const Digest& id);
+std::string RunStepKey(std::string_view run, uint64_t step);
+// Prefix of every RunStepKey of `run`.
+std::string RunPrefix(std::string_view run);
+std::string TagKey(std::string_view tag);
+std::string PackKey(const std::string& pack_id);
+// Splits a RunStepKey; false if malformed.
+bool ParseRunStepKey(std::string_view key, std::string* run, uint64_t* step);
+
+std::string EncodeChunkLocation(const ChunkLocation& loc);
+Status DecodeChunkLocation(std::string_view bytes, ChunkLocation* out);
+std::string EncodeCheckpointRecord(const CheckpointRecord& rec);
+Status DecodeCheckpointRecord(std::string_view bytes, CheckpointRecord* out);
+std::string EncodePackRecord(const PackRecord& rec);
+Status DecodePackRecord(std::string_view bytes, PackRecord* out);
+
+}  // namespace ckpt::internal

@@ -1,0 +1,48 @@
+// pack/pack_writer: builds one pack in memory and stores it through the
+// backend in a single atomic, durable Put. Not thread-safe: one writer per
+// pack, guarded by its owner.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ckpt/backend.h"
+#include "pack/pack_format.h"
+
+namespace ckpt::internal {
+
+class PackWriter {
+ public:
+  // Starts a pack with a fresh random id.
+  PackWriter();
+
+  const std::string& id() const { return id_; }
+  // Bytes so far, header included.
+  uint64_t size() const { return buffer_.size(); }
+  bool empty() const { return entries_.empty(); }
+
+  // Appends one encoded entry; returns where it landed.
+  PackEntry Add(EntryKind kind, uint8_t codec, const Digest& digest, std::string_view encoded,
+                uint32_t raw_length);
+
+  // Appends the index and trailer and stores the pack as one object. On OK
+  // the pack is durable. Leaves the writer unusable.
+  Status Finish(Backend& backend);
+  const std::vector<PackEntry>& entries() const { return entries_; }
+
+ private:
+  std::string id_;
+  std::string buffer_;
+  std::vector<PackEntry> entries_;
+};
+
+// Reads `length` bytes at `offset` of pack `pack_id`.
+Status ReadPackBytes(Backend& backend, const std::string& pack_id, uint64_t offset,
+                     uint32_t length, std::string* out);
+
+// Reads and checks the index of pack `pack_id`; also returns its file size.
+Status ReadPackIndex(Backend& backend, const std::string& pack_id,
+                     std::vector<PackEntry>* entries, uint64_t* file_size);
+
+}  // namespace ckpt::internal

@@ -1,0 +1,309 @@
+// safetensors/safetensors_io.cc: ImportSafetensors and ExportSafetensors,
+// the file and Store side of the safetensors module (the format itself is in
+// safetensors_header.cc). Uses the public Store API only.
+//
+// Import maps the file read-only and hands Save views into the mapping, so a
+// large file costs page cache, not heap. The file must not be truncated while
+// it is imported (the mapping would fault). The header (8 + N bytes, verbatim)
+// is saved as blob kSafetensorsHeaderBlob; export writes it back and each
+// tensor at its original offset, so import -> export is byte-identical,
+// including key order, whitespace and padding that re-encoding would lose.
+//
+// Export writes tensors only: safetensors has no place for blobs, so every
+// blob other than the header blob is skipped. A checkpoint without a header
+// blob (saved through the API) gets a canonical header: tensors in saved
+// order, contiguous offsets, the attributes as "__metadata__". Tensors are
+// loaded and written one at a time (large ones in slices), never the whole
+// checkpoint at once.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ckpt/safetensors.h"
+#include "ckpt/store.h"
+#include "safetensors/safetensors_header.h"
+
+namespace ckpt {
+namespace {
+
+using internal::SafetensorsEntry;
+using internal::SafetensorsHeader;
+
+// Tensors larger than this are loaded with LoadRange in slices of about this
+// size, bounding export's memory independently of the largest tensor.
+constexpr uint64_t kExportSliceBytes = 64ull << 20;
+
+Status ErrnoStatus(const std::string& what, int err) {
+  std::string msg = what + ": " + std::strerror(err);
+  if (err == ENOSPC || err == EDQUOT) return Status::NoSpace(std::move(msg));
+  return Status::IOError(std::move(msg));
+}
+
+// A whole file mapped read-only; unmapped on destruction.
+class MappedFile {
+ public:
+  MappedFile() = default;
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  ~MappedFile() {
+    if (data_ != nullptr) munmap(data_, size_);
+  }
+
+  Status Map(const std::string& path) {
+    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == ENOENT) return Status::NotFound("no such file");
+      return ErrnoStatus("open", errno);
+    }
+    struct stat st;
+    Status s;
+    if (fstat(fd, &st) != 0) {
+      s = ErrnoStatus("stat", errno);
+    } else if (!S_ISREG(st.st_mode)) {
+      s = Status::InvalidArgument("not a regular file");
+    } else if (st.st_size > 0) {
+      size_ = static_cast<size_t>(st.st_size);
+      void* p = mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+      if (p == MAP_FAILED) {
+        s = ErrnoStatus("mmap", errno);
+        size_ = 0;
+      } else {
+        data_ = p;
+        // Save reads the tensors front to back; ask for aggressive readahead.
+        madvise(data_, size_, MADV_SEQUENTIAL);
+      }
+    }
+    close(fd);
+    return s;
+  }
+
+  const char* data() const { return static_cast<const char*>(data_); }
+  size_t size() const { return size_; }
+
+ private:
+  void* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+// A file written under a temporary name and renamed into place by Commit;
+// the temporary file is removed if Commit is never reached.
+class OutputFile {
+ public:
+  explicit OutputFile(std::string path)
+      : path_(std::move(path)), tmp_path_(path_ + ".tmp-" + std::to_string(getpid())) {}
+  OutputFile(const OutputFile&) = delete;
+  OutputFile& operator=(const OutputFile&) = delete;
+  ~OutputFile() {
+    if (fd_ >= 0) close(fd_);
+    if (created_ && !committed_) unlink(tmp_path_.c_str());
+  }
+
+  Status Open() {
+    fd_ = open(tmp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd_ < 0) return ErrnoStatus("create " + tmp_path_, errno);
+    created_ = true;
+    return Status::OK();
+  }
+
+  Status Write(const void* data, size_t size) {
+    const char* p = static_cast<const char*>(data);
+    while (size > 0) {
+      const ssize_t n = write(fd_, p, size);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return ErrnoStatus("write " + tmp_path_, errno);
+      }
+      p += n;
+      size -= static_cast<size_t>(n);
+    }
+    return Status::OK();
+  }
+
+  // Makes the file durable under its final name: fsync, rename, fsync dir.
+  Status Commit() {
+    if (fsync(fd_) != 0) return ErrnoStatus("fsync " + tmp_path_, errno);
+    const int fd = fd_;
+    fd_ = -1;
+    if (close(fd) != 0) return ErrnoStatus("close " + tmp_path_, errno);
+    if (rename(tmp_path_.c_str(), path_.c_str()) != 0) {
+      return ErrnoStatus("rename to " + path_, errno);
+    }
+    committed_ = true;
+    const size_t slash = path_.rfind('/');
+    const std::string dir =
+        slash == std::string::npos ? "." : (slash == 0 ? "/" : path_.substr(0, slash));
+    const int dir_fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd < 0) return ErrnoStatus("open directory " + dir, errno);
+    const int rc = fsync(dir_fd);
+    const int err = errno;
+    close(dir_fd);
+    if (rc != 0) return ErrnoStatus("fsync directory " + dir, err);
+    return Status::OK();
+  }
+
+ private:
+  std::string path_;
+  std::string tmp_path_;
+  int fd_ = -1;
+  bool created_ = false;
+  bool committed_ = false;
+};
+
+Result<CheckpointInfo> Import(Store& store, const std::string& path, SaveRequest request,
+                              const SaveOptions& options) {
+  if (!request.tensors.empty() || !request.blobs.empty()) {
+    return Status::InvalidArgument("request must have no tensors or blobs; the file supplies them");
+  }
+  MappedFile file;
+  CKPT_RETURN_IF_ERROR(file.Map(path));
+  CKPT_ASSIGN_OR_RETURN(SafetensorsHeader header,
+                        internal::ParseSafetensorsHeader({file.data(), file.size()}, file.size()));
+  const char* data = file.data() + header.data_start();
+  request.tensors.reserve(header.entries.size());
+  for (const SafetensorsEntry& e : header.entries) {
+    request.tensors.push_back({e.name, e.dtype, e.shape, data + e.begin, e.size()});
+  }
+  request.blobs.push_back({kSafetensorsHeaderBlob, file.data(), header.data_start()});
+  // The caller's attributes win: they chose them for this import.
+  for (const auto& [key, value] : header.metadata) request.meta.attributes.emplace(key, value);
+  return store.Save(request, options);
+}
+
+// What export writes: the header bytes, then each entry's bytes in order.
+struct ExportPlan {
+  std::string header;
+  std::vector<SafetensorsEntry> entries;  // by ascending offset, contiguous
+  uint64_t data_length = 0;
+};
+
+// Plans from the stored original header, checked against the tensors stored.
+Result<ExportPlan> PlanFromHeaderBlob(Store& store, const std::string& id, const EntryInfo& blob,
+                                      const std::map<std::string, const EntryInfo*>& tensors,
+                                      uint64_t data_length) {
+  if (blob.byte_length < internal::kSafetensorsPrefixSize ||
+      blob.byte_length > internal::kSafetensorsPrefixSize + internal::kSafetensorsMaxHeaderSize) {
+    return Status::Corruption("blob " + std::string(kSafetensorsHeaderBlob) + " has " +
+                              std::to_string(blob.byte_length) + " bytes, no safetensors header");
+  }
+  ExportPlan plan;
+  plan.data_length = data_length;
+  plan.header.resize(blob.byte_length);
+  CKPT_RETURN_IF_ERROR(
+      store.LoadEntry(id, kSafetensorsHeaderBlob, plan.header.data(), plan.header.size()));
+  auto parsed = internal::ParseSafetensorsHeader(plan.header, plan.header.size() + data_length);
+  const std::string context = "stored blob " + std::string(kSafetensorsHeaderBlob);
+  if (!parsed.ok()) {
+    return Status::Corruption(parsed.status().message()).WithContext(context);
+  }
+  if (parsed->data_start() != plan.header.size()) {
+    return Status::Corruption(context + ": trailing bytes after the JSON header");
+  }
+  if (parsed->entries.size() != tensors.size()) {
+    return Status::Corruption(context + ": names " + std::to_string(parsed->entries.size()) +
+                              " tensors, the checkpoint holds " + std::to_string(tensors.size()));
+  }
+  for (const SafetensorsEntry& e : parsed->entries) {
+    const auto it = tensors.find(e.name);
+    if (it == tensors.end() || it->second->dtype != e.dtype || it->second->shape != e.shape ||
+        it->second->byte_length != e.size()) {
+      return Status::Corruption(context + ": tensor \"" + e.name +
+                                "\" does not match the checkpoint's tensor");
+    }
+  }
+  plan.entries = std::move(parsed->entries);
+  return plan;
+}
+
+// Plans a canonical file for a checkpoint saved through the API.
+Result<ExportPlan> PlanCanonical(const CheckpointDetail& detail) {
+  ExportPlan plan;
+  for (const EntryInfo& info : detail.entries) {
+    if (info.is_blob) continue;
+    SafetensorsEntry e;
+    e.name = info.name;
+    e.dtype = info.dtype;
+    e.shape = info.shape;
+    e.begin = plan.data_length;
+    e.end = e.begin + info.byte_length;
+    plan.data_length = e.end;
+    plan.entries.push_back(std::move(e));
+  }
+  CKPT_ASSIGN_OR_RETURN(
+      plan.header, internal::EncodeSafetensorsHeader(plan.entries, detail.info.meta.attributes));
+  return plan;
+}
+
+Status Export(Store& store, const std::string& ref, const std::string& out_path,
+              const LoadOptions& options) {
+  CKPT_ASSIGN_OR_RETURN(CheckpointDetail detail, store.Describe(ref));
+  // Load by id from here on, so that a save moving `ref` meanwhile cannot
+  // mix two checkpoints in one file.
+  const std::string& id = detail.info.id;
+  std::map<std::string, const EntryInfo*> tensors;
+  const EntryInfo* header_blob = nullptr;
+  uint64_t data_length = 0;
+  for (const EntryInfo& info : detail.entries) {
+    if (!info.is_blob) {
+      tensors.emplace(info.name, &info);
+      data_length += info.byte_length;
+    } else if (info.name == kSafetensorsHeaderBlob) {
+      header_blob = &info;
+    }
+  }
+  ExportPlan plan;
+  if (header_blob != nullptr) {
+    CKPT_ASSIGN_OR_RETURN(plan, PlanFromHeaderBlob(store, id, *header_blob, tensors, data_length));
+  } else {
+    CKPT_ASSIGN_OR_RETURN(plan, PlanCanonical(detail));
+  }
+
+  OutputFile out(out_path);
+  CKPT_RETURN_IF_ERROR(out.Open());
+  CKPT_RETURN_IF_ERROR(out.Write(plan.header.data(), plan.header.size()));
+  // Slices are whole chunks so that no chunk is decoded twice.
+  const uint64_t chunk = std::max<uint64_t>(store.config().chunk_size, 1);
+  const uint64_t slice = std::max(chunk, kExportSliceBytes / chunk * chunk);
+  std::vector<uint8_t> buffer;
+  uint64_t done = 0;
+  if (options.progress) options.progress(0, plan.data_length);
+  // The plan's entries are contiguous from offset 0, so writing them in order
+  // puts each at 8 + N + begin.
+  for (const SafetensorsEntry& e : plan.entries) {
+    const std::string context = "tensor \"" + e.name + "\"";
+    for (uint64_t offset = 0; offset < e.size(); offset += slice) {
+      const uint64_t length = std::min(slice, e.size() - offset);
+      buffer.resize(length);
+      Status s = e.size() <= slice ? store.LoadEntry(id, e.name, buffer.data(), buffer.size())
+                                   : store.LoadRange(id, e.name, offset, length, buffer.data());
+      CKPT_RETURN_IF_ERROR(s.WithContext(context));
+      CKPT_RETURN_IF_ERROR(out.Write(buffer.data(), buffer.size()));
+      done += length;
+      if (options.progress) options.progress(done, plan.data_length);
+    }
+  }
+  return out.Commit();
+}
+
+}  // namespace
+
+Result<CheckpointInfo> ImportSafetensors(Store& store, const std::string& path, SaveRequest request,
+                                         const SaveOptions& options) {
+  auto result = Import(store, path, std::move(request), options);
+  if (!result.ok()) return result.status().WithContext("import " + path);
+  return result;
+}
+
+Status ExportSafetensors(Store& store, const std::string& ref, const std::string& out_path,
+                         const LoadOptions& options) {
+  return Export(store, ref, out_path, options).WithContext("export " + ref + " to " + out_path);
+}
+
+}  // namespace ckpt

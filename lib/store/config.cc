@@ -1,0 +1,93 @@
+#include "store/config.h"
+
+#include <sstream>
+
+#include "ckpt/version.h"
+#include "util/hex.h"
+
+namespace ckpt::internal {
+
+std::string EncodeConfig(const StoreConfig& c) {
+  std::ostringstream out;
+  out << "ckpt-store\n"
+      << "format_version=" << c.format_version << "\n"
+      << "chunk_size=" << c.chunk_size << "\n"
+      << "zstd_level=" << c.zstd_level << "\n"
+      << "store_id=" << c.store_id << "\n";
+  return out.str();
+}
+
+Status DecodeConfig(const std::string& text, StoreConfig* out) {
+  std::istringstream in(text);
+  std::string line;
+  if (!std::getline(in, line) || line != "ckpt-store")
+    return Status::Corruption("config: not a ckpt store config");
+  bool has_version = false;
+  while (std::getline(in, line)) {
+    size_t eq = line.find('=');
+    if (eq == std::string::npos) return Status::Corruption("config: malformed line '" + line + "'");
+    std::string key = line.substr(0, eq), value = line.substr(eq + 1);
+    try {
+      if (key == "format_version") {
+        out->format_version = std::stoi(value);
+        has_version = true;
+      } else if (key == "chunk_size") {
+        out->chunk_size = static_cast<uint32_t>(std::stoul(value));
+      } else if (key == "zstd_level") {
+        out->zstd_level = std::stoi(value);
+      } else if (key == "store_id") {
+        out->store_id = value;
+      }
+    } catch (const std::exception&) {
+      return Status::Corruption("config: bad value in '" + line + "'");
+    }
+  }
+  if (!has_version) return Status::Corruption("config: format_version missing");
+  if (out->format_version > kFormatVersion)
+    return Status::VersionMismatch("store format version " + std::to_string(out->format_version) +
+                                   " is newer than this library supports (" +
+                                   std::to_string(kFormatVersion) + "); upgrade ckpt");
+  if (out->chunk_size < 1) return Status::Corruption("config: chunk_size missing");
+  return Status::OK();
+}
+
+namespace {
+
+Status CheckOptions(const StoreOptions& o) {
+  if (o.chunk_size < 4096 || o.chunk_size > (64u << 20))
+    return Status::InvalidArgument("chunk_size must be within 4 KiB .. 64 MiB, got " +
+                                   std::to_string(o.chunk_size));
+  if (o.zstd_level < 1 || o.zstd_level > 19)
+    return Status::InvalidArgument("zstd_level must be within 1 .. 19, got " +
+                                   std::to_string(o.zstd_level));
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<StoreConfig> LoadOrCreateConfig(Backend& backend, const StoreOptions& options,
+                                       const std::string& path) {
+  auto size = backend.Size(kConfigObject);
+  if (size.ok()) {
+    if (options.error_if_exists) return Status::AlreadyExists("a store exists at " + path);
+    std::string text(*size, '\0');
+    CKPT_RETURN_IF_ERROR(backend.Get(kConfigObject, 0, text.size(), text.data()));
+    StoreConfig config;
+    CKPT_RETURN_IF_ERROR(DecodeConfig(text, &config).WithContext("store " + path));
+    return config;
+  }
+  if (size.status().code() != Code::kNotFound) return size.status();
+  if (!options.create_if_missing || options.read_only)
+    return Status::NotFound("no ckpt store at " + path + " (run 'ckpt init' first)");
+  CKPT_RETURN_IF_ERROR(CheckOptions(options));
+  StoreConfig config;
+  config.format_version = kFormatVersion;
+  config.chunk_size = options.chunk_size;
+  config.zstd_level = options.zstd_level;
+  config.store_id = RandomHexId(16);
+  std::string text = EncodeConfig(config);
+  CKPT_RETURN_IF_ERROR(backend.Put(kConfigObject, text.data(), text.size()));
+  return config;
+}
+
+}  // namespace ckpt::internal

@@ -1,0 +1,33 @@
+// store/: the Store API over the layers below: open and config, save,
+// load, refs, verify, repair. The only module that sees all of manifest,
+// index, pack and backend; it decides the order of writes that makes a
+// checkpoint durable before it is visible.
+//
+// Config object ("config" in the backend), UTF-8 text, one key=value a line:
+//   ckpt-store
+//   format_version=1
+//   chunk_size=262144
+//   zstd_level=3
+//   store_id=<32 hex digits>
+#pragma once
+
+#include <string>
+
+#include "ckpt/backend.h"
+#include "ckpt/options.h"
+#include "ckpt/store.h"
+
+namespace ckpt::internal {
+
+inline constexpr const char* kConfigObject = "config";
+
+std::string EncodeConfig(const StoreConfig& config);
+// Errors: kCorruption (malformed), kVersionMismatch (newer format).
+Status DecodeConfig(const std::string& text, StoreConfig* out);
+
+// Reads the config of the store in `backend`, or creates it from `options`
+// when absent and options.create_if_missing. Errors as Store::Open.
+Result<StoreConfig> LoadOrCreateConfig(Backend& backend, const StoreOptions& options,
+                                       const std::string& path);
+
+}  // namespace ckpt::internal

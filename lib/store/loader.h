@@ -1,0 +1,18 @@
+// store/loader: reads entries of a checkpoint back: index lookup, pack
+// read, decode, SHA-256 check, copy into the caller's buffer (invariant 3).
+#pragma once
+
+#include "store/store_context.h"
+
+namespace ckpt::internal {
+
+// Reads chunk `digest` (raw length `raw_length`) into `dst`, verifying its
+// hash. Errors carry the pack and chunk; callers add checkpoint and tensor.
+Status ReadChunk(StoreContext& ctx, const Digest& digest, uint64_t raw_length, uint8_t* dst);
+
+// Reads bytes [offset, offset+length) of `entry` of checkpoint `c` into dst.
+Status ReadEntryRange(StoreContext& ctx, const ResolvedCheckpoint& c, const ManifestEntry& entry,
+                      uint64_t offset, uint64_t length, uint8_t* dst, const ProgressFn& progress,
+                      uint64_t progress_base, uint64_t progress_total);
+
+}  // namespace ckpt::internal

@@ -1,0 +1,41 @@
+#include "store/pack_sink.h"
+
+namespace ckpt::internal {
+
+Status PackSink::Add(EntryKind kind, uint8_t codec, const Digest& digest,
+                     std::string_view encoded, uint32_t raw_length, ChunkLocation* loc) {
+  std::unique_ptr<PackWriter> full;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!current_) current_ = std::make_unique<PackWriter>();
+    PackEntry e = current_->Add(kind, codec, digest, encoded, raw_length);
+    loc->pack_id = current_->id();
+    loc->offset = e.offset;
+    loc->length = e.length;
+    loc->raw_length = raw_length;
+    loc->codec = codec;
+    if (current_->size() >= target_) full = std::move(current_);
+  }
+  return full ? Seal(std::move(full)) : Status::OK();
+}
+
+Status PackSink::Flush() {
+  std::unique_ptr<PackWriter> last;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    last = std::move(current_);
+  }
+  return last ? Seal(std::move(last)) : Status::OK();
+}
+
+Status PackSink::Seal(std::unique_ptr<PackWriter> writer) {
+  PackRecord record;
+  record.entry_count = writer->entries().size();
+  CKPT_RETURN_IF_ERROR(writer->Finish(backend_));
+  CKPT_ASSIGN_OR_RETURN(record.size, backend_.Size(PackObjectName(writer->id())));
+  std::lock_guard<std::mutex> lock(mu_);
+  sealed_.emplace_back(writer->id(), record);
+  return Status::OK();
+}
+
+}  // namespace ckpt::internal

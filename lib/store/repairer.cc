@@ -1,0 +1,216 @@
+// store/repairer: rebuilds the index from packs and refs alone
+// (invariant 5). Manifests found in packs come back unless a tombstone in
+// refs/deleted/ says they were deleted; of two manifests for one RUN@STEP
+// (a save retried after a crash) the later wall time wins.
+#include <boost/filesystem.hpp>
+#include <map>
+#include <set>
+
+#include "backend/local_backend.h"
+#include "codec/chunk_codec.h"
+#include "pack/pack_writer.h"
+#include "store/config.h"
+#include "store/ref_resolver.h"
+#include "store/store_context.h"
+#include "util/hex.h"
+
+namespace fs = boost::filesystem;
+
+namespace ckpt {
+namespace internal {
+
+Result<std::shared_ptr<Backend>> OpenBackend(const StoreOptions& options, const std::string& path);
+std::string IndexDirOf(const std::string& path);
+
+namespace {
+
+struct FoundManifest {
+  Digest id;
+  Manifest manifest;
+  std::string bytes;
+};
+
+class Rebuild {
+ public:
+  Rebuild(Backend& backend, Index& index) : backend_(backend), index_(index) {}
+  Result<RepairReport> Run();
+
+ private:
+  Status ScanPack(const std::string& pack_id);
+  Status ReadManifest(const std::string& pack_id, const PackEntry& e);
+  Status CommitCheckpoints();
+  Status RestoreTags();
+  Status Flush(bool force);
+
+  Backend& backend_;
+  Index& index_;
+  RepairReport report_;
+  IndexBatch batch_;
+  size_t batched_ = 0;
+  std::set<std::string> deleted_;
+  std::map<std::pair<std::string, uint64_t>, FoundManifest> manifests_;
+  std::map<Digest, uint32_t> chunk_lengths_;  // encoded length per chunk
+  std::set<std::string> restored_;
+};
+
+Status Rebuild::Flush(bool force) {
+  if (batched_ == 0 || (!force && batched_ < 10000)) return Status::OK();
+  CKPT_RETURN_IF_ERROR(index_.Commit(batch_));
+  batch_.Clear();
+  batched_ = 0;
+  return Status::OK();
+}
+
+Status Rebuild::ReadManifest(const std::string& pack_id, const PackEntry& e) {
+  std::string encoded, raw(e.raw_length, '\0');
+  CKPT_RETURN_IF_ERROR(ReadPackBytes(backend_, pack_id, e.offset, e.length, &encoded));
+  CKPT_RETURN_IF_ERROR(
+      DecodeChunk(static_cast<Codec>(e.codec), encoded.data(), encoded.size(), raw.data(), raw.size()));
+  if (Sha256(raw.data(), raw.size()) != e.digest) return Status::Corruption("manifest hash mismatch");
+  FoundManifest found{e.digest, {}, raw};
+  CKPT_RETURN_IF_ERROR(DecodeManifest(raw, &found.manifest));
+  if (deleted_.count(e.digest.Hex())) return Status::OK();
+  auto key = std::make_pair(found.manifest.run, found.manifest.step);
+  auto it = manifests_.find(key);
+  if (it == manifests_.end() || it->second.manifest.wall_time_ns < found.manifest.wall_time_ns)
+    manifests_[key] = std::move(found);
+  return Status::OK();
+}
+
+Status Rebuild::ScanPack(const std::string& pack_id) {
+  std::vector<PackEntry> entries;
+  uint64_t size = 0;
+  Status s = ReadPackIndex(backend_, pack_id, &entries, &size);
+  if (!s.ok()) {
+    report_.packs_unreadable++;  // a torn pack of a save that never committed
+    return Status::OK();
+  }
+  report_.packs_scanned++;
+  for (const auto& e : entries) {
+    if (e.kind == EntryKind::kManifest) {
+      if (!ReadManifest(pack_id, e).ok()) report_.packs_unreadable++;
+      continue;
+    }
+    ChunkLocation loc{pack_id, e.offset, e.length, e.raw_length, e.codec};
+    batch_.Put(ChunkKey(e.digest), EncodeChunkLocation(loc));
+    chunk_lengths_[e.digest] = e.length;
+    report_.chunks_indexed++;
+    ++batched_;
+  }
+  batch_.Put(PackKey(pack_id), EncodePackRecord({size, entries.size()}));
+  ++batched_;
+  return Flush(false);
+}
+
+Status Rebuild::CommitCheckpoints() {
+  std::vector<const FoundManifest*> order;
+  for (const auto& [key, found] : manifests_) order.push_back(&found);
+  std::sort(order.begin(), order.end(), [](auto* a, auto* b) {
+    return a->manifest.wall_time_ns < b->manifest.wall_time_ns;
+  });
+  std::set<Digest> seen;
+  for (const FoundManifest* f : order) {
+    CheckpointRecord rec;
+    rec.manifest = f->bytes;
+    bool complete = true;
+    uint64_t logical = 0;
+    for (const auto& e : f->manifest.entries) {
+      logical += e.byte_length;
+      for (size_t i = 0; i < e.chunks.size(); ++i) {
+        auto it = chunk_lengths_.find(e.chunks[i]);
+        if (it == chunk_lengths_.end()) complete = false;
+        else if (seen.insert(e.chunks[i]).second) {
+          rec.new_bytes += it->second;
+          uint64_t span = f->manifest.SpanOf(e);
+          rec.new_raw_bytes += std::min(span, e.byte_length - i * span);
+        }
+      }
+    }
+    if (!complete) continue;  // a chunk's pack is gone: the checkpoint cannot load
+    rec.shared_bytes = logical - rec.new_raw_bytes;
+    batch_.Put(CheckpointKey(f->id), EncodeCheckpointRecord(rec));
+    batch_.Put(RunStepKey(f->manifest.run, f->manifest.step), f->id.View());
+    restored_.insert(f->id.Hex());
+    report_.checkpoints_restored++;
+    ++batched_;
+    CKPT_RETURN_IF_ERROR(Flush(false));
+  }
+  return Flush(true);
+}
+
+Status Rebuild::RestoreTags() {
+  CKPT_ASSIGN_OR_RETURN(auto names, backend_.List("refs/tags/"));
+  for (const auto& name : names) {
+    std::string tag = name.substr(std::string("refs/tags/").size());
+    CKPT_ASSIGN_OR_RETURN(uint64_t size, backend_.Size(name));
+    std::string hex(size, '\0');
+    CKPT_RETURN_IF_ERROR(backend_.Get(name, 0, size, hex.data()));
+    Digest id;
+    if (!IsValidName(tag) || !Digest::FromHex(hex, &id) || !restored_.count(hex)) continue;
+    batch_.Put(TagKey(tag), id.View());
+    report_.tags_restored++;
+  }
+  return Flush(true);
+}
+
+Result<RepairReport> Rebuild::Run() {
+  CKPT_ASSIGN_OR_RETURN(auto tombstones, backend_.List("refs/deleted/"));
+  for (const auto& t : tombstones) deleted_.insert(t.substr(std::string("refs/deleted/").size()));
+  CKPT_ASSIGN_OR_RETURN(auto packs, backend_.List("packs/"));
+  for (const auto& name : packs) {
+    std::string id = name.substr(name.rfind('/') + 1);
+    if (id.size() != 32 || !IsHex(id)) continue;
+    CKPT_RETURN_IF_ERROR(ScanPack(id));
+  }
+  CKPT_RETURN_IF_ERROR(Flush(true));
+  CKPT_RETURN_IF_ERROR(CommitCheckpoints());
+  CKPT_RETURN_IF_ERROR(RestoreTags());
+  return report_;
+}
+
+Status RenameDir(const std::string& from, const std::string& to) {
+  boost::system::error_code ec;
+  fs::rename(from, to, ec);
+  if (ec) return ErrnoStatus(ec.value(), "rename " + from + " to", to);
+  return Status::OK();
+}
+
+}  // namespace
+}  // namespace internal
+
+Result<RepairReport> Store::Repair(const StoreOptions& options, const std::string& path) {
+  using namespace internal;
+  StoreOptions open = options;
+  open.create_if_missing = false;
+  open.read_only = false;
+  CKPT_ASSIGN_OR_RETURN(auto backend, OpenBackend(open, path));
+  CKPT_ASSIGN_OR_RETURN(auto config, LoadOrCreateConfig(*backend, open, path));
+  (void)config;
+  const std::string index_dir = IndexDirOf(path), fresh = path + "/index.repair",
+                    old = path + "/index.old";
+  boost::system::error_code ec;
+  // Holding the old index open keeps its lock: a writer elsewhere gets kBusy
+  // instead of writing into an index that is about to be replaced.
+  std::unique_ptr<Index> current;
+  if (fs::exists(index_dir + "/CURRENT", ec)) {
+    auto opened = Index::Open(index_dir, false, false);
+    if (!opened.ok() && opened.status().code() == Code::kBusy) return opened.status();
+    if (opened.ok()) current = std::move(*opened);
+  }
+  fs::remove_all(fresh, ec);
+  fs::remove_all(old, ec);
+  RepairReport report;
+  {
+    CKPT_ASSIGN_OR_RETURN(auto index, Index::Open(fresh, true, false));
+    Rebuild rebuild(*backend, *index);
+    CKPT_ASSIGN_OR_RETURN(report, rebuild.Run());
+  }
+  current.reset();
+  if (fs::exists(index_dir, ec)) CKPT_RETURN_IF_ERROR(RenameDir(index_dir, old));
+  CKPT_RETURN_IF_ERROR(RenameDir(fresh, index_dir));
+  CKPT_RETURN_IF_ERROR(SyncDirectory(path));
+  fs::remove_all(old, ec);
+  return report;
+}
+
+}  // namespace ckpt

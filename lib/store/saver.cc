@@ -1,0 +1,211 @@
+#include "store/saver.h"
+
+#include <atomic>
+#include <chrono>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "chunk/chunker.h"
+#include "codec/chunk_codec.h"
+#include "store/pack_sink.h"
+#include "store/ref_resolver.h"
+#include "store/save_validation.h"
+
+namespace ckpt::internal {
+namespace {
+
+struct Source {
+  ManifestEntry* entry;
+  const uint8_t* data;
+};
+
+struct ChunkJob {
+  size_t source;
+  size_t index;
+};
+
+// State shared by the workers of one save.
+class SaveRun {
+ public:
+  SaveRun(StoreContext& ctx, const SaveOptions& options)
+      : ctx_(ctx), options_(options), sink_(*ctx.backend, ctx.options.pack_target_size) {}
+
+  Status Run(Manifest* manifest, const SaveRequest& request);
+  Result<CheckpointInfo> Commit(Manifest& manifest);
+
+ private:
+  void ProcessChunk(const ChunkJob& job);
+  Status StoreChunk(const Digest& digest, const uint8_t* data, uint64_t length,
+                    const ManifestEntry& entry);
+  void Fail(Status s);
+  void Progress(uint64_t bytes);
+
+  StoreContext& ctx_;
+  const SaveOptions& options_;
+  PackSink sink_;
+  std::vector<Source> sources_;
+  std::vector<ChunkJob> jobs_;
+  uint64_t logical_bytes_ = 0;
+
+  std::mutex mu_;
+  std::unordered_set<Digest, DigestHash> claimed_;
+  std::unordered_map<Digest, ChunkLocation, DigestHash> new_chunks_;
+  Status first_error_;
+  std::atomic<bool> failed_{false};
+  std::atomic<uint64_t> done_bytes_{0};
+  std::mutex progress_mu_;
+};
+
+void SaveRun::Fail(Status s) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (first_error_.ok()) first_error_ = std::move(s);
+  failed_ = true;
+}
+
+void SaveRun::Progress(uint64_t bytes) {
+  uint64_t done = done_bytes_ += bytes;
+  if (!options_.progress) return;
+  std::lock_guard<std::mutex> lock(progress_mu_);
+  options_.progress(done, logical_bytes_);
+}
+
+Status SaveRun::StoreChunk(const Digest& digest, const uint8_t* data, uint64_t length,
+                           const ManifestEntry& entry) {
+  CKPT_ASSIGN_OR_RETURN(auto existing, ctx_.index->Get(ChunkKey(digest)));
+  if (existing) return Status::OK();  // stored by an earlier save: costs nothing more
+  EncodeParams params;
+  params.elem_size = entry.is_blob ? 1 : DTypeSize(entry.dtype);
+  params.is_float = !entry.is_blob && DTypeIsFloat(entry.dtype);
+  params.zstd_level = ctx_.config.zstd_level;
+  std::string encoded;
+  Codec codec = EncodeChunk(data, length, params, &encoded);
+  ChunkLocation loc;
+  CKPT_RETURN_IF_ERROR(sink_.Add(EntryKind::kChunk, static_cast<uint8_t>(codec), digest, encoded,
+                                 static_cast<uint32_t>(length), &loc));
+  std::lock_guard<std::mutex> lock(mu_);
+  new_chunks_.emplace(digest, loc);
+  return Status::OK();
+}
+
+void SaveRun::ProcessChunk(const ChunkJob& job) {
+  if (failed_) return;
+  const Source& src = sources_[job.source];
+  ManifestEntry& entry = *src.entry;
+  uint64_t span = ChunkSpan(ctx_.config.chunk_size, entry.is_blob ? 1 : DTypeSize(entry.dtype));
+  uint64_t length = ChunkLength(entry.byte_length, span, job.index);
+  const uint8_t* data = src.data + job.index * span;
+  Digest digest = Sha256(data, length);
+  entry.chunks[job.index] = digest;
+  bool first;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    first = claimed_.insert(digest).second;
+  }
+  if (first) {
+    Status s = StoreChunk(digest, data, length, entry);
+    if (!s.ok()) Fail(s.WithContext("chunk " + std::to_string(job.index) + " of '" + entry.name +
+                                    "' (" + digest.ShortHex() + ")"));
+  }
+  Progress(length);
+}
+
+Status SaveRun::Run(Manifest* manifest, const SaveRequest& request) {
+  manifest->entries.reserve(request.tensors.size() + request.blobs.size());
+  for (const auto& t : request.tensors) {
+    ManifestEntry e{t.name, false, t.dtype, t.shape, t.size, {}};
+    manifest->entries.push_back(std::move(e));
+    sources_.push_back({nullptr, static_cast<const uint8_t*>(t.data)});
+  }
+  for (const auto& b : request.blobs) {
+    ManifestEntry e{b.name, true, DType::kU8, {static_cast<int64_t>(b.size)}, b.size, {}};
+    manifest->entries.push_back(std::move(e));
+    sources_.push_back({nullptr, static_cast<const uint8_t*>(b.data)});
+  }
+  for (size_t i = 0; i < sources_.size(); ++i) {
+    ManifestEntry& e = manifest->entries[i];
+    sources_[i].entry = &e;
+    uint64_t count = ChunkCount(e.byte_length, manifest->SpanOf(e));
+    e.chunks.resize(count);
+    for (uint64_t c = 0; c < count; ++c) jobs_.push_back({i, c});
+    logical_bytes_ += e.byte_length;
+  }
+  ctx_.pool->ParallelFor(jobs_.size(), [this](size_t i) { ProcessChunk(jobs_[i]); });
+  if (failed_) return first_error_;
+  return Status::OK();
+}
+
+Result<CheckpointInfo> SaveRun::Commit(Manifest& manifest) {
+  ResolvedCheckpoint c;
+  c.record.manifest = EncodeManifest(manifest);
+  c.id = Sha256(c.record.manifest.data(), c.record.manifest.size());
+  c.manifest = manifest;
+  for (const auto& [digest, loc] : new_chunks_) {
+    c.record.new_bytes += loc.length;
+    c.record.new_raw_bytes += loc.raw_length;
+  }
+  c.record.shared_bytes = logical_bytes_ - c.record.new_raw_bytes;
+  // The manifest goes into the last pack too, so repair can find it.
+  std::string encoded;
+  Codec codec = EncodeChunk(c.record.manifest.data(), c.record.manifest.size(), {}, &encoded);
+  ChunkLocation manifest_loc;
+  CKPT_RETURN_IF_ERROR(sink_.Add(EntryKind::kManifest, static_cast<uint8_t>(codec), c.id, encoded,
+                                 static_cast<uint32_t>(c.record.manifest.size()), &manifest_loc));
+  CKPT_RETURN_IF_ERROR(sink_.Flush());  // every pack durable before the commit
+
+  IndexBatch batch;
+  for (const auto& [digest, loc] : new_chunks_) batch.Put(ChunkKey(digest), EncodeChunkLocation(loc));
+  for (const auto& [id, record] : sink_.sealed()) batch.Put(PackKey(id), EncodePackRecord(record));
+  batch.Put(CheckpointKey(c.id), EncodeCheckpointRecord(c.record));
+  const std::string run_key = RunStepKey(manifest.run, manifest.step);
+  batch.Put(run_key, c.id.View());
+  std::lock_guard<std::mutex> lock(ctx_.commit_mu);
+  CKPT_ASSIGN_OR_RETURN(auto existing, ctx_.index->Get(run_key));
+  if (existing) return Status::AlreadyExists(c.Label() + " was saved concurrently");
+  CKPT_RETURN_IF_ERROR(ctx_.index->Commit(batch));
+  return MakeInfo(c, {});
+}
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+Result<CheckpointInfo> SaveCheckpoint(StoreContext& ctx, const SaveRequest& request,
+                                      const SaveOptions& options) {
+  const std::string label = request.run + "@" + std::to_string(request.step);
+  auto fail = [&](const Status& s) { return s.WithContext("save " + label); };
+  if (ctx.options.read_only) return fail(Status::NotSupported("store opened read-only"));
+  Status valid = ValidateSaveRequest(request);
+  if (!valid.ok()) return fail(valid);
+  auto existing = ctx.index->Get(RunStepKey(request.run, request.step));
+  if (!existing.ok()) return fail(existing.status());
+  if (*existing) return fail(Status::AlreadyExists(label + " already exists"));
+
+  Manifest manifest;
+  manifest.run = request.run;
+  manifest.step = request.step;
+  manifest.wall_time_ns = request.meta.wall_time_ns ? request.meta.wall_time_ns : NowNs();
+  manifest.chunk_size = ctx.config.chunk_size;
+  manifest.metrics = request.meta.metrics;
+  manifest.attributes = request.meta.attributes;
+  if (!request.parent.empty()) {
+    auto parent = ResolveRef(ctx, request.parent);
+    if (!parent.ok()) return fail(parent.status().WithContext("parent"));
+    manifest.parent = parent->id;
+  } else {
+    auto latest = LatestOfRun(ctx, request.run);
+    if (!latest.ok()) return fail(latest.status());
+    manifest.parent = *latest;
+  }
+  SaveRun run(ctx, options);
+  Status s = run.Run(&manifest, request);
+  if (!s.ok()) return fail(s);
+  auto info = run.Commit(manifest);
+  if (!info.ok()) return fail(info.status());
+  return info;
+}
+
+}  // namespace ckpt::internal

@@ -1,0 +1,223 @@
+#include "store/store_impl.h"
+
+#include <map>
+
+#include "store/loader.h"
+#include "store/ref_resolver.h"
+#include "store/saver.h"
+#include "store/verifier.h"
+
+namespace ckpt::internal {
+
+Status StoreImpl::RequireWritable(const std::string& what) const {
+  if (ctx_->options.read_only) return Status::NotSupported(what + ": store opened read-only");
+  return Status::OK();
+}
+
+std::vector<std::string> StoreImpl::TagsOf(const Digest& id) {
+  std::vector<std::string> tags;
+  auto all = TagsById(*ctx_);
+  if (!all.ok()) return tags;
+  auto [lo, hi] = all->equal_range(id.Hex());
+  for (auto it = lo; it != hi; ++it) tags.push_back(it->second);
+  return tags;
+}
+
+Result<CheckpointInfo> StoreImpl::Save(const SaveRequest& request, const SaveOptions& options) {
+  return SaveCheckpoint(*ctx_, request, options);
+}
+
+Result<CheckpointInfo> StoreImpl::Resolve(const std::string& ref) {
+  CKPT_ASSIGN_OR_RETURN(auto c, ResolveRef(*ctx_, ref));
+  return MakeInfo(c, TagsOf(c.id));
+}
+
+Result<CheckpointDetail> StoreImpl::Describe(const std::string& ref) {
+  CKPT_ASSIGN_OR_RETURN(auto c, ResolveRef(*ctx_, ref));
+  return MakeDetail(c, TagsOf(c.id));
+}
+
+Result<LoadedCheckpoint> StoreImpl::Load(const std::string& ref, const LoadOptions& options) {
+  CKPT_ASSIGN_OR_RETURN(auto c, ResolveRef(*ctx_, ref));
+  LoadedCheckpoint out;
+  out.meta.metrics = c.manifest.metrics;
+  out.meta.attributes = c.manifest.attributes;
+  out.meta.wall_time_ns = c.manifest.wall_time_ns;
+  uint64_t total = 0, base = 0;
+  for (const auto& e : c.manifest.entries) total += e.byte_length;
+  for (const auto& e : c.manifest.entries) {
+    std::vector<uint8_t> data(e.byte_length);
+    CKPT_RETURN_IF_ERROR(ReadEntryRange(*ctx_, c, e, 0, e.byte_length, data.data(),
+                                        options.progress, base, total));
+    base += e.byte_length;
+    if (e.is_blob) out.blobs.push_back({e.name, std::move(data)});
+    else out.tensors.push_back({e.name, e.dtype, e.shape, std::move(data)});
+  }
+  return out;
+}
+
+Status StoreImpl::LoadEntry(const std::string& ref, const std::string& name, void* dst,
+                            size_t dst_size, const LoadOptions& options) {
+  CKPT_ASSIGN_OR_RETURN(auto c, ResolveRef(*ctx_, ref));
+  const ManifestEntry* e = c.manifest.Find(name);
+  if (!e) return Status::NotFound("checkpoint " + c.Label() + " has no entry '" + name + "'");
+  if (dst_size != e->byte_length)
+    return Status::InvalidArgument("buffer of " + std::to_string(dst_size) + " bytes for '" +
+                                   name + "' of " + std::to_string(e->byte_length) + " bytes");
+  return ReadEntryRange(*ctx_, c, *e, 0, e->byte_length, static_cast<uint8_t*>(dst),
+                        options.progress, 0, e->byte_length);
+}
+
+Status StoreImpl::LoadRange(const std::string& ref, const std::string& name, uint64_t offset,
+                            uint64_t length, void* dst) {
+  CKPT_ASSIGN_OR_RETURN(auto c, ResolveRef(*ctx_, ref));
+  const ManifestEntry* e = c.manifest.Find(name);
+  if (!e) return Status::NotFound("checkpoint " + c.Label() + " has no entry '" + name + "'");
+  return ReadEntryRange(*ctx_, c, *e, offset, length, static_cast<uint8_t*>(dst), nullptr, 0, 0);
+}
+
+Result<std::vector<RunInfo>> StoreImpl::ListRuns() {
+  std::map<std::string, RunInfo> runs;
+  CKPT_RETURN_IF_ERROR(ctx_->index->Scan("R", [&](std::string_view k, std::string_view v) {
+    std::string run;
+    uint64_t step;
+    if (!ParseRunStepKey(k, &run, &step) || v.size() != Digest::kSize) return true;
+    RunInfo& info = runs[run];
+    info.name = run;
+    info.checkpoint_count++;
+    info.latest_step = step;
+    info.latest_id = Digest::FromView(v).Hex();
+    return true;
+  }));
+  std::vector<RunInfo> out;
+  for (auto& [name, info] : runs) out.push_back(std::move(info));
+  return out;
+}
+
+Result<std::vector<CheckpointInfo>> StoreImpl::ListCheckpoints(const std::string& run) {
+  if (!run.empty() && !IsValidName(run))
+    return Status::InvalidArgument("invalid run name '" + run + "'");
+  std::vector<Digest> ids;
+  CKPT_RETURN_IF_ERROR(ctx_->index->Scan(run.empty() ? "R" : RunPrefix(run),
+                                         [&](auto, std::string_view v) {
+                                           if (v.size() == Digest::kSize)
+                                             ids.push_back(Digest::FromView(v));
+                                           return true;
+                                         }));
+  if (!run.empty() && ids.empty()) return Status::NotFound("run '" + run + "' not found");
+  CKPT_ASSIGN_OR_RETURN(auto tags, TagsById(*ctx_));
+  std::vector<CheckpointInfo> out;
+  for (const auto& id : ids) {
+    CKPT_ASSIGN_OR_RETURN(auto c, LoadCheckpoint(*ctx_, id));
+    std::vector<std::string> t;
+    auto [lo, hi] = tags.equal_range(id.Hex());
+    for (auto it = lo; it != hi; ++it) t.push_back(it->second);
+    out.push_back(MakeInfo(c, std::move(t)));
+  }
+  return out;
+}
+
+Status StoreImpl::Tag(const std::string& ref, const std::string& tag) {
+  CKPT_RETURN_IF_ERROR(RequireWritable("tag"));
+  if (!IsValidName(tag)) return Status::InvalidArgument("invalid tag name '" + tag + "'");
+  CKPT_ASSIGN_OR_RETURN(auto c, ResolveRef(*ctx_, ref));
+  std::lock_guard<std::mutex> lock(ctx_->commit_mu);
+  CKPT_ASSIGN_OR_RETURN(auto existing, ctx_->index->Get(TagKey(tag)));
+  if (existing) {
+    if (*existing == c.id.View()) return Status::OK();
+    return Status::AlreadyExists("tag '" + tag + "' already names another checkpoint");
+  }
+  // The ref object first: the index entry is what makes the tag visible, and
+  // repair restores tags from these objects.
+  std::string hex = c.id.Hex();
+  CKPT_RETURN_IF_ERROR(ctx_->backend->Put(TagRefName(tag), hex.data(), hex.size()));
+  IndexBatch batch;
+  batch.Put(TagKey(tag), c.id.View());
+  return ctx_->index->Commit(batch);
+}
+
+Status StoreImpl::Untag(const std::string& tag) {
+  CKPT_RETURN_IF_ERROR(RequireWritable("untag"));
+  std::lock_guard<std::mutex> lock(ctx_->commit_mu);
+  CKPT_ASSIGN_OR_RETURN(auto existing, ctx_->index->Get(TagKey(tag)));
+  if (!existing) return Status::NotFound("tag '" + tag + "' not found");
+  CKPT_RETURN_IF_ERROR(ctx_->backend->Remove(TagRefName(tag)));
+  IndexBatch batch;
+  batch.Delete(TagKey(tag));
+  return ctx_->index->Commit(batch);
+}
+
+Status StoreImpl::Delete(const std::string& ref) {
+  CKPT_RETURN_IF_ERROR(RequireWritable("delete"));
+  CKPT_ASSIGN_OR_RETURN(auto c, ResolveRef(*ctx_, ref));
+  std::lock_guard<std::mutex> lock(ctx_->commit_mu);
+  // A durable tombstone first, so that repair does not bring it back.
+  std::string hex = c.id.Hex();
+  CKPT_RETURN_IF_ERROR(ctx_->backend->Put(DeletedRefName(hex), hex.data(), hex.size()));
+  IndexBatch batch;
+  for (const auto& tag : TagsOf(c.id)) {
+    CKPT_RETURN_IF_ERROR(ctx_->backend->Remove(TagRefName(tag)));
+    batch.Delete(TagKey(tag));
+  }
+  batch.Delete(CheckpointKey(c.id));
+  batch.Delete(RunStepKey(c.manifest.run, c.manifest.step));
+  return ctx_->index->Commit(batch).WithContext("delete " + c.Label());
+}
+
+Result<VerifyReport> StoreImpl::Verify(const VerifyOptions& options) {
+  return VerifyStore(*ctx_, options);
+}
+
+Result<StoreStats> StoreImpl::Stats() {
+  StoreStats s;
+  Status decode;
+  CKPT_RETURN_IF_ERROR(ctx_->index->Scan("C", [&](auto, std::string_view v) {
+    ChunkLocation loc;
+    decode = DecodeChunkLocation(v, &loc);
+    if (!decode.ok()) return false;
+    s.chunks++;
+    s.unique_raw_bytes += loc.raw_length;
+    s.stored_chunk_bytes += loc.length;
+    return true;
+  }));
+  CKPT_RETURN_IF_ERROR(decode);
+  CKPT_RETURN_IF_ERROR(ctx_->index->Scan("P", [&](auto, std::string_view v) {
+    PackRecord rec;
+    decode = DecodePackRecord(v, &rec);
+    s.packs++;
+    s.pack_bytes += rec.size;
+    return decode.ok();
+  }));
+  CKPT_RETURN_IF_ERROR(decode);
+  CKPT_RETURN_IF_ERROR(ctx_->index->Scan("M", [&](auto, std::string_view v) {
+    CheckpointRecord rec;
+    Manifest m;
+    decode = DecodeCheckpointRecord(v, &rec);
+    if (decode.ok()) decode = DecodeManifest(rec.manifest, &m);
+    if (!decode.ok()) return false;
+    s.checkpoints++;
+    for (const auto& e : m.entries) s.logical_bytes += e.byte_length;
+    return true;
+  }));
+  CKPT_RETURN_IF_ERROR(decode);
+  CKPT_ASSIGN_OR_RETURN(auto runs, ListRuns());
+  s.runs = runs.size();
+  CKPT_RETURN_IF_ERROR(ctx_->index->Scan("T", [&](auto, auto) {
+    s.tags++;
+    return true;
+  }));
+  return s;
+}
+
+}  // namespace ckpt::internal
+
+namespace ckpt {
+
+double StoreStats::DedupRatio() const {
+  return unique_raw_bytes ? static_cast<double>(logical_bytes) / unique_raw_bytes : 1.0;
+}
+double StoreStats::CompressionRatio() const {
+  return stored_chunk_bytes ? static_cast<double>(unique_raw_bytes) / stored_chunk_bytes : 1.0;
+}
+
+}  // namespace ckpt

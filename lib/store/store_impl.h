@@ -1,0 +1,37 @@
+// store/store_impl: the Store behind the public interface. Thin: each call
+// resolves refs and hands off to saver, loader, verifier or the index.
+#pragma once
+
+#include "store/store_context.h"
+
+namespace ckpt::internal {
+
+class StoreImpl : public Store {
+ public:
+  explicit StoreImpl(std::unique_ptr<StoreContext> ctx) : ctx_(std::move(ctx)) {}
+
+  const StoreConfig& config() const override { return ctx_->config; }
+  Result<CheckpointInfo> Save(const SaveRequest& request, const SaveOptions& options) override;
+  Result<CheckpointInfo> Resolve(const std::string& ref) override;
+  Result<CheckpointDetail> Describe(const std::string& ref) override;
+  Result<LoadedCheckpoint> Load(const std::string& ref, const LoadOptions& options) override;
+  Status LoadEntry(const std::string& ref, const std::string& name, void* dst, size_t dst_size,
+                   const LoadOptions& options) override;
+  Status LoadRange(const std::string& ref, const std::string& name, uint64_t offset,
+                   uint64_t length, void* dst) override;
+  Result<std::vector<RunInfo>> ListRuns() override;
+  Result<std::vector<CheckpointInfo>> ListCheckpoints(const std::string& run) override;
+  Status Tag(const std::string& ref, const std::string& tag) override;
+  Status Untag(const std::string& tag) override;
+  Status Delete(const std::string& ref) override;
+  Result<VerifyReport> Verify(const VerifyOptions& options) override;
+  Result<StoreStats> Stats() override;
+
+ private:
+  Status RequireWritable(const std::string& what) const;
+  std::vector<std::string> TagsOf(const Digest& id);
+
+  std::unique_ptr<StoreContext> ctx_;
+};
+
+}  // namespace ckpt::internal

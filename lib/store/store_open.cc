@@ -1,0 +1,53 @@
+// store/store_open: Store::Open, the layout of a store directory, and the
+// order in which a new store comes to exist (config first, then index).
+#include <boost/filesystem.hpp>
+
+#include "backend/local_backend.h"
+#include "store/config.h"
+#include "store/store_impl.h"
+
+namespace fs = boost::filesystem;
+
+namespace ckpt {
+namespace internal {
+
+std::string IndexDirOf(const std::string& path) { return path + "/index"; }
+
+Result<std::shared_ptr<Backend>> OpenBackend(const StoreOptions& options, const std::string& path) {
+  boost::system::error_code ec;
+  if (!fs::is_directory(path, ec)) {
+    if (!options.create_if_missing || options.read_only)
+      return Status::NotFound("no ckpt store at " + path + " (run 'ckpt init' first)");
+    fs::create_directories(path, ec);
+    if (ec) return ErrnoStatus(ec.value(), "create store directory", path);
+  }
+  if (options.backend) return options.backend;
+  return NewLocalBackend(path);
+}
+
+}  // namespace internal
+
+Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const std::string& path) {
+  using namespace internal;
+  auto ctx = std::make_unique<StoreContext>();
+  ctx->path = path;
+  ctx->options = options;
+  auto backend = OpenBackend(options, path);
+  if (!backend.ok()) return backend.status().WithContext("open store");
+  ctx->backend = *backend;
+  boost::system::error_code ec;
+  bool had_config = ctx->backend->Size(kConfigObject).ok();
+  auto config = LoadOrCreateConfig(*ctx->backend, options, path);
+  if (!config.ok()) return config.status().WithContext("open store");
+  ctx->config = *config;
+  const std::string index_dir = IndexDirOf(path);
+  if (had_config && !fs::exists(index_dir + "/CURRENT", ec))
+    return Status::Corruption("store " + path + " has no index; run 'ckpt repair' to rebuild it");
+  auto index = Index::Open(index_dir, !had_config, options.read_only);
+  if (!index.ok()) return index.status().WithContext("open store " + path);
+  ctx->index = std::move(*index);
+  ctx->pool = std::make_unique<ThreadPool>(options.threads);
+  return std::unique_ptr<Store>(new StoreImpl(std::move(ctx)));
+}
+
+}  // namespace ckpt

@@ -1,0 +1,187 @@
+#include "store/verifier.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+#include "pack/pack_writer.h"
+#include "store/loader.h"
+
+namespace ckpt::internal {
+namespace {
+
+struct ChunkRef {
+  Digest digest;
+  ChunkLocation loc;
+};
+
+// A problem before it is mapped to the checkpoints it touches.
+struct PendingProblem {
+  Status status;
+  std::set<Digest> chunks;  // the chunks it makes unreadable
+};
+
+class Verification {
+ public:
+  Verification(StoreContext& ctx, const VerifyOptions& options) : ctx_(ctx), options_(options) {}
+
+  Result<VerifyReport> Run();
+
+ private:
+  Status CheckIndex();
+  void CheckPacks();
+  void ReadData();
+  Status MapToCheckpoints();
+
+  StoreContext& ctx_;
+  const VerifyOptions& options_;
+  VerifyReport report_;
+  std::unordered_map<Digest, ChunkLocation, DigestHash> chunks_;
+  std::vector<PendingProblem> pending_;
+  std::set<std::string> bad_packs_;
+};
+
+Status Verification::CheckIndex() {
+  Status scan_error;
+  std::set<Digest> missing;
+  CKPT_RETURN_IF_ERROR(ctx_.index->Scan("M", [&](std::string_view k, std::string_view v) {
+    CheckpointRecord rec;
+    Manifest m;
+    Digest id = Digest::FromView(k.substr(1));
+    Status s = DecodeCheckpointRecord(v, &rec);
+    if (s.ok()) s = DecodeManifest(rec.manifest, &m);
+    if (s.ok() && Sha256(rec.manifest.data(), rec.manifest.size()) != id)
+      s = Status::Corruption("manifest does not match its id");
+    if (!s.ok()) {
+      report_.problems.push_back({s.WithContext("checkpoint " + id.ShortHex()), {id.Hex()}, {}});
+      return true;
+    }
+    report_.checkpoints_checked++;
+    for (const auto& e : m.entries) {
+      for (const auto& d : e.chunks) {
+        if (chunks_.count(d) || missing.count(d)) continue;
+        auto value = ctx_.index->Get(ChunkKey(d));
+        ChunkLocation loc;
+        if (!value.ok()) {
+          scan_error = value.status();
+          return false;
+        }
+        if (!*value || !DecodeChunkLocation(**value, &loc).ok()) {
+          missing.insert(d);
+          continue;
+        }
+        chunks_.emplace(d, loc);
+      }
+    }
+    if (options_.progress && !options_.read_data)
+      options_.progress(report_.checkpoints_checked, report_.checkpoints_checked);
+    return true;
+  }));
+  CKPT_RETURN_IF_ERROR(scan_error);
+  for (const auto& d : missing)
+    pending_.push_back({Status::Corruption("chunk " + d.ShortHex() + " is missing from the index"),
+                        {d}});
+  return Status::OK();
+}
+
+void Verification::CheckPacks() {
+  std::map<std::string, std::set<Digest>> by_pack;
+  for (const auto& [d, loc] : chunks_) by_pack[loc.pack_id].insert(d);
+  for (auto& [pack, digests] : by_pack) {
+    Status s;
+    auto size = ctx_.backend->Size(PackObjectName(pack));
+    auto rec = ctx_.index->Get(PackKey(pack));
+    PackRecord record;
+    if (!size.ok()) {
+      s = size.status();
+    } else if (rec.ok() && *rec && DecodePackRecord(**rec, &record).ok() &&
+               record.size != *size) {
+      s = Status::Corruption("size " + std::to_string(*size) + " differs from the indexed " +
+                             std::to_string(record.size));
+    } else if (options_.read_data) {
+      std::vector<PackEntry> entries;
+      uint64_t file_size;
+      s = ReadPackIndex(*ctx_.backend, pack, &entries, &file_size);
+    }
+    if (!s.ok()) {
+      bad_packs_.insert(pack);
+      pending_.push_back({s.WithContext("pack " + pack), std::move(digests)});
+    }
+  }
+}
+
+void Verification::ReadData() {
+  std::vector<ChunkRef> refs;
+  uint64_t total = 0;
+  for (const auto& [d, loc] : chunks_) {
+    if (bad_packs_.count(loc.pack_id)) continue;
+    refs.push_back({d, loc});
+    total += loc.length;
+  }
+  std::sort(refs.begin(), refs.end(), [](const ChunkRef& a, const ChunkRef& b) {
+    return std::tie(a.loc.pack_id, a.loc.offset) < std::tie(b.loc.pack_id, b.loc.offset);
+  });
+  std::mutex mu;
+  ctx_.pool->ParallelFor(refs.size(), [&](size_t i) {
+    std::vector<uint8_t> buffer(refs[i].loc.raw_length);
+    Status s = ReadChunk(ctx_, refs[i].digest, refs[i].loc.raw_length, buffer.data());
+    std::lock_guard<std::mutex> lock(mu);
+    report_.chunks_checked++;
+    report_.bytes_read += refs[i].loc.length;
+    if (!s.ok()) pending_.push_back({s, {refs[i].digest}});
+    if (options_.progress) options_.progress(report_.bytes_read, total);
+  });
+}
+
+Status Verification::MapToCheckpoints() {
+  if (pending_.empty()) return Status::OK();
+  std::map<Digest, std::vector<size_t>> problems_of;
+  for (size_t i = 0; i < pending_.size(); ++i)
+    for (const auto& d : pending_[i].chunks) problems_of[d].push_back(i);
+  std::vector<std::set<std::string>> ckpts(pending_.size()), tensors(pending_.size());
+  CKPT_RETURN_IF_ERROR(ctx_.index->Scan("M", [&](auto, std::string_view v) {
+    CheckpointRecord rec;
+    Manifest m;
+    if (!DecodeCheckpointRecord(v, &rec).ok() || !DecodeManifest(rec.manifest, &m).ok())
+      return true;
+    std::string label = m.run + "@" + std::to_string(m.step);
+    for (const auto& e : m.entries)
+      for (const auto& d : e.chunks) {
+        auto it = problems_of.find(d);
+        if (it == problems_of.end()) continue;
+        for (size_t p : it->second) {
+          ckpts[p].insert(label);
+          tensors[p].insert(label + ":" + e.name);
+        }
+      }
+    return true;
+  }));
+  for (size_t i = 0; i < pending_.size(); ++i) {
+    VerifyProblem p{pending_[i].status, {}, {}};
+    p.checkpoints.assign(ckpts[i].begin(), ckpts[i].end());
+    p.tensors.assign(tensors[i].begin(), tensors[i].end());
+    std::string touched;
+    for (const auto& t : p.tensors) touched += (touched.empty() ? "" : ", ") + t;
+    if (!touched.empty()) p.status = Status(p.status.code(), p.status.message() + "; affects " + touched);
+    report_.problems.push_back(std::move(p));
+  }
+  return Status::OK();
+}
+
+Result<VerifyReport> Verification::Run() {
+  CKPT_RETURN_IF_ERROR(CheckIndex());
+  CheckPacks();
+  if (options_.read_data) ReadData();
+  CKPT_RETURN_IF_ERROR(MapToCheckpoints());
+  return report_;
+}
+
+}  // namespace
+
+Result<VerifyReport> VerifyStore(StoreContext& ctx, const VerifyOptions& options) {
+  Verification v(ctx, options);
+  return v.Run();
+}
+
+}  // namespace ckpt::internal

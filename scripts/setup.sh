@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs ckpt's build and test dependencies from Debian 12's packages.
+# Idempotent: installs only what is missing.
+set -euo pipefail
+packages=(
+  build-essential cmake ninja-build pkg-config
+  librocksdb-dev libzstd-dev libboost-filesystem-dev libssl-dev
+  catch2 libcli11-dev nlohmann-json3-dev libfmt-dev
+)
+if [[ "${CKPT_SETUP_BENCH:-0}" == 1 ]]; then
+  packages+=(restic borgbackup zstd time)
+fi
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=""
+  [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi

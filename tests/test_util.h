@@ -1,0 +1,44 @@
+// Shared helpers for the tests: self-cleaning temporary directories, random
+// bytes, running the CLI.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ckpt::test {
+
+// A fresh directory under $TMPDIR, removed with its contents on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  // path() + "/" + name
+  std::string Sub(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// `n` pseudo-random bytes from `seed` (deterministic).
+std::vector<uint8_t> RandomBytes(size_t n, uint64_t seed);
+
+// Whole contents of a file; empty if missing.
+std::vector<uint8_t> ReadFileBytes(const std::string& path);
+void WriteFileBytes(const std::string& path, const void* data, size_t size);
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+// Runs the built `ckpt` CLI with `args` (shell-quoted here), capturing output.
+CommandResult RunCli(const std::vector<std::string>& args);
+// Runs a shell command line, capturing output.
+CommandResult RunShell(const std::string& command_line);
+
+}  // namespace ckpt::test

@@ -1,0 +1,105 @@
+#include "json_out.h"
+
+#include "format.h"
+
+namespace ckpt::cli {
+
+using nlohmann::json;
+
+json StatusJson(const Status& status) {
+  return {{"code", static_cast<int>(status.code())},
+          {"name", CodeName(status.code())},
+          {"message", status.message()}};
+}
+
+json ErrorJson(const Status& status) { return {{"error", StatusJson(status)}}; }
+
+json InfoJson(const CheckpointInfo& info) {
+  return {
+      {"id", info.id},
+      {"run", info.run},
+      {"step", info.step},
+      {"parent_id", info.parent_id},
+      {"wall_time_ns", info.meta.wall_time_ns},
+      {"time", UtcTime(info.meta.wall_time_ns)},
+      {"metrics", info.meta.metrics},
+      {"attributes", info.meta.attributes},
+      {"tags", info.tags},
+      {"tensor_count", info.tensor_count},
+      {"blob_count", info.blob_count},
+      {"logical_bytes", info.logical_bytes},
+      {"new_bytes", info.new_bytes},
+      {"new_raw_bytes", info.new_raw_bytes},
+      {"shared_bytes", info.shared_bytes},
+      {"dedup_ratio", DedupRatio(info)},
+  };
+}
+
+json EntryJson(const EntryInfo& entry) {
+  json j = {
+      {"name", entry.name},
+      {"kind", entry.is_blob ? "blob" : "tensor"},
+      {"byte_length", entry.byte_length},
+      {"chunk_count", entry.chunk_count},
+      {"chunk_ids", entry.chunk_ids},
+  };
+  if (!entry.is_blob) {
+    j["dtype"] = std::string(DTypeName(entry.dtype));
+    j["shape"] = entry.shape;
+  }
+  return j;
+}
+
+json DetailJson(const CheckpointDetail& detail) {
+  json j = InfoJson(detail.info);
+  json entries = json::array();
+  for (const auto& e : detail.entries) entries.push_back(EntryJson(e));
+  j["entries"] = std::move(entries);
+  return j;
+}
+
+json ConfigJson(const StoreConfig& config) {
+  return {{"format_version", config.format_version},
+          {"chunk_size", config.chunk_size},
+          {"zstd_level", config.zstd_level},
+          {"store_id", config.store_id}};
+}
+
+json StatsJson(const StoreStats& s) {
+  return {
+      {"runs", s.runs},
+      {"checkpoints", s.checkpoints},
+      {"tags", s.tags},
+      {"chunks", s.chunks},
+      {"packs", s.packs},
+      {"logical_bytes", s.logical_bytes},
+      {"unique_raw_bytes", s.unique_raw_bytes},
+      {"stored_chunk_bytes", s.stored_chunk_bytes},
+      {"pack_bytes", s.pack_bytes},
+      {"dedup_ratio", s.DedupRatio()},
+      {"compression_ratio", s.CompressionRatio()},
+  };
+}
+
+json VerifyJson(const VerifyReport& report) {
+  json problems = json::array();
+  for (const auto& p : report.problems) {
+    problems.push_back(
+        {{"error", StatusJson(p.status)}, {"checkpoints", p.checkpoints}, {"tensors", p.tensors}});
+  }
+  return {{"ok", report.ok()},
+          {"checkpoints_checked", report.checkpoints_checked},
+          {"chunks_checked", report.chunks_checked},
+          {"bytes_read", report.bytes_read},
+          {"problems", std::move(problems)}};
+}
+
+json RepairJson(const RepairReport& r) {
+  return {{"packs_scanned", r.packs_scanned},
+          {"packs_unreadable", r.packs_unreadable},
+          {"chunks_indexed", r.chunks_indexed},
+          {"checkpoints_restored", r.checkpoints_restored},
+          {"tags_restored", r.tags_restored}};
+}
+
+}  // namespace ckpt::cli

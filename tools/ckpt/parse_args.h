@@ -1,0 +1,24 @@
+// Strict parsers for command-line values that CLI11 cannot check alone.
+// Each returns kInvalidArgument naming the flag and the offending text.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ckpt/result.h"
+
+namespace ckpt::cli {
+
+// A step: decimal digits only (no sign, no spaces), fitting in 64 bits.
+Result<uint64_t> ParseStep(const std::string& text);
+
+// --meta KEY=VALUE pairs: KEY non-empty, VALUE may be empty, keys unique.
+Result<std::map<std::string, std::string>> ParseMetaPairs(const std::vector<std::string>& items);
+
+// --metric NAME=NUMBER pairs: NAME non-empty and unique, NUMBER a finite
+// decimal or exponent number consumed whole ("0.41", "-3", "1e-5").
+Result<std::map<std::string, double>> ParseMetricPairs(const std::vector<std::string>& items);
+
+}  // namespace ckpt::cli
