@@ -149,6 +149,7 @@ Status Rebuild::RestoreTags() {
     if (!IsValidName(tag) || !Digest::FromHex(hex, &id) || !restored_.count(hex)) continue;
     batch_.Put(TagKey(tag), id.View());
     report_.tags_restored++;
+    ++batched_;
   }
   return Flush(true);
 }
