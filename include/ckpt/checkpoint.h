@@ -70,6 +70,10 @@ struct Blob {
 
 // A whole checkpoint held in memory.
 struct LoadedCheckpoint {
+  std::string id;  // hex SHA-256 of the manifest
+  std::string run;
+  uint64_t step = 0;
+  std::string parent_id;  // empty if none
   std::vector<Tensor> tensors;  // in saved order
   std::vector<Blob> blobs;      // in saved order
   CheckpointMeta meta;

@@ -39,7 +39,8 @@ struct CheckpointInfo {
   uint64_t tensor_count = 0;
   uint64_t blob_count = 0;
   uint64_t logical_bytes = 0;  // sum of tensor and blob lengths
-  uint64_t new_bytes = 0;      // stored (encoded) bytes this save added
+  // Encoded chunk bytes this save added (its manifest, a few KiB, not counted).
+  uint64_t new_bytes = 0;
   uint64_t new_raw_bytes = 0;  // logical bytes of the chunks this save added
   uint64_t shared_bytes = 0;   // logical bytes found already stored
 };

@@ -44,7 +44,8 @@ struct VerifyReport {
 
 struct RepairReport {
   uint64_t packs_scanned = 0;
-  uint64_t packs_unreadable = 0;
+  uint64_t packs_unreadable = 0;     // torn or damaged packs, skipped
+  uint64_t manifests_unreadable = 0; // manifests in readable packs that fail their hash
   uint64_t chunks_indexed = 0;
   uint64_t checkpoints_restored = 0;
   uint64_t tags_restored = 0;

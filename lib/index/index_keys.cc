@@ -1,5 +1,8 @@
 #include "index/index_keys.h"
 
+#include <cstdint>
+#include <cstdlib>
+
 #include "util/bytes.h"
 #include "util/hex.h"
 
@@ -26,12 +29,15 @@ bool ParseRunStepKey(std::string_view key, std::string* run, uint64_t* step) {
 }
 
 std::string PackKey(const std::string& pack_id) {
+  // Pack ids are made by PackWriter (32 hex digits); anything else is a bug.
   auto raw = HexDecode(pack_id);
+  if (!raw || raw->size() != 16) std::abort();
   return "P" + std::string(raw->begin(), raw->end());
 }
 
 std::string EncodeChunkLocation(const ChunkLocation& loc) {
   auto raw = HexDecode(loc.pack_id);
+  if (!raw || raw->size() != 16) std::abort();
   std::string out(raw->begin(), raw->end());
   PutVarint(&out, loc.offset);
   PutVarint(&out, loc.length);
@@ -45,7 +51,8 @@ Status DecodeChunkLocation(std::string_view bytes, ChunkLocation* out) {
   std::string_view pack;
   uint64_t length, raw_length;
   if (!r.GetBytes(16, &pack) || !r.GetVarint(&out->offset) || !r.GetVarint(&length) ||
-      !r.GetVarint(&raw_length) || !r.GetByte(&out->codec) || !r.AtEnd())
+      !r.GetVarint(&raw_length) || !r.GetByte(&out->codec) || !r.AtEnd() ||
+      length > UINT32_MAX || raw_length > UINT32_MAX)
     return Status::Corruption("index: malformed chunk location");
   out->pack_id = HexEncode(pack.data(), pack.size());
   out->length = static_cast<uint32_t>(length);

@@ -122,7 +122,15 @@ Status DecodeManifest(std::string_view bytes, Manifest* m) {
   if (!r.GetVarint(&count) || count > r.remaining())
     return Status::Corruption("manifest entries truncated");
   m->entries.resize(count);
-  for (auto& e : m->entries) CKPT_RETURN_IF_ERROR(DecodeEntry(r, &e));
+  if (m->chunk_size == 0) return Status::Corruption("manifest chunk size is zero");
+  for (auto& e : m->entries) {
+    CKPT_RETURN_IF_ERROR(DecodeEntry(r, &e));
+    // Readers index chunks by offset / span; a mismatch would read past the list.
+    if (e.chunks.size() != ChunkCount(e.byte_length, m->SpanOf(e)))
+      return Status::Corruption("manifest entry " + e.name + " has " +
+                                std::to_string(e.chunks.size()) + " chunks for " +
+                                std::to_string(e.byte_length) + " bytes");
+  }
   if (!r.ok() || !r.AtEnd()) return Status::Corruption("manifest has trailing or missing bytes");
   return Status::OK();
 }

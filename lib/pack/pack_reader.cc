@@ -7,8 +7,10 @@ namespace ckpt::internal {
 Status ReadPackBytes(Backend& backend, const std::string& pack_id, uint64_t offset,
                      uint32_t length, std::string* out) {
   out->resize(length);
-  return backend.Get(PackObjectName(pack_id), offset, length, out->data())
-      .WithContext("pack " + pack_id);
+  Status s = backend.Get(PackObjectName(pack_id), offset, length, out->data());
+  // The index points into this pack, so its absence is damage, not a bad ref.
+  if (s.code() == Code::kNotFound) s = Status::Corruption("pack is missing: " + s.message());
+  return s.WithContext("pack " + pack_id);
 }
 
 Status ReadPackIndex(Backend& backend, const std::string& pack_id,

@@ -1,5 +1,6 @@
 #include "store/config.h"
 
+#include <charconv>
 #include <sstream>
 
 #include "ckpt/version.h"
@@ -27,19 +28,23 @@ Status DecodeConfig(const std::string& text, StoreConfig* out) {
     size_t eq = line.find('=');
     if (eq == std::string::npos) return Status::Corruption("config: malformed line '" + line + "'");
     std::string key = line.substr(0, eq), value = line.substr(eq + 1);
-    try {
-      if (key == "format_version") {
-        out->format_version = std::stoi(value);
-        has_version = true;
-      } else if (key == "chunk_size") {
-        out->chunk_size = static_cast<uint32_t>(std::stoul(value));
-      } else if (key == "zstd_level") {
-        out->zstd_level = std::stoi(value);
-      } else if (key == "store_id") {
-        out->store_id = value;
-      }
-    } catch (const std::exception&) {
-      return Status::Corruption("config: bad value in '" + line + "'");
+    int64_t number = 0;
+    bool numeric = key == "format_version" || key == "chunk_size" || key == "zstd_level";
+    if (numeric) {
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
+      if (ec != std::errc() || end != value.data() + value.size() || number < 0 ||
+          number > (int64_t{1} << 32))
+        return Status::Corruption("config: bad value in '" + line + "'");
+    }
+    if (key == "format_version") {
+      out->format_version = static_cast<int>(number);
+      has_version = true;
+    } else if (key == "chunk_size") {
+      out->chunk_size = static_cast<uint32_t>(number);
+    } else if (key == "zstd_level") {
+      out->zstd_level = static_cast<int>(number);
+    } else if (key == "store_id") {
+      out->store_id = value;
     }
   }
   if (!has_version) return Status::Corruption("config: format_version missing");
@@ -47,7 +52,11 @@ Status DecodeConfig(const std::string& text, StoreConfig* out) {
     return Status::VersionMismatch("store format version " + std::to_string(out->format_version) +
                                    " is newer than this library supports (" +
                                    std::to_string(kFormatVersion) + "); upgrade ckpt");
-  if (out->chunk_size < 1) return Status::Corruption("config: chunk_size missing");
+  if (out->chunk_size < 4096 || out->chunk_size > (64u << 20))
+    return Status::Corruption("config: chunk_size " + std::to_string(out->chunk_size) +
+                              " is outside 4 KiB .. 64 MiB");
+  if (out->zstd_level < 1 || out->zstd_level > 19)
+    return Status::Corruption("config: zstd_level out of range");
   return Status::OK();
 }
 

@@ -38,6 +38,8 @@ class Rebuild {
  private:
   Status ScanPack(const std::string& pack_id);
   Status ReadManifest(const std::string& pack_id, const PackEntry& e);
+  bool Complete(const Manifest& m) const;
+  void ChooseManifests();
   Status CommitCheckpoints();
   Status RestoreTags();
   Status Flush(bool force);
@@ -48,6 +50,7 @@ class Rebuild {
   IndexBatch batch_;
   size_t batched_ = 0;
   std::set<std::string> deleted_;
+  std::vector<FoundManifest> candidates_;  // every manifest found, before choosing
   std::map<std::pair<std::string, uint64_t>, FoundManifest> manifests_;
   std::map<Digest, uint32_t> chunk_lengths_;  // encoded length per chunk
   std::set<std::string> restored_;
@@ -70,10 +73,7 @@ Status Rebuild::ReadManifest(const std::string& pack_id, const PackEntry& e) {
   FoundManifest found{e.digest, {}, raw};
   CKPT_RETURN_IF_ERROR(DecodeManifest(raw, &found.manifest));
   if (deleted_.count(e.digest.Hex())) return Status::OK();
-  auto key = std::make_pair(found.manifest.run, found.manifest.step);
-  auto it = manifests_.find(key);
-  if (it == manifests_.end() || it->second.manifest.wall_time_ns < found.manifest.wall_time_ns)
-    manifests_[key] = std::move(found);
+  candidates_.push_back(std::move(found));
   return Status::OK();
 }
 
@@ -88,7 +88,7 @@ Status Rebuild::ScanPack(const std::string& pack_id) {
   report_.packs_scanned++;
   for (const auto& e : entries) {
     if (e.kind == EntryKind::kManifest) {
-      if (!ReadManifest(pack_id, e).ok()) report_.packs_unreadable++;
+      if (!ReadManifest(pack_id, e).ok()) report_.manifests_unreadable++;
       continue;
     }
     ChunkLocation loc{pack_id, e.offset, e.length, e.raw_length, e.codec};
@@ -102,7 +102,28 @@ Status Rebuild::ScanPack(const std::string& pack_id) {
   return Flush(false);
 }
 
+bool Rebuild::Complete(const Manifest& m) const {
+  for (const auto& e : m.entries)
+    for (const auto& d : e.chunks)
+      if (!chunk_lengths_.count(d)) return false;
+  return true;
+}
+
+void Rebuild::ChooseManifests() {
+  // Only complete manifests compete; a save retried after a crash has the
+  // later wall time and wins its RUN@STEP.
+  for (auto& found : candidates_) {
+    if (!Complete(found.manifest)) continue;
+    auto key = std::make_pair(found.manifest.run, found.manifest.step);
+    auto it = manifests_.find(key);
+    if (it == manifests_.end() || it->second.manifest.wall_time_ns < found.manifest.wall_time_ns)
+      manifests_[key] = std::move(found);
+  }
+  candidates_.clear();
+}
+
 Status Rebuild::CommitCheckpoints() {
+  ChooseManifests();
   std::vector<const FoundManifest*> order;
   for (const auto& [key, found] : manifests_) order.push_back(&found);
   std::sort(order.begin(), order.end(), [](auto* a, auto* b) {
@@ -112,21 +133,16 @@ Status Rebuild::CommitCheckpoints() {
   for (const FoundManifest* f : order) {
     CheckpointRecord rec;
     rec.manifest = f->bytes;
-    bool complete = true;
     uint64_t logical = 0;
     for (const auto& e : f->manifest.entries) {
       logical += e.byte_length;
       for (size_t i = 0; i < e.chunks.size(); ++i) {
-        auto it = chunk_lengths_.find(e.chunks[i]);
-        if (it == chunk_lengths_.end()) complete = false;
-        else if (seen.insert(e.chunks[i]).second) {
-          rec.new_bytes += it->second;
-          uint64_t span = f->manifest.SpanOf(e);
-          rec.new_raw_bytes += std::min(span, e.byte_length - i * span);
-        }
+        if (!seen.insert(e.chunks[i]).second) continue;
+        rec.new_bytes += chunk_lengths_.at(e.chunks[i]);
+        uint64_t span = f->manifest.SpanOf(e);
+        rec.new_raw_bytes += std::min(span, e.byte_length - i * span);
       }
     }
-    if (!complete) continue;  // a chunk's pack is gone: the checkpoint cannot load
     rec.shared_bytes = logical - rec.new_raw_bytes;
     batch_.Put(CheckpointKey(f->id), EncodeCheckpointRecord(rec));
     batch_.Put(RunStepKey(f->manifest.run, f->manifest.step), f->id.View());

@@ -158,10 +158,21 @@ Result<CheckpointInfo> SaveRun::Commit(Manifest& manifest) {
   batch.Put(CheckpointKey(c.id), EncodeCheckpointRecord(c.record));
   const std::string run_key = RunStepKey(manifest.run, manifest.step);
   batch.Put(run_key, c.id.View());
+  const std::string tombstone = DeletedRefName(c.id.Hex());
   std::lock_guard<std::mutex> lock(ctx_.commit_mu);
-  CKPT_ASSIGN_OR_RETURN(auto existing, ctx_.index->Get(run_key));
-  if (existing) return Status::AlreadyExists(c.Label() + " was saved concurrently");
-  CKPT_RETURN_IF_ERROR(ctx_.index->Commit(batch));
+  // An identical checkpoint deleted earlier (same content, step and wall
+  // time) must not stay marked deleted once saved again.
+  if (ctx_.backend->Size(tombstone).ok()) CKPT_RETURN_IF_ERROR(ctx_.backend->Remove(tombstone));
+  auto existing = ctx_.index->Get(run_key);
+  Status s = !existing.ok() ? existing.status()
+             : *existing    ? Status::AlreadyExists(c.Label() + " was saved concurrently")
+                            : ctx_.index->Commit(batch);
+  if (!s.ok()) {
+    // Its manifest is durable in a pack; mark it so repair does not revive
+    // a save that never committed. Best effort: gc reclaims it either way.
+    (void)ctx_.backend->Put(tombstone, tombstone.data(), 0);
+    return s;
+  }
   return MakeInfo(c, {});
 }
 

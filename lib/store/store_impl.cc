@@ -40,6 +40,10 @@ Result<CheckpointDetail> StoreImpl::Describe(const std::string& ref) {
 Result<LoadedCheckpoint> StoreImpl::Load(const std::string& ref, const LoadOptions& options) {
   CKPT_ASSIGN_OR_RETURN(auto c, ResolveRef(*ctx_, ref));
   LoadedCheckpoint out;
+  out.id = c.id.Hex();
+  out.run = c.manifest.run;
+  out.step = c.manifest.step;
+  if (c.manifest.parent) out.parent_id = c.manifest.parent->Hex();
   out.meta.metrics = c.manifest.metrics;
   out.meta.attributes = c.manifest.attributes;
   out.meta.wall_time_ns = c.manifest.wall_time_ns;
@@ -120,8 +124,9 @@ Result<std::vector<CheckpointInfo>> StoreImpl::ListCheckpoints(const std::string
 Status StoreImpl::Tag(const std::string& ref, const std::string& tag) {
   CKPT_RETURN_IF_ERROR(RequireWritable("tag"));
   if (!IsValidName(tag)) return Status::InvalidArgument("invalid tag name '" + tag + "'");
-  CKPT_ASSIGN_OR_RETURN(auto c, ResolveRef(*ctx_, ref));
+  // Resolve under the lock so a concurrent Delete cannot leave the tag dangling.
   std::lock_guard<std::mutex> lock(ctx_->commit_mu);
+  CKPT_ASSIGN_OR_RETURN(auto c, ResolveRef(*ctx_, ref));
   CKPT_ASSIGN_OR_RETURN(auto existing, ctx_->index->Get(TagKey(tag)));
   if (existing) {
     if (*existing == c.id.View()) return Status::OK();
@@ -149,19 +154,26 @@ Status StoreImpl::Untag(const std::string& tag) {
 
 Status StoreImpl::Delete(const std::string& ref) {
   CKPT_RETURN_IF_ERROR(RequireWritable("delete"));
-  CKPT_ASSIGN_OR_RETURN(auto c, ResolveRef(*ctx_, ref));
   std::lock_guard<std::mutex> lock(ctx_->commit_mu);
-  // A durable tombstone first, so that repair does not bring it back.
+  CKPT_ASSIGN_OR_RETURN(auto c, ResolveRef(*ctx_, ref));
+  const std::string what = "delete " + c.Label();
+  // A durable tombstone first, so that repair does not bring it back; tag
+  // refs go last, as repair restores only tags of restored checkpoints.
   std::string hex = c.id.Hex();
-  CKPT_RETURN_IF_ERROR(ctx_->backend->Put(DeletedRefName(hex), hex.data(), hex.size()));
+  CKPT_RETURN_IF_ERROR(
+      ctx_->backend->Put(DeletedRefName(hex), hex.data(), hex.size()).WithContext(what));
+  const std::vector<std::string> tags = TagsOf(c.id);
   IndexBatch batch;
-  for (const auto& tag : TagsOf(c.id)) {
-    CKPT_RETURN_IF_ERROR(ctx_->backend->Remove(TagRefName(tag)));
-    batch.Delete(TagKey(tag));
-  }
+  for (const auto& tag : tags) batch.Delete(TagKey(tag));
   batch.Delete(CheckpointKey(c.id));
   batch.Delete(RunStepKey(c.manifest.run, c.manifest.step));
-  return ctx_->index->Commit(batch).WithContext("delete " + c.Label());
+  Status s = ctx_->index->Commit(batch);
+  if (!s.ok()) {
+    (void)ctx_->backend->Remove(DeletedRefName(hex));  // still visible: keep it repairable
+    return s.WithContext(what);
+  }
+  for (const auto& tag : tags) (void)ctx_->backend->Remove(TagRefName(tag));
+  return Status::OK();
 }
 
 Result<VerifyReport> StoreImpl::Verify(const VerifyOptions& options) {

@@ -66,7 +66,7 @@ TEST_CASE("a flipped byte in a pack is found and named", "[integration][corrupti
   REQUIRE(metadata_only.ok());
   CHECK(metadata_only->ok());  // sizes and index still agree
 
-  auto report = store->Verify({.read_data = true});
+  auto report = store->Verify(ReadAllData());
   REQUIRE(report.ok());
   REQUIRE(report->problems.size() == 1);
   const auto& problem = report->problems[0];

@@ -75,7 +75,7 @@ TEST_CASE("SIGKILL during saves loses no committed checkpoint", "[crash][slow]")
     next_step += 1;
 
     auto store = MustOpen(dir.path());
-    auto report = store->Verify({.read_data = true});
+    auto report = store->Verify(ReadAllData());
     REQUIRE(report.ok());
     for (const auto& p : report->problems) FAIL_CHECK(p.status.ToString());
     for (uint64_t step : steps) {

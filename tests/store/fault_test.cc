@@ -14,7 +14,7 @@ using ckpt::internal::FaultKind;
 namespace {
 
 void RequireIntact(Store& store, const std::vector<uint64_t>& steps, uint64_t last_base = 7) {
-  auto report = store.Verify({.read_data = true});
+  auto report = store.Verify(ReadAllData());
   REQUIRE(report.ok());
   for (const auto& p : report->problems) FAIL_CHECK(p.status.ToString());
   for (uint64_t step : steps) {

@@ -67,7 +67,7 @@ TEST_CASE("ENOSPC on a real full device loses nothing", "[fault][enospc]") {
 
   std::filesystem::remove(filler);
   auto store = MustOpen(store_dir);
-  auto report = store->Verify({.read_data = true});
+  auto report = store->Verify(ReadAllData());
   REQUIRE(report.ok());
   for (const auto& p : report->problems) FAIL_CHECK(p.status.ToString());
   for (uint64_t step : committed) {

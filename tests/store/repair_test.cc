@@ -44,7 +44,7 @@ TEST_CASE("repair rebuilds a deleted index", "[integration][repair]") {
   auto list = store->ListCheckpoints("run");
   REQUIRE(list.ok());
   CHECK(list->front().new_raw_bytes > list->back().new_raw_bytes);
-  auto verify = store->Verify({.read_data = true});
+  auto verify = store->Verify(ReadAllData());
   REQUIRE(verify.ok());
   CHECK(verify->ok());
 }

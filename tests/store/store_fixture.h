@@ -60,3 +60,14 @@ inline std::unique_ptr<Store> MustOpen(const std::string& dir, StoreOptions opti
 }
 
 }  // namespace ckpt::test
+
+namespace ckpt::test {
+
+// Options for a verify that reads and hashes every chunk.
+inline VerifyOptions ReadAllData() {
+  VerifyOptions options;
+  options.read_data = true;
+  return options;
+}
+
+}  // namespace ckpt::test
