@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "ckpt/store.h"
 #include "test_util.h"
 
 namespace ckpt::test {
@@ -266,6 +267,24 @@ TEST_CASE("cli: stats and verify", "[integration][cli]") {
     REQUIRE(!j.at("problems").empty());
     CHECK(!j["problems"][0].at("checkpoints").empty());
   }
+}
+
+TEST_CASE("cli: read-only commands work while a writer holds the store", "[integration][cli]") {
+  CliStore s;
+  s.Init();
+  s.Import(BaseTensors(), "r", 1);
+  // Stands in for a trainer: this process keeps the store open read-write.
+  auto writer = Store::Open(StoreOptions{}, s.store);
+  REQUIRE(writer.ok());
+  CHECK(s.RunJson({"log"}).at("checkpoints").size() == 1);
+  s.RunOk({"show", "r@1"});
+  s.RunOk({"ls", "r@1"});
+  s.RunOk({"stats"});
+  s.RunOk({"verify"});
+  s.RunOk({"export", "r@1", "-o", s.dir.Sub("out.safetensors")});
+  // Mutations need the writer lock: busy (6).
+  CHECK(s.Run({"tag", "r@1", "best"}).exit_code == 6);
+  CHECK(s.Run({"rm", "r@1"}).exit_code == 6);
 }
 
 TEST_CASE("cli: exit codes", "[integration][cli]") {

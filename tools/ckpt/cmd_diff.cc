@@ -26,9 +26,15 @@ std::string TypeOf(const EntryInfo& e) {
 }
 
 nlohmann::json ChangeJson(const EntryChange& c) {
+  // Without chunk ids: `ckpt ls --json` has them, and here they would dwarf the diff.
+  auto entry = [](const EntryInfo& e) {
+    nlohmann::json j = EntryJson(e);
+    j.erase("chunk_ids");
+    return j;
+  };
   nlohmann::json j = {{"name", c.name}};
-  if (c.from) j["from"] = EntryJson(*c.from);
-  if (c.to) j["to"] = EntryJson(*c.to);
+  if (c.from) j["from"] = entry(*c.from);
+  if (c.to) j["to"] = entry(*c.to);
   if (c.from && c.to) j["type_changed"] = c.type_changed;
   if (c.to) {
     j["bytes_changed"] = c.bytes_changed;
