@@ -1,7 +1,6 @@
 #include "data_stream.h"
 
 #include <algorithm>
-#include <cmath>
 
 #include "rng.h"
 
