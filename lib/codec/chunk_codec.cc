@@ -58,19 +58,29 @@ size_t PlanesElemSize(Codec codec) {
   }
 }
 
-// True if byte planes compress a sample of the chunk better than plain zstd.
-bool PlanesWin(const uint8_t* data, size_t size, const EncodeParams& params) {
+bool PlanarElemSize(size_t elem_size) { return elem_size == 2 || elem_size == 4 || elem_size == 8; }
+
+// Scratch space reused per thread: a fresh buffer per chunk would cost a
+// page fault and a zero fill for every 4 KiB of it.
+std::vector<uint8_t>& PlanesScratch(size_t size) {
+  thread_local std::vector<uint8_t> scratch;
+  if (scratch.size() < size) scratch.resize(size);
+  return scratch;
+}
+
+}  // namespace
+
+bool PlanesHelp(const void* data, size_t size, const EncodeParams& params) {
+  if (!params.is_float || !PlanarElemSize(params.elem_size)) return false;
   size_t n = std::min(size, kSampleSize) / params.elem_size * params.elem_size;
   if (n == 0) return false;
   std::vector<uint8_t> planes(n);
-  BytePlaneSplit(data, n, params.elem_size, planes.data());
+  BytePlaneSplit(static_cast<const uint8_t*>(data), n, params.elem_size, planes.data());
   std::string a, b;
   size_t plain = ZstdInto(data, n, params.zstd_level, &a);
   size_t split = ZstdInto(planes.data(), n, params.zstd_level, &b);
   return split != 0 && (plain == 0 || split < plain);
 }
-
-}  // namespace
 
 bool IsKnownCodec(uint8_t value) { return value <= static_cast<uint8_t>(Codec::kZstdPlanes8); }
 
@@ -87,12 +97,12 @@ const char* CodecName(Codec codec) {
 
 Codec EncodeChunk(const void* data, size_t size, const EncodeParams& params, std::string* out) {
   const auto* bytes = static_cast<const uint8_t*>(data);
-  bool planar = params.is_float && (params.elem_size == 2 || params.elem_size == 4 ||
-                                    params.elem_size == 8) &&
-                PlanesWin(bytes, size, params);
+  bool planar = params.is_float && PlanarElemSize(params.elem_size) &&
+                (params.planes == PlanesChoice::kUse ||
+                 (params.planes == PlanesChoice::kDecideBySample && PlanesHelp(data, size, params)));
   size_t n;
   if (planar) {
-    std::vector<uint8_t> planes(size);
+    std::vector<uint8_t>& planes = PlanesScratch(size);
     BytePlaneSplit(bytes, size, params.elem_size, planes.data());
     n = ZstdInto(planes.data(), size, params.zstd_level, out);
   } else {
@@ -115,13 +125,12 @@ Status DecodeChunk(Codec codec, const void* encoded, size_t encoded_size, void* 
   size_t elem = PlanesElemSize(codec);
   if (codec != Codec::kZstd && elem == 0)
     return Status::Corruption("unknown codec " + std::to_string(static_cast<int>(codec)));
-  std::vector<uint8_t> planes(elem ? raw_size : 0);
-  void* target = elem ? planes.data() : dst;
+  void* target = elem ? PlanesScratch(raw_size).data() : dst;
   size_t n = ZSTD_decompressDCtx(ThreadDCtx(), target, raw_size, encoded, encoded_size);
   if (ZSTD_isError(n))
     return Status::Corruption(std::string("zstd: ") + ZSTD_getErrorName(n));
   if (n != raw_size) return Status::Corruption("decoded chunk has the wrong length");
-  if (elem) BytePlaneJoin(planes.data(), raw_size, elem, static_cast<uint8_t*>(dst));
+  if (elem) BytePlaneJoin(PlanesScratch(raw_size).data(), raw_size, elem, static_cast<uint8_t*>(dst));
   return Status::OK();
 }
 

@@ -23,15 +23,25 @@ enum class Codec : uint8_t {
 bool IsKnownCodec(uint8_t value);
 const char* CodecName(Codec codec);
 
+enum class PlanesChoice : uint8_t { kDecideBySample, kUse, kSkip };
+
 struct EncodeParams {
   size_t elem_size = 1;   // bytes per element of the tensor the chunk is cut from
   bool is_float = false;  // may try the byte-plane transform
   int zstd_level = 3;
+  // Whether to apply byte planes before zstd (floats only). Callers that
+  // encode many chunks of one tensor decide once with PlanesHelp and pass
+  // kUse/kSkip, so the trial compression is paid once per tensor.
+  PlanesChoice planes = PlanesChoice::kDecideBySample;
 };
 
-// Encodes `size` bytes into `out` with the smallest of: raw, zstd, and
-// (for floats) byte planes + zstd. The choice between the last two is made
-// on a sample of the chunk, so that each chunk is compressed only once.
+// True if byte planes + zstd beat plain zstd on a 16 KiB sample of `data`.
+// Always false for non-float data or element sizes other than 2, 4, 8.
+bool PlanesHelp(const void* data, size_t size, const EncodeParams& params);
+
+// Encodes `size` bytes into `out` as zstd, or byte planes + zstd (see
+// EncodeParams::planes), or raw when compression does not make it smaller.
+// Compresses each chunk once.
 Codec EncodeChunk(const void* data, size_t size, const EncodeParams& params, std::string* out);
 
 // Decodes `encoded` into exactly `raw_size` bytes at `dst`. Errors:

@@ -4,7 +4,11 @@
 
 namespace ckpt::internal {
 
-PackWriter::PackWriter() : id_(RandomHexId(16)), buffer_(EncodePackHeader()) {}
+PackWriter::PackWriter(uint64_t expected_size) : id_(RandomHexId(16)) {
+  // A chunk may overshoot the target by up to its own size, plus the index.
+  buffer_.reserve(expected_size + expected_size / 8 + kPackHeaderSize);
+  buffer_.append(EncodePackHeader());
+}
 
 PackEntry PackWriter::Add(EntryKind kind, uint8_t codec, const Digest& digest,
                           std::string_view encoded, uint32_t raw_length) {

@@ -14,8 +14,9 @@ namespace ckpt::internal {
 
 class PackWriter {
  public:
-  // Starts a pack with a fresh random id.
-  PackWriter();
+  // Starts a pack with a fresh random id, with room for `expected_size`
+  // bytes so that appending never reallocates and copies.
+  explicit PackWriter(uint64_t expected_size = 0);
 
   const std::string& id() const { return id_; }
   // Bytes so far, header included.

@@ -71,7 +71,9 @@ class MappedFile {
       s = Status::InvalidArgument("not a regular file");
     } else if (st.st_size > 0) {
       size_ = static_cast<size_t>(st.st_size);
-      void* p = mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+      // MAP_POPULATE maps the whole file up front: far cheaper than one page
+      // fault per 4 KiB while the save hashes it.
+      void* p = mmap(nullptr, size_, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
       if (p == MAP_FAILED) {
         s = ErrnoStatus("mmap", errno);
         size_ = 0;

@@ -7,7 +7,7 @@ Status PackSink::Add(EntryKind kind, uint8_t codec, const Digest& digest,
   std::unique_ptr<PackWriter> full;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!current_) current_ = std::make_unique<PackWriter>();
+    if (!current_) current_ = std::make_unique<PackWriter>(target_);
     PackEntry e = current_->Add(kind, codec, digest, encoded, raw_length);
     loc->pack_id = current_->id();
     loc->offset = e.offset;

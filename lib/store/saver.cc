@@ -36,7 +36,9 @@ class SaveRun {
  private:
   void ProcessChunk(const ChunkJob& job);
   Status StoreChunk(const Digest& digest, const uint8_t* data, uint64_t length,
-                    const ManifestEntry& entry);
+                    const ManifestEntry& entry, size_t source);
+  PlanesChoice PlanesFor(size_t source, const uint8_t* data, uint64_t length,
+                         const EncodeParams& params);
   void Fail(Status s);
   void Progress(uint64_t bytes);
 
@@ -45,6 +47,8 @@ class SaveRun {
   PackSink sink_;
   std::vector<Source> sources_;
   std::vector<ChunkJob> jobs_;
+  // Per source: 0 undecided, else a PlanesChoice, decided on its first chunk.
+  std::unique_ptr<std::atomic<uint8_t>[]> planes_;
   uint64_t logical_bytes_ = 0;
 
   std::mutex mu_;
@@ -69,15 +73,26 @@ void SaveRun::Progress(uint64_t bytes) {
   options_.progress(done, logical_bytes_);
 }
 
+PlanesChoice SaveRun::PlanesFor(size_t source, const uint8_t* data, uint64_t length,
+                                const EncodeParams& params) {
+  uint8_t decided = planes_[source].load();
+  if (decided != 0) return static_cast<PlanesChoice>(decided);
+  // One trial per tensor: its chunks share a distribution.
+  PlanesChoice choice = PlanesHelp(data, length, params) ? PlanesChoice::kUse : PlanesChoice::kSkip;
+  planes_[source].store(static_cast<uint8_t>(choice));
+  return choice;
+}
+
 Status SaveRun::StoreChunk(const Digest& digest, const uint8_t* data, uint64_t length,
-                           const ManifestEntry& entry) {
+                           const ManifestEntry& entry, size_t source) {
   CKPT_ASSIGN_OR_RETURN(auto existing, ctx_.index->Get(ChunkKey(digest)));
   if (existing) return Status::OK();  // stored by an earlier save: costs nothing more
   EncodeParams params;
   params.elem_size = entry.is_blob ? 1 : DTypeSize(entry.dtype);
   params.is_float = !entry.is_blob && DTypeIsFloat(entry.dtype);
   params.zstd_level = ctx_.config.zstd_level;
-  std::string encoded;
+  if (params.is_float) params.planes = PlanesFor(source, data, length, params);
+  thread_local std::string encoded;  // reused: no page faults per chunk
   Codec codec = EncodeChunk(data, length, params, &encoded);
   ChunkLocation loc;
   CKPT_RETURN_IF_ERROR(sink_.Add(EntryKind::kChunk, static_cast<uint8_t>(codec), digest, encoded,
@@ -102,7 +117,7 @@ void SaveRun::ProcessChunk(const ChunkJob& job) {
     first = claimed_.insert(digest).second;
   }
   if (first) {
-    Status s = StoreChunk(digest, data, length, entry);
+    Status s = StoreChunk(digest, data, length, entry, job.source);
     if (!s.ok()) Fail(s.WithContext("chunk " + std::to_string(job.index) + " of '" + entry.name +
                                     "' (" + digest.ShortHex() + ")"));
   }
@@ -121,6 +136,7 @@ Status SaveRun::Run(Manifest* manifest, const SaveRequest& request) {
     manifest->entries.push_back(std::move(e));
     sources_.push_back({nullptr, static_cast<const uint8_t*>(b.data)});
   }
+  planes_ = std::make_unique<std::atomic<uint8_t>[]>(sources_.size());
   for (size_t i = 0; i < sources_.size(); ++i) {
     ManifestEntry& e = manifest->entries[i];
     sources_[i].entry = &e;
