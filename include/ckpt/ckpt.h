@@ -7,6 +7,7 @@
 #include "ckpt/manifest.h"
 #include "ckpt/options.h"
 #include "ckpt/result.h"
+#include "ckpt/retention.h"
 #include "ckpt/safetensors.h"
 #include "ckpt/stats.h"
 #include "ckpt/status.h"

@@ -149,7 +149,10 @@ Result<std::vector<std::string>> LocalBackend::List(const std::string& prefix) {
 
 Status LocalBackend::Remove(const std::string& name) {
   const std::string path = PathOf(name);
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoStatus(errno, "remove", path);
+  if (::unlink(path.c_str()) != 0) {
+    if (errno == ENOENT) return Status::OK();  // already gone: nothing to make durable
+    return ErrnoStatus(errno, "remove", path);
+  }
   return SyncDirectory(ParentOf(path));
 }
 

@@ -35,6 +35,10 @@ std::string PackKey(const std::string& pack_id) {
   return "P" + std::string(raw->begin(), raw->end());
 }
 
+std::string CondemnedKey(const std::string& pack_id) { return "D" + PackKey(pack_id).substr(1); }
+std::string PolicyKey(std::string_view run) { return "Y" + std::string(run); }
+std::string PackIdOfKey(std::string_view key) { return HexEncode(key.data() + 1, key.size() - 1); }
+
 std::string EncodeChunkLocation(const ChunkLocation& loc) {
   auto raw = HexDecode(loc.pack_id);
   if (!raw || raw->size() != 16) std::abort();
@@ -65,16 +69,19 @@ std::string EncodeCheckpointRecord(const CheckpointRecord& rec) {
   PutVarint(&out, rec.new_bytes);
   PutVarint(&out, rec.new_raw_bytes);
   PutVarint(&out, rec.shared_bytes);
+  PutLengthPrefixed(&out, EncodeChunkLocation(rec.manifest_location));
   PutLengthPrefixed(&out, rec.manifest);
   return out;
 }
 
 Status DecodeCheckpointRecord(std::string_view bytes, CheckpointRecord* out) {
   ByteReader r(bytes);
-  std::string_view manifest;
+  std::string_view manifest, location;
   if (!r.GetVarint(&out->new_bytes) || !r.GetVarint(&out->new_raw_bytes) ||
-      !r.GetVarint(&out->shared_bytes) || !r.GetLengthPrefixed(&manifest) || !r.AtEnd())
+      !r.GetVarint(&out->shared_bytes) || !r.GetLengthPrefixed(&location) ||
+      !r.GetLengthPrefixed(&manifest) || !r.AtEnd())
     return Status::Corruption("index: malformed checkpoint record");
+  CKPT_RETURN_IF_ERROR(DecodeChunkLocation(location, &out->manifest_location));
   out->manifest = std::string(manifest);
   return Status::OK();
 }

@@ -8,9 +8,14 @@
 //   'R' run 0x00 step:fixed64-BE    -> checkpoint_id:32   (big-endian: sorts by step)
 //   'T' tag                         -> checkpoint_id:32
 //   'P' pack_id:16                  -> PackRecord
+//   'D' pack_id:16                  -> condemned_at_ns:fixed64   (gc: no longer indexed;
+//                                      the file goes once the grace period has passed)
+//   'Y' run                         -> RetentionPolicy (run "" = the store-wide default)
 // Values:
 //   ChunkLocation    := pack_id:16 offset:varint length:varint raw_length:varint codec:u8
-//   CheckpointRecord := new_bytes:varint new_raw_bytes:varint shared_bytes:varint manifest:lstr
+//   CheckpointRecord := new_bytes:varint new_raw_bytes:varint shared_bytes:varint
+//                       manifest_location:lstr (a ChunkLocation: where the manifest's
+//                       copy sits in a pack) manifest:lstr
 //   PackRecord       := size:varint entry_count:varint
 #pragma once
 
@@ -32,6 +37,7 @@ struct ChunkLocation {
 };
 
 struct CheckpointRecord {
+  ChunkLocation manifest_location;  // the manifest's entry in a pack (for gc and repair)
   uint64_t new_bytes = 0;
   uint64_t new_raw_bytes = 0;
   uint64_t shared_bytes = 0;
@@ -50,6 +56,10 @@ std::string RunStepKey(std::string_view run, uint64_t step);
 std::string RunPrefix(std::string_view run);
 std::string TagKey(std::string_view tag);
 std::string PackKey(const std::string& pack_id);
+std::string CondemnedKey(const std::string& pack_id);
+std::string PolicyKey(std::string_view run);
+// Pack id (hex) of a 'P' or 'D' key.
+std::string PackIdOfKey(std::string_view key);
 // Splits a RunStepKey; false if malformed.
 bool ParseRunStepKey(std::string_view key, std::string* run, uint64_t* step);
 

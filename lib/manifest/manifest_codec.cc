@@ -85,6 +85,7 @@ Status DecodeEntry(ByteReader& r, ManifestEntry* e) {
 }  // namespace
 
 Status DecodeManifest(std::string_view bytes, Manifest* m) {
+  *m = Manifest();
   if (bytes.size() < 12 || std::memcmp(bytes.data(), kManifestMagic, 8) != 0)
     return Status::Corruption("not a manifest (bad magic)");
   ByteReader r(bytes.substr(8));
@@ -100,6 +101,7 @@ Status DecodeManifest(std::string_view bytes, Manifest* m) {
     return Status::Corruption("manifest header truncated");
   m->run = std::string(run);
   m->wall_time_ns = static_cast<int64_t>(wall);
+  if (chunk_size > UINT32_MAX) return Status::Corruption("manifest chunk size out of range");
   m->chunk_size = static_cast<uint32_t>(chunk_size);
   if (parent.size() == Digest::kSize) m->parent = Digest::FromView(parent);
   else if (!parent.empty()) return Status::Corruption("manifest parent id malformed");

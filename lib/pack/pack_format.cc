@@ -56,8 +56,11 @@ Status DecodePackTrailer(std::string_view bytes, uint64_t file_size, PackTrailer
   r.GetFixed32(&reserved);
   r.GetBytes(Digest::kSize, &digest);
   out->index_digest = Digest::FromView(digest);
-  uint64_t index_end = out->index_offset + uint64_t{out->entry_count} * kPackRecordSize;
-  if (out->index_offset < kPackHeaderSize || index_end != file_size - kPackTrailerSize)
+  // Compare without adding first: a forged offset could wrap the sum around.
+  uint64_t index_space = file_size - kPackTrailerSize;
+  uint64_t index_size = uint64_t{out->entry_count} * kPackRecordSize;
+  if (out->index_offset < kPackHeaderSize || out->index_offset > index_space ||
+      index_space - out->index_offset != index_size)
     return Status::Corruption("pack trailer points outside the pack");
   return Status::OK();
 }
@@ -79,8 +82,8 @@ Status DecodePackIndex(std::string_view bytes, const PackTrailer& trailer, uint6
     if (kind > 1) return Status::Corruption("pack index entry of unknown kind");
     e.kind = static_cast<EntryKind>(kind);
     e.digest = Digest::FromView(digest);
-    if (e.offset < kPackHeaderSize || e.offset + e.length > trailer.index_offset ||
-        e.offset + e.length > file_size)
+    if (e.offset < kPackHeaderSize || e.offset > trailer.index_offset ||
+        e.length > trailer.index_offset - e.offset || trailer.index_offset > file_size)
       return Status::Corruption("pack index entry points outside the pack");
     out->push_back(e);
   }

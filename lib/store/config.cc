@@ -33,7 +33,7 @@ Status DecodeConfig(const std::string& text, StoreConfig* out) {
     if (numeric) {
       auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
       if (ec != std::errc() || end != value.data() + value.size() || number < 0 ||
-          number > (int64_t{1} << 32))
+          number > INT32_MAX)
         return Status::Corruption("config: bad value in '" + line + "'");
     }
     if (key == "format_version") {

@@ -26,6 +26,7 @@ namespace {
 
 struct FoundManifest {
   Digest id;
+  ChunkLocation location;
   Manifest manifest;
   std::string bytes;
 };
@@ -70,7 +71,7 @@ Status Rebuild::ReadManifest(const std::string& pack_id, const PackEntry& e) {
   CKPT_RETURN_IF_ERROR(
       DecodeChunk(static_cast<Codec>(e.codec), encoded.data(), encoded.size(), raw.data(), raw.size()));
   if (Sha256(raw.data(), raw.size()) != e.digest) return Status::Corruption("manifest hash mismatch");
-  FoundManifest found{e.digest, {}, raw};
+  FoundManifest found{e.digest, {pack_id, e.offset, e.length, e.raw_length, e.codec}, {}, raw};
   CKPT_RETURN_IF_ERROR(DecodeManifest(raw, &found.manifest));
   if (deleted_.count(e.digest.Hex())) return Status::OK();
   candidates_.push_back(std::move(found));
@@ -133,6 +134,7 @@ Status Rebuild::CommitCheckpoints() {
   for (const FoundManifest* f : order) {
     CheckpointRecord rec;
     rec.manifest = f->bytes;
+    rec.manifest_location = f->location;
     uint64_t logical = 0;
     for (const auto& e : f->manifest.entries) {
       logical += e.byte_length;

@@ -166,6 +166,7 @@ Result<CheckpointInfo> SaveRun::Commit(Manifest& manifest) {
   ChunkLocation manifest_loc;
   CKPT_RETURN_IF_ERROR(sink_.Add(EntryKind::kManifest, static_cast<uint8_t>(codec), c.id, encoded,
                                  static_cast<uint32_t>(c.record.manifest.size()), &manifest_loc));
+  c.record.manifest_location = manifest_loc;
   CKPT_RETURN_IF_ERROR(sink_.Flush());  // every pack durable before the commit
 
   IndexBatch batch;

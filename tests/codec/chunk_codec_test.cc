@@ -1,0 +1,158 @@
+// codec/chunk_codec: EncodeChunk picks the smallest of raw, zstd and byte
+// planes + zstd, and DecodeChunk refuses anything that is not exactly the
+// encoding of raw_size bytes.
+#include "codec/chunk_codec.h"
+
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "test_util.h"
+
+using ckpt::Code;
+using ckpt::internal::Codec;
+using ckpt::internal::DecodeChunk;
+using ckpt::internal::EncodeChunk;
+using ckpt::internal::EncodeParams;
+
+namespace {
+
+EncodeParams Params(size_t elem_size, bool is_float) {
+  EncodeParams p;
+  p.elem_size = elem_size;
+  p.is_float = is_float;
+  return p;
+}
+
+// Encodes `data`, decodes it back, and returns the codec chosen.
+Codec RoundTrip(const std::vector<uint8_t>& data, const EncodeParams& params,
+                std::string* encoded) {
+  Codec codec = EncodeChunk(data.data(), data.size(), params, encoded);
+  std::vector<uint8_t> back(data.size());
+  ckpt::Status s = DecodeChunk(codec, encoded->data(), encoded->size(), back.data(), back.size());
+  REQUIRE(s.ok());
+  CHECK(back == data);
+  return codec;
+}
+
+// A slowly varying float32 signal, as weights of a trained layer look.
+std::vector<uint8_t> SmoothF32(size_t count) {
+  std::vector<uint8_t> out(count * 4);
+  for (size_t i = 0; i < count; ++i) {
+    float v = 0.5f + 0.25f * std::sin(static_cast<float>(i) * 0.001f);
+    std::memcpy(out.data() + 4 * i, &v, 4);
+  }
+  return out;
+}
+
+// The same signal as bfloat16 (the top half of each float32).
+std::vector<uint8_t> SmoothBF16(size_t count) {
+  std::vector<uint8_t> f32 = SmoothF32(count), out(count * 2);
+  for (size_t i = 0; i < count; ++i) {
+    out[2 * i] = f32[4 * i + 2];
+    out[2 * i + 1] = f32[4 * i + 3];
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("random bytes are stored raw", "[unit][codec]") {
+  const auto data = ckpt::test::RandomBytes(64 * 1024, 1);
+  std::string encoded;
+  CHECK(RoundTrip(data, Params(1, false), &encoded) == Codec::kRaw);
+  CHECK(encoded.size() == data.size());
+  // Random floats do not pay for planes either.
+  CHECK(RoundTrip(data, Params(4, true), &encoded) == Codec::kRaw);
+}
+
+TEST_CASE("zeros are zstd-compressed to a small fraction", "[unit][codec]") {
+  const std::vector<uint8_t> data(256 * 1024, 0);
+  std::string encoded;
+  CHECK(RoundTrip(data, Params(1, false), &encoded) == Codec::kZstd);
+  CHECK(encoded.size() < data.size() / 100);
+}
+
+TEST_CASE("smooth float32 data gets the byte-plane codec", "[unit][codec]") {
+  const auto data = SmoothF32(64 * 1024);
+  std::string planar, plain;
+  CHECK(RoundTrip(data, Params(4, true), &planar) == Codec::kZstdPlanes4);
+  // The same bytes, not marked as floats, use plain zstd and compress worse.
+  CHECK(RoundTrip(data, Params(4, false), &plain) == Codec::kZstd);
+  CHECK(planar.size() < plain.size());
+}
+
+TEST_CASE("smooth bf16 data round trips with 2-byte planes", "[unit][codec]") {
+  const auto data = SmoothBF16(64 * 1024);
+  std::string encoded;
+  CHECK(RoundTrip(data, Params(2, true), &encoded) == Codec::kZstdPlanes2);
+  CHECK(encoded.size() < data.size());
+}
+
+TEST_CASE("planar chunks with a partial trailing element round trip", "[unit][codec]") {
+  auto data = SmoothF32(4096);
+  data.push_back(0x5a);  // 16385 bytes: not a whole number of floats
+  std::string encoded;
+  CHECK(RoundTrip(data, Params(4, true), &encoded) == Codec::kZstdPlanes4);
+}
+
+TEST_CASE("DecodeChunk rejects truncated and garbled zstd frames", "[unit][codec]") {
+  const std::vector<uint8_t> data(64 * 1024, 7);
+  std::string encoded;
+  REQUIRE(EncodeChunk(data.data(), data.size(), Params(1, false), &encoded) == Codec::kZstd);
+  std::vector<uint8_t> out(data.size());
+
+  SECTION("every truncation") {
+    for (size_t n = 0; n < encoded.size(); ++n) {
+      ckpt::Status s = DecodeChunk(Codec::kZstd, encoded.data(), n, out.data(), out.size());
+      INFO("prefix " << n << " of " << encoded.size());
+      CHECK(s.code() == Code::kCorruption);
+    }
+  }
+  SECTION("garbled frame magic") {
+    std::string bad = encoded;
+    bad[0] = static_cast<char>(bad[0] ^ 0x5a);
+    CHECK(DecodeChunk(Codec::kZstd, bad.data(), bad.size(), out.data(), out.size()).code() ==
+          Code::kCorruption);
+  }
+  SECTION("garbage bytes") {
+    const auto junk = ckpt::test::RandomBytes(100, 9);
+    for (Codec c : {Codec::kZstd, Codec::kZstdPlanes2, Codec::kZstdPlanes4, Codec::kZstdPlanes8})
+      CHECK(DecodeChunk(c, junk.data(), junk.size(), out.data(), out.size()).code() ==
+            Code::kCorruption);
+  }
+}
+
+TEST_CASE("DecodeChunk rejects a raw_size that is not the encoded one", "[unit][codec]") {
+  const std::vector<uint8_t> data(8192, 3);
+  std::vector<uint8_t> out(data.size() + 1);
+  std::string zstd;
+  REQUIRE(EncodeChunk(data.data(), data.size(), Params(1, false), &zstd) == Codec::kZstd);
+  CHECK(DecodeChunk(Codec::kZstd, zstd.data(), zstd.size(), out.data(), data.size() - 1).code() ==
+        Code::kCorruption);
+  CHECK(DecodeChunk(Codec::kZstd, zstd.data(), zstd.size(), out.data(), data.size() + 1).code() ==
+        Code::kCorruption);
+
+  const auto random = ckpt::test::RandomBytes(100, 4);
+  CHECK(DecodeChunk(Codec::kRaw, random.data(), random.size(), out.data(), 99).code() ==
+        Code::kCorruption);
+  CHECK(DecodeChunk(Codec::kRaw, random.data(), random.size(), out.data(), 101).code() ==
+        Code::kCorruption);
+}
+
+TEST_CASE("DecodeChunk rejects unknown codec ids", "[unit][codec]") {
+  const std::vector<uint8_t> data(100, 1);
+  std::vector<uint8_t> out(data.size());
+  for (int id : {5, 16, 31, 255}) {
+    INFO("codec " << id);
+    CHECK_FALSE(ckpt::internal::IsKnownCodec(static_cast<uint8_t>(id)));
+    ckpt::Status s = DecodeChunk(static_cast<Codec>(id), data.data(), data.size(), out.data(),
+                                 out.size());
+    CHECK_FALSE(s.ok());
+    CHECK(s.code() == Code::kCorruption);
+  }
+  for (int id = 0; id <= 4; ++id) CHECK(ckpt::internal::IsKnownCodec(static_cast<uint8_t>(id)));
+  CHECK(std::string(ckpt::internal::CodecName(Codec::kZstdPlanes4)) == "zstd+planes4");
+}
