@@ -44,6 +44,13 @@ class Backend {
   // Deletes object `name`; deleting a missing object is OK. Durable on OK.
   virtual Status Remove(const std::string& name) = 0;
 
+  // Returns when object `name` was last written, in ns since the Unix
+  // epoch. Garbage collection uses it to leave young objects of saves in
+  // flight alone. Default: kNotSupported (gc then never deletes orphans).
+  virtual Result<int64_t> ModifiedTimeNs(const std::string& name) {
+    return Status::NotSupported("modification times of " + name);
+  }
+
   // A short human description, e.g. "local:/data/store".
   virtual std::string Describe() const = 0;
 };

@@ -44,9 +44,11 @@
 #include <vector>
 
 #include "ckpt/checkpoint.h"
+#include "ckpt/gc.h"
 #include "ckpt/manifest.h"
 #include "ckpt/options.h"
 #include "ckpt/result.h"
+#include "ckpt/retention.h"
 #include "ckpt/stats.h"
 #include "ckpt/status.h"
 
@@ -139,6 +141,28 @@ class Store {
 
   // Returns the sizes and counts of the whole store.
   virtual Result<StoreStats> Stats() = 0;
+
+  // Stores `policy` as the retention policy of `run`, or as the store-wide
+  // default when `run` is empty. REQUIRES: !policy.empty() (else
+  // kInvalidArgument). Errors: kInvalidArgument (bad run name).
+  virtual Status SetPolicy(const std::string& run, const RetentionPolicy& policy) = 0;
+
+  // Removes the policy of `run` ("" = the default). Errors: kNotFound.
+  virtual Status UnsetPolicy(const std::string& run) = 0;
+
+  // Returns the policy stored for `run` ("" = the default). Errors: kNotFound.
+  virtual Result<RetentionPolicy> GetPolicy(const std::string& run) = 0;
+
+  // Lists every stored policy as (run, policy); the default has run "".
+  virtual Result<std::vector<std::pair<std::string, RetentionPolicy>>> ListPolicies() = 0;
+
+  // Applies retention policies and reclaims space (see gc.h). A run with no
+  // policy of its own uses the default; with neither, its checkpoints are all
+  // kept. Tagged checkpoints are always kept. Safe to run while saves and
+  // loads go on. Errors: kIOError/kNoSpace (gc stops; nothing kept is lost,
+  // and the next gc completes the work), kCorruption (a pack to rewrite
+  // fails its hashes: it is left alone), kNotSupported (read-only store).
+  virtual Result<GcReport> Gc(const GcOptions& options = {}) = 0;
 };
 
 }  // namespace ckpt

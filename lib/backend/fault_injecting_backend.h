@@ -46,6 +46,9 @@ class FaultInjectingBackend : public Backend {
     return base_->List(prefix);
   }
   Status Remove(const std::string& name) override { return base_->Remove(name); }
+  Result<int64_t> ModifiedTimeNs(const std::string& name) override {
+    return base_->ModifiedTimeNs(name);
+  }
   std::string Describe() const override { return "faulty(" + base_->Describe() + ")"; }
 
  private:

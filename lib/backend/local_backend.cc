@@ -126,6 +126,13 @@ Result<uint64_t> LocalBackend::Size(const std::string& name) {
   return static_cast<uint64_t>(st.st_size);
 }
 
+Result<int64_t> LocalBackend::ModifiedTimeNs(const std::string& name) {
+  const std::string path = PathOf(name);
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return ErrnoStatus(errno, "stat", path);
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+}
+
 Result<std::vector<std::string>> LocalBackend::List(const std::string& prefix) {
   std::vector<std::string> names;
   size_t slash = prefix.rfind('/');

@@ -8,6 +8,7 @@
 
 #include "backend/local_backend.h"
 #include "codec/chunk_codec.h"
+#include "gc/policy_codec.h"
 #include "pack/pack_writer.h"
 #include "store/config.h"
 #include "store/ref_resolver.h"
@@ -43,6 +44,7 @@ class Rebuild {
   void ChooseManifests();
   Status CommitCheckpoints();
   Status RestoreTags();
+  Status RestorePolicies();
   Status Flush(bool force);
 
   Backend& backend_;
@@ -172,6 +174,23 @@ Status Rebuild::RestoreTags() {
   return Flush(true);
 }
 
+Status Rebuild::RestorePolicies() {
+  CKPT_ASSIGN_OR_RETURN(auto names, backend_.List("refs/policies/"));
+  for (const auto& name : names) {
+    std::string run = name.substr(std::string("refs/policies/").size());
+    if (run == "=default") run.clear();
+    else if (!IsValidName(run)) continue;
+    CKPT_ASSIGN_OR_RETURN(uint64_t size, backend_.Size(name));
+    std::string encoded(size, '\0');
+    CKPT_RETURN_IF_ERROR(backend_.Get(name, 0, size, encoded.data()));
+    RetentionPolicy policy;
+    if (!DecodePolicy(encoded, &policy).ok()) continue;
+    batch_.Put(PolicyKey(run), encoded);
+    ++batched_;
+  }
+  return Flush(true);
+}
+
 Result<RepairReport> Rebuild::Run() {
   CKPT_ASSIGN_OR_RETURN(auto tombstones, backend_.List("refs/deleted/"));
   for (const auto& t : tombstones) deleted_.insert(t.substr(std::string("refs/deleted/").size()));
@@ -184,6 +203,7 @@ Result<RepairReport> Rebuild::Run() {
   CKPT_RETURN_IF_ERROR(Flush(true));
   CKPT_RETURN_IF_ERROR(CommitCheckpoints());
   CKPT_RETURN_IF_ERROR(RestoreTags());
+  CKPT_RETURN_IF_ERROR(RestorePolicies());
   return report_;
 }
 

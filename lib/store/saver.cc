@@ -7,6 +7,7 @@
 
 #include "chunk/chunker.h"
 #include "codec/chunk_codec.h"
+#include "gc/sweeper.h"
 #include "store/pack_sink.h"
 #include "store/ref_resolver.h"
 #include "store/save_validation.h"
@@ -32,11 +33,14 @@ class SaveRun {
 
   Status Run(Manifest* manifest, const SaveRequest& request);
   Result<CheckpointInfo> Commit(Manifest& manifest);
+  // REQUIRES: ctx_.commit_mu held.
+  Status RestoreCollectedChunks();
 
  private:
   void ProcessChunk(const ChunkJob& job);
+  // Stores one chunk unless the index has it (then sets *reused).
   Status StoreChunk(const Digest& digest, const uint8_t* data, uint64_t length,
-                    const ManifestEntry& entry, size_t source);
+                    const ManifestEntry& entry, size_t source, bool* reused);
   PlanesChoice PlanesFor(size_t source, const uint8_t* data, uint64_t length,
                          const EncodeParams& params);
   void Fail(Status s);
@@ -54,6 +58,8 @@ class SaveRun {
   std::mutex mu_;
   std::unordered_set<Digest, DigestHash> claimed_;
   std::unordered_map<Digest, ChunkLocation, DigestHash> new_chunks_;
+  std::vector<ChunkJob> reused_;  // chunks found already stored
+  uint64_t gc_generation_ = 0;    // when the save began
   Status first_error_;
   std::atomic<bool> failed_{false};
   std::atomic<uint64_t> done_bytes_{0};
@@ -84,9 +90,12 @@ PlanesChoice SaveRun::PlanesFor(size_t source, const uint8_t* data, uint64_t len
 }
 
 Status SaveRun::StoreChunk(const Digest& digest, const uint8_t* data, uint64_t length,
-                           const ManifestEntry& entry, size_t source) {
+                           const ManifestEntry& entry, size_t source, bool* reused) {
   CKPT_ASSIGN_OR_RETURN(auto existing, ctx_.index->Get(ChunkKey(digest)));
-  if (existing) return Status::OK();  // stored by an earlier save: costs nothing more
+  if (existing) {
+    *reused = true;  // stored by an earlier save: costs nothing more
+    return Status::OK();
+  }
   EncodeParams params;
   params.elem_size = entry.is_blob ? 1 : DTypeSize(entry.dtype);
   params.is_float = !entry.is_blob && DTypeIsFloat(entry.dtype);
@@ -117,7 +126,12 @@ void SaveRun::ProcessChunk(const ChunkJob& job) {
     first = claimed_.insert(digest).second;
   }
   if (first) {
-    Status s = StoreChunk(digest, data, length, entry, job.source);
+    bool reused = false;
+    Status s = StoreChunk(digest, data, length, entry, job.source, &reused);
+    if (reused) {
+      std::lock_guard<std::mutex> lock(mu_);
+      reused_.push_back(job);
+    }
     if (!s.ok()) Fail(s.WithContext("chunk " + std::to_string(job.index) + " of '" + entry.name +
                                     "' (" + digest.ShortHex() + ")"));
   }
@@ -145,9 +159,29 @@ Status SaveRun::Run(Manifest* manifest, const SaveRequest& request) {
     for (uint64_t c = 0; c < count; ++c) jobs_.push_back({i, c});
     logical_bytes_ += e.byte_length;
   }
+  CKPT_ASSIGN_OR_RETURN(gc_generation_, ReadGcGeneration(*ctx_.index));
   ctx_.pool->ParallelFor(jobs_.size(), [this](size_t i) { ProcessChunk(jobs_[i]); });
   if (failed_) return first_error_;
   return Status::OK();
+}
+
+Status SaveRun::RestoreCollectedChunks() {
+  CKPT_ASSIGN_OR_RETURN(uint64_t generation, ReadGcGeneration(*ctx_.index));
+  if (generation == gc_generation_) return Status::OK();  // no gc swept since we looked
+  // A gc swept since this save found these chunks stored; any it reclaimed
+  // are written again from the caller's bytes, which are still ours.
+  for (const ChunkJob& job : reused_) {
+    const ManifestEntry& entry = *sources_[job.source].entry;
+    const Digest& digest = entry.chunks[job.index];
+    CKPT_ASSIGN_OR_RETURN(auto present, ctx_.index->Get(ChunkKey(digest)));
+    if (present || new_chunks_.count(digest)) continue;
+    uint64_t span = ChunkSpan(ctx_.config.chunk_size, entry.is_blob ? 1 : DTypeSize(entry.dtype));
+    uint64_t length = ChunkLength(entry.byte_length, span, job.index);
+    bool reused = false;
+    CKPT_RETURN_IF_ERROR(StoreChunk(digest, sources_[job.source].data + job.index * span, length,
+                                    entry, job.source, &reused));
+  }
+  return sink_.Flush();
 }
 
 Result<CheckpointInfo> SaveRun::Commit(Manifest& manifest) {
@@ -169,14 +203,15 @@ Result<CheckpointInfo> SaveRun::Commit(Manifest& manifest) {
   c.record.manifest_location = manifest_loc;
   CKPT_RETURN_IF_ERROR(sink_.Flush());  // every pack durable before the commit
 
+  const std::string run_key = RunStepKey(manifest.run, manifest.step);
+  const std::string tombstone = DeletedRefName(c.id.Hex());
+  std::lock_guard<std::mutex> lock(ctx_.commit_mu);
+  CKPT_RETURN_IF_ERROR(RestoreCollectedChunks());
   IndexBatch batch;
   for (const auto& [digest, loc] : new_chunks_) batch.Put(ChunkKey(digest), EncodeChunkLocation(loc));
   for (const auto& [id, record] : sink_.sealed()) batch.Put(PackKey(id), EncodePackRecord(record));
   batch.Put(CheckpointKey(c.id), EncodeCheckpointRecord(c.record));
-  const std::string run_key = RunStepKey(manifest.run, manifest.step);
   batch.Put(run_key, c.id.View());
-  const std::string tombstone = DeletedRefName(c.id.Hex());
-  std::lock_guard<std::mutex> lock(ctx_.commit_mu);
   // An identical checkpoint deleted earlier (same content, step and wall
   // time) must not stay marked deleted once saved again.
   if (ctx_.backend->Size(tombstone).ok()) CKPT_RETURN_IF_ERROR(ctx_.backend->Remove(tombstone));

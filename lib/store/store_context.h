@@ -25,6 +25,8 @@ struct StoreContext {
   // Serializes index commits that must check-then-write (RUN@STEP unique,
   // tags), so two saves in one process cannot both claim a step.
   std::mutex commit_mu;
+  // One garbage collection at a time in this process.
+  std::mutex gc_mu;
 };
 
 // A resolved checkpoint: its id, index record and decoded manifest.

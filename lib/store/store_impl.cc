@@ -2,6 +2,9 @@
 
 #include <map>
 
+#include "gc/collector.h"
+#include "gc/policy_codec.h"
+#include "store/checkpoint_remover.h"
 #include "store/loader.h"
 #include "store/ref_resolver.h"
 #include "store/saver.h"
@@ -15,12 +18,7 @@ Status StoreImpl::RequireWritable(const std::string& what) const {
 }
 
 std::vector<std::string> StoreImpl::TagsOf(const Digest& id) {
-  std::vector<std::string> tags;
-  auto all = TagsById(*ctx_);
-  if (!all.ok()) return tags;
-  auto [lo, hi] = all->equal_range(id.Hex());
-  for (auto it = lo; it != hi; ++it) tags.push_back(it->second);
-  return tags;
+  return TagsOfCheckpoint(*ctx_, id);
 }
 
 Result<CheckpointInfo> StoreImpl::Save(const SaveRequest& request, const SaveOptions& options) {
@@ -156,25 +154,58 @@ Status StoreImpl::Delete(const std::string& ref) {
   CKPT_RETURN_IF_ERROR(RequireWritable("delete"));
   std::lock_guard<std::mutex> lock(ctx_->commit_mu);
   CKPT_ASSIGN_OR_RETURN(auto c, ResolveRef(*ctx_, ref));
-  const std::string what = "delete " + c.Label();
-  // A durable tombstone first, so that repair does not bring it back; tag
-  // refs go last, as repair restores only tags of restored checkpoints.
-  std::string hex = c.id.Hex();
-  CKPT_RETURN_IF_ERROR(
-      ctx_->backend->Put(DeletedRefName(hex), hex.data(), hex.size()).WithContext(what));
-  const std::vector<std::string> tags = TagsOf(c.id);
-  IndexBatch batch;
-  for (const auto& tag : tags) batch.Delete(TagKey(tag));
-  batch.Delete(CheckpointKey(c.id));
-  batch.Delete(RunStepKey(c.manifest.run, c.manifest.step));
-  Status s = ctx_->index->Commit(batch);
-  if (!s.ok()) {
-    (void)ctx_->backend->Remove(DeletedRefName(hex));  // still visible: keep it repairable
-    return s.WithContext(what);
-  }
-  for (const auto& tag : tags) (void)ctx_->backend->Remove(TagRefName(tag));
-  return Status::OK();
+  return RemoveCheckpoint(*ctx_, c);
 }
+
+Status StoreImpl::SetPolicy(const std::string& run, const RetentionPolicy& policy) {
+  CKPT_RETURN_IF_ERROR(RequireWritable("set policy"));
+  if (!run.empty() && !IsValidName(run))
+    return Status::InvalidArgument("invalid run name '" + run + "'");
+  if (policy.empty())
+    return Status::InvalidArgument("a policy needs at least one keep rule");
+  std::string encoded = EncodePolicy(policy);
+  std::lock_guard<std::mutex> lock(ctx_->commit_mu);
+  // The ref first, like tags: repair restores policies from these objects.
+  CKPT_RETURN_IF_ERROR(ctx_->backend->Put(PolicyRefName(run), encoded.data(), encoded.size()));
+  IndexBatch batch;
+  batch.Put(PolicyKey(run), encoded);
+  return ctx_->index->Commit(batch);
+}
+
+Status StoreImpl::UnsetPolicy(const std::string& run) {
+  CKPT_RETURN_IF_ERROR(RequireWritable("unset policy"));
+  std::lock_guard<std::mutex> lock(ctx_->commit_mu);
+  CKPT_ASSIGN_OR_RETURN(auto existing, LoadPolicy(*ctx_, run));
+  if (!existing) return Status::NotFound(run.empty() ? "no default policy is set"
+                                                     : "run '" + run + "' has no policy");
+  CKPT_RETURN_IF_ERROR(ctx_->backend->Remove(PolicyRefName(run)));
+  IndexBatch batch;
+  batch.Delete(PolicyKey(run));
+  return ctx_->index->Commit(batch);
+}
+
+Result<RetentionPolicy> StoreImpl::GetPolicy(const std::string& run) {
+  CKPT_ASSIGN_OR_RETURN(auto policy, LoadPolicy(*ctx_, run));
+  if (!policy) return Status::NotFound(run.empty() ? "no default policy is set"
+                                                   : "run '" + run + "' has no policy");
+  return *policy;
+}
+
+Result<std::vector<std::pair<std::string, RetentionPolicy>>> StoreImpl::ListPolicies() {
+  std::vector<std::pair<std::string, RetentionPolicy>> out;
+  Status error;
+  CKPT_RETURN_IF_ERROR(ctx_->index->Scan("Y", [&](std::string_view k, std::string_view v) {
+    RetentionPolicy p;
+    error = DecodePolicy(v, &p);
+    if (!error.ok()) return false;
+    out.emplace_back(std::string(k.substr(1)), std::move(p));
+    return true;
+  }));
+  CKPT_RETURN_IF_ERROR(error);
+  return out;
+}
+
+Result<GcReport> StoreImpl::Gc(const GcOptions& options) { return CollectGarbage(*ctx_, options); }
 
 Result<VerifyReport> StoreImpl::Verify(const VerifyOptions& options) {
   return VerifyStore(*ctx_, options);

@@ -26,6 +26,11 @@ class StoreImpl : public Store {
   Status Delete(const std::string& ref) override;
   Result<VerifyReport> Verify(const VerifyOptions& options) override;
   Result<StoreStats> Stats() override;
+  Status SetPolicy(const std::string& run, const RetentionPolicy& policy) override;
+  Status UnsetPolicy(const std::string& run) override;
+  Result<RetentionPolicy> GetPolicy(const std::string& run) override;
+  Result<std::vector<std::pair<std::string, RetentionPolicy>>> ListPolicies() override;
+  Result<GcReport> Gc(const GcOptions& options) override;
 
  private:
   Status RequireWritable(const std::string& what) const;

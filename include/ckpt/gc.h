@@ -1,0 +1,60 @@
+// ckpt/gc.h: options and report of garbage collection.
+//
+// Garbage collection applies each run's retention policy (retention.h),
+// removes the checkpoints no rule keeps, and reclaims the space no kept
+// checkpoint needs: packs with no live chunk are deleted, packs mostly dead
+// are rewritten, and packs left behind by crashed saves are deleted once
+// older than a grace period. See Store::Gc and docs/design.md ("Garbage
+// collection") for the protocol that keeps concurrent saves safe.
+//
+// Thread-safety: plain values. Stability: stable; fields may be added.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ckpt/options.h"
+#include "ckpt/retention.h"
+
+namespace ckpt {
+
+struct GcOptions {
+  // Only this run's checkpoints are considered for removal ("" = every run).
+  // Space is reclaimed store-wide either way.
+  std::string run;
+  // Plan and report only; change nothing.
+  bool dry_run = false;
+  // Replaces the stored policies (of every run considered) for this call.
+  std::optional<RetentionPolicy> policy;
+  // Packs whose live fraction (by stored bytes) is below this are rewritten
+  // with only their live entries. 0 disables repacking. Default 0.5.
+  double repack_threshold = 0.5;
+  // Pack files are deleted only once they have been unreferenced for this
+  // long (condemned packs) or are this old (packs of saves that never
+  // committed), so that readers and saves in flight never lose a file under
+  // them. Default one hour; must exceed the longest save or load.
+  int64_t grace_seconds = 3600;
+  // Progress in index entries swept. May be null.
+  ProgressFn progress;
+};
+
+struct GcReport {
+  // Every checkpoint considered, with the rules that keep it; none = removed.
+  std::vector<RetentionDecision> decisions;
+  // Runs skipped because neither they nor the store have a policy.
+  std::vector<std::string> runs_without_policy;
+  uint64_t checkpoints_removed = 0;
+  uint64_t chunks_removed = 0;         // index entries of chunks no kept checkpoint uses
+  uint64_t bytes_unreferenced = 0;     // stored bytes of those chunks (dry run: would be)
+  uint64_t packs_repacked = 0;
+  uint64_t bytes_repacked = 0;         // live bytes copied into new packs
+  uint64_t packs_deleted = 0;          // pack files deleted (condemned or orphaned)
+  uint64_t orphan_packs_deleted = 0;   // of those, packs of saves that never committed
+  uint64_t bytes_deleted = 0;          // pack file bytes deleted
+  uint64_t packs_pending = 0;          // condemned packs still within the grace period
+  bool dry_run = false;
+};
+
+}  // namespace ckpt

@@ -1,0 +1,149 @@
+#include "gc/collector.h"
+
+#include <chrono>
+#include <map>
+#include <set>
+
+#include "gc/live_set.h"
+#include "gc/pack_deleter.h"
+#include "gc/policy_codec.h"
+#include "gc/repacker.h"
+#include "gc/sweeper.h"
+#include "store/checkpoint_remover.h"
+#include "store/ref_resolver.h"
+
+namespace ckpt::internal {
+namespace {
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Checkpoints of one run as CheckpointInfo, with their tags.
+Result<std::vector<CheckpointInfo>> RunCheckpoints(StoreContext& ctx, const std::string& run,
+                                                   const std::multimap<std::string, std::string>& tags) {
+  std::vector<Digest> ids;
+  CKPT_RETURN_IF_ERROR(ctx.index->Scan(RunPrefix(run), [&](auto, std::string_view v) {
+    if (v.size() == Digest::kSize) ids.push_back(Digest::FromView(v));
+    return true;
+  }));
+  std::vector<CheckpointInfo> out;
+  for (const auto& id : ids) {
+    CKPT_ASSIGN_OR_RETURN(auto c, LoadCheckpoint(ctx, id));
+    std::vector<std::string> t;
+    auto [lo, hi] = tags.equal_range(id.Hex());
+    for (auto it = lo; it != hi; ++it) t.push_back(it->second);
+    out.push_back(MakeInfo(c, std::move(t)));
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> RunNames(StoreContext& ctx, const std::string& only) {
+  if (!only.empty()) return std::vector<std::string>{only};
+  std::set<std::string> runs;
+  CKPT_RETURN_IF_ERROR(ctx.index->Scan("R", [&](std::string_view k, auto) {
+    std::string run;
+    uint64_t step;
+    if (ParseRunStepKey(k, &run, &step)) runs.insert(run);
+    return true;
+  }));
+  return std::vector<std::string>(runs.begin(), runs.end());
+}
+
+// Step 1: decisions for every checkpoint considered.
+Status Plan(StoreContext& ctx, const GcOptions& options, int64_t now, GcReport* report) {
+  CKPT_ASSIGN_OR_RETURN(auto tags, TagsById(ctx));
+  CKPT_ASSIGN_OR_RETURN(auto fallback, LoadPolicy(ctx, ""));
+  CKPT_ASSIGN_OR_RETURN(auto runs, RunNames(ctx, options.run));
+  for (const auto& run : runs) {
+    CKPT_ASSIGN_OR_RETURN(auto checkpoints, RunCheckpoints(ctx, run, tags));
+    std::optional<RetentionPolicy> policy = options.policy;
+    if (!policy) {
+      CKPT_ASSIGN_OR_RETURN(policy, LoadPolicy(ctx, run));
+    }
+    if (!policy) policy = fallback;
+    if (!policy) {
+      report->runs_without_policy.push_back(run);
+      for (auto& c : checkpoints) report->decisions.push_back({std::move(c), {"no policy"}});
+      continue;
+    }
+    for (auto& d : ApplyRetention(*policy, checkpoints, now)) report->decisions.push_back(std::move(d));
+  }
+  return Status::OK();
+}
+
+// Step 2. A checkpoint tagged since the plan is left alone.
+Status RemoveUnkept(StoreContext& ctx, GcReport* report) {
+  for (const auto& d : report->decisions) {
+    if (d.keep()) continue;
+    Digest id;
+    if (!Digest::FromHex(d.checkpoint.id, &id)) continue;
+    std::lock_guard<std::mutex> lock(ctx.commit_mu);
+    auto c = LoadCheckpoint(ctx, id);
+    if (!c.ok()) continue;  // already gone
+    if (!TagsOfCheckpoint(ctx, id).empty()) continue;
+    CKPT_RETURN_IF_ERROR(RemoveCheckpoint(ctx, *c).WithContext("gc"));
+    report->checkpoints_removed++;
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<std::optional<RetentionPolicy>> LoadPolicy(StoreContext& ctx, const std::string& run) {
+  CKPT_ASSIGN_OR_RETURN(auto value, ctx.index->Get(PolicyKey(run)));
+  if (!value) return std::optional<RetentionPolicy>();
+  RetentionPolicy policy;
+  CKPT_RETURN_IF_ERROR(DecodePolicy(*value, &policy).WithContext("policy of '" + run + "'"));
+  return std::optional<RetentionPolicy>(std::move(policy));
+}
+
+Result<GcReport> CollectGarbage(StoreContext& ctx, const GcOptions& options) {
+  if (ctx.options.read_only) return Status::NotSupported("gc: store opened read-only");
+  if (!options.run.empty() && !IsValidName(options.run))
+    return Status::InvalidArgument("gc: invalid run name '" + options.run + "'");
+  if (options.policy && options.policy->empty())
+    return Status::InvalidArgument("gc: the policy given keeps nothing but tagged checkpoints");
+  std::lock_guard<std::mutex> one_gc(ctx.gc_mu);
+  const int64_t now = NowNs();
+  GcReport report;
+  report.dry_run = options.dry_run;
+  CKPT_RETURN_IF_ERROR(Plan(ctx, options, now, &report));
+
+  LiveSet live;
+  if (options.dry_run) {
+    std::set<Digest> removed;
+    for (const auto& d : report.decisions) {
+      Digest id;
+      if (!d.keep() && Digest::FromHex(d.checkpoint.id, &id)) removed.insert(id);
+    }
+    CKPT_RETURN_IF_ERROR(MarkLive(ctx, &live, removed));
+    CKPT_ASSIGN_OR_RETURN(auto sweep, SweepIndex(ctx, live, false, now));
+    report.chunks_removed = sweep.chunks_removed;
+    report.bytes_unreferenced = sweep.bytes_unreferenced;
+    return report;
+  }
+  CKPT_RETURN_IF_ERROR(RemoveUnkept(ctx, &report));
+  CKPT_RETURN_IF_ERROR(MarkLive(ctx, &live));
+  SweepResult sweep;
+  {
+    std::lock_guard<std::mutex> lock(ctx.commit_mu);
+    CKPT_ASSIGN_OR_RETURN(sweep, SweepIndex(ctx, live, true, now));
+  }
+  report.chunks_removed = sweep.chunks_removed;
+  report.bytes_unreferenced = sweep.bytes_unreferenced;
+  CKPT_ASSIGN_OR_RETURN(auto repack,
+                        RepackSparsePacks(ctx, live, sweep.packs, options.repack_threshold, now));
+  report.packs_repacked = repack.packs_repacked;
+  report.bytes_repacked = repack.bytes_copied;
+  CKPT_ASSIGN_OR_RETURN(auto deleted, DeleteUnusedPacks(ctx, options.grace_seconds, NowNs()));
+  report.packs_deleted = deleted.packs_deleted;
+  report.orphan_packs_deleted = deleted.orphans_deleted;
+  report.bytes_deleted = deleted.bytes_deleted;
+  report.packs_pending = deleted.packs_pending;
+  return report;
+}
+
+}  // namespace ckpt::internal

@@ -1,0 +1,46 @@
+#include "gc/live_set.h"
+
+#include <algorithm>
+
+namespace ckpt::internal {
+
+bool LiveSet::ContainsChunk(const Digest& d) const {
+  return std::binary_search(chunks.begin(), chunks.end(), d);
+}
+
+void LiveSet::Compact() {
+  std::sort(chunks.begin(), chunks.end());
+  chunks.erase(std::unique(chunks.begin(), chunks.end()), chunks.end());
+}
+
+Status MarkLive(StoreContext& ctx, LiveSet* live, const std::set<Digest>& excluded) {
+  size_t compacted = live->chunks.size();
+  Status error;
+  CKPT_RETURN_IF_ERROR(ctx.index->Scan("M", [&](std::string_view k, std::string_view v) {
+    Digest id = Digest::FromView(k.substr(1));
+    if (excluded.count(id) || live->checkpoints.count(id)) return true;
+    CheckpointRecord rec;
+    Manifest m;
+    error = DecodeCheckpointRecord(v, &rec);
+    if (error.ok()) error = DecodeManifest(rec.manifest, &m);
+    if (!error.ok()) {
+      // An unreadable record must stop gc: its chunks would look dead.
+      error = error.WithContext("gc mark: checkpoint " + id.ShortHex());
+      return false;
+    }
+    live->checkpoints.insert(id);
+    live->manifests[id] = rec.manifest_location;
+    for (const auto& e : m.entries) live->chunks.insert(live->chunks.end(), e.chunks.begin(), e.chunks.end());
+    // Checkpoints share most chunks: deduplicate as we go to bound memory.
+    if (live->chunks.size() > 2 * compacted + (1 << 16)) {
+      live->Compact();
+      compacted = live->chunks.size();
+    }
+    return true;
+  }));
+  CKPT_RETURN_IF_ERROR(error);
+  live->Compact();
+  return Status::OK();
+}
+
+}  // namespace ckpt::internal

@@ -1,0 +1,108 @@
+#include "gc/repacker.h"
+
+#include "codec/chunk_codec.h"
+#include "pack/pack_writer.h"
+#include "store/pack_sink.h"
+#include "util/bytes.h"
+
+namespace ckpt::internal {
+namespace {
+
+struct Moved {
+  PackEntry old_entry;
+  ChunkLocation new_location;
+};
+
+// Reads one entry and checks it decodes to its digest, so a damaged chunk
+// is never copied into a fresh pack as if it were sound.
+Status ReadVerified(StoreContext& ctx, const std::string& pack, const PackEntry& e,
+                    std::string* encoded) {
+  CKPT_RETURN_IF_ERROR(ReadPackBytes(*ctx.backend, pack, e.offset, e.length, encoded));
+  std::string raw(e.raw_length, '\0');
+  CKPT_RETURN_IF_ERROR(DecodeChunk(static_cast<Codec>(e.codec), encoded->data(), encoded->size(),
+                                   raw.data(), raw.size())
+                           .WithContext("pack " + pack));
+  if (Sha256(raw.data(), raw.size()) != e.digest)
+    return Status::Corruption("pack " + pack + ": entry " + e.digest.ShortHex() +
+                              " fails its hash; not repacked");
+  return Status::OK();
+}
+
+bool IsLiveEntry(const LiveSet& live, const std::string& pack, const PackEntry& e) {
+  if (e.kind == EntryKind::kChunk) return live.ContainsChunk(e.digest);
+  auto it = live.manifests.find(e.digest);
+  return it != live.manifests.end() && it->second.pack_id == pack &&
+         it->second.offset == e.offset;
+}
+
+// Points the index at the copies, where it still points at the originals.
+Status CommitMoves(StoreContext& ctx, const std::string& pack, const std::vector<Moved>& moved,
+                   PackSink& sink, int64_t now_ns) {
+  IndexBatch batch;
+  std::lock_guard<std::mutex> lock(ctx.commit_mu);
+  for (const Moved& m : moved) {
+    if (m.old_entry.kind == EntryKind::kChunk) {
+      CKPT_ASSIGN_OR_RETURN(auto value, ctx.index->Get(ChunkKey(m.old_entry.digest)));
+      ChunkLocation current;
+      if (!value || !DecodeChunkLocation(*value, &current).ok() || current.pack_id != pack ||
+          current.offset != m.old_entry.offset)
+        continue;
+      batch.Put(ChunkKey(m.old_entry.digest), EncodeChunkLocation(m.new_location));
+    } else {
+      CKPT_ASSIGN_OR_RETURN(auto value, ctx.index->Get(CheckpointKey(m.old_entry.digest)));
+      CheckpointRecord rec;
+      if (!value || !DecodeCheckpointRecord(*value, &rec).ok()) continue;
+      rec.manifest_location = m.new_location;
+      batch.Put(CheckpointKey(m.old_entry.digest), EncodeCheckpointRecord(rec));
+    }
+  }
+  for (const auto& [id, record] : sink.sealed()) batch.Put(PackKey(id), EncodePackRecord(record));
+  std::string condemned_at;
+  PutFixed64(&condemned_at, static_cast<uint64_t>(now_ns));
+  batch.Delete(PackKey(pack));
+  batch.Put(CondemnedKey(pack), condemned_at);
+  CKPT_ASSIGN_OR_RETURN(uint64_t generation, ReadGcGeneration(*ctx.index));
+  BumpGcGeneration(generation, &batch);
+  return ctx.index->Commit(batch);
+}
+
+Status RepackOne(StoreContext& ctx, const LiveSet& live, const std::string& pack, int64_t now_ns,
+                 RepackResult* result) {
+  std::vector<PackEntry> entries;
+  uint64_t size;
+  CKPT_RETURN_IF_ERROR(ReadPackIndex(*ctx.backend, pack, &entries, &size));
+  PackSink sink(*ctx.backend, ctx.options.pack_target_size);
+  std::vector<Moved> moved;
+  std::string encoded;
+  for (const PackEntry& e : entries) {
+    if (!IsLiveEntry(live, pack, e)) continue;
+    CKPT_RETURN_IF_ERROR(ReadVerified(ctx, pack, e, &encoded));
+    Moved m{e, {}};
+    CKPT_RETURN_IF_ERROR(
+        sink.Add(e.kind, e.codec, e.digest, encoded, e.raw_length, &m.new_location));
+    moved.push_back(m);
+    result->bytes_copied += e.length;
+  }
+  CKPT_RETURN_IF_ERROR(sink.Flush());  // copies durable before the index moves to them
+  CKPT_RETURN_IF_ERROR(CommitMoves(ctx, pack, moved, sink, now_ns));
+  result->packs_repacked++;
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<RepackResult> RepackSparsePacks(StoreContext& ctx, const LiveSet& live,
+                                       const std::map<std::string, PackUsage>& packs,
+                                       double threshold, int64_t now_ns) {
+  RepackResult result;
+  if (threshold <= 0) return result;
+  for (const auto& [pack, usage] : packs) {
+    uint64_t total = usage.live_bytes + usage.dead_bytes;
+    if (usage.dead_bytes == 0 || total == 0) continue;
+    if (static_cast<double>(usage.live_bytes) / static_cast<double>(total) >= threshold) continue;
+    CKPT_RETURN_IF_ERROR(RepackOne(ctx, live, pack, now_ns, &result).WithContext("gc repack"));
+  }
+  return result;
+}
+
+}  // namespace ckpt::internal

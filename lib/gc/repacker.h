@@ -1,0 +1,26 @@
+// gc/repacker: rewrites packs that are mostly dead. Copies each pack's live
+// chunks and live manifest copies (verified against their hashes, never
+// re-encoded) into new packs, then, under the commit lock, points the index
+// at the copies and condemns the old pack. An entry that changed meanwhile
+// (a save wrote the chunk again elsewhere) keeps its new location.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "gc/live_set.h"
+#include "gc/sweeper.h"
+
+namespace ckpt::internal {
+
+struct RepackResult {
+  uint64_t packs_repacked = 0;
+  uint64_t bytes_copied = 0;
+};
+
+// Repacks every pack in `packs` whose live fraction is below `threshold`.
+Result<RepackResult> RepackSparsePacks(StoreContext& ctx, const LiveSet& live,
+                                       const std::map<std::string, PackUsage>& packs,
+                                       double threshold, int64_t now_ns);
+
+}  // namespace ckpt::internal

@@ -1,0 +1,37 @@
+// gc/sweeper: the index half of the sweep. Deletes the index entries of
+// chunks no live checkpoint needs and condemns packs left with nothing
+// live ('D' keys); reports how full every remaining pack is, for repacking.
+// Runs under the commit lock, so no save can commit between the final mark
+// and the deletes; saves that deduplicated against a deleted entry notice
+// the changed gc generation at their own commit and write the chunk again.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "gc/live_set.h"
+
+namespace ckpt::internal {
+
+struct PackUsage {
+  uint64_t live_bytes = 0;
+  uint64_t dead_bytes = 0;
+};
+
+struct SweepResult {
+  uint64_t chunks_removed = 0;
+  uint64_t bytes_unreferenced = 0;
+  std::map<std::string, PackUsage> packs;  // by pack id, packs still indexed
+};
+
+// Counts what `live` leaves dead; with `apply`, also deletes it from the index.
+// REQUIRES: ctx.commit_mu held when apply is set.
+Result<SweepResult> SweepIndex(StoreContext& ctx, LiveSet& live, bool apply, int64_t now_ns);
+
+// Index key of the gc generation, bumped by every commit that deletes or
+// moves chunk entries. Value: fixed64.
+inline constexpr std::string_view kGcGenerationKey = "g";
+Result<uint64_t> ReadGcGeneration(Index& index);
+void BumpGcGeneration(uint64_t current, IndexBatch* batch);
+
+}  // namespace ckpt::internal

@@ -1,0 +1,16 @@
+// store/checkpoint_remover: unlinks one checkpoint from the index (Delete
+// and garbage collection share it). Order: tombstone ref, index commit, tag
+// refs; see docs/design.md ("Write ordering").
+#pragma once
+
+#include "store/store_context.h"
+
+namespace ckpt::internal {
+
+// REQUIRES: ctx.commit_mu held.
+Status RemoveCheckpoint(StoreContext& ctx, const ResolvedCheckpoint& c);
+
+// Names of the tags pointing at checkpoint `id`.
+std::vector<std::string> TagsOfCheckpoint(StoreContext& ctx, const Digest& id);
+
+}  // namespace ckpt::internal
