@@ -41,4 +41,16 @@ CommandResult RunCli(const std::vector<std::string>& args);
 // Runs a shell command line, capturing output.
 CommandResult RunShell(const std::string& command_line);
 
+// A child process running tests/worker/ckpt_test_worker, its stdout piped.
+struct Worker {
+  int pid = -1;
+  int out_fd = -1;
+};
+// Forks and execs the worker with `args`; its stdout goes to out_fd.
+Worker SpawnWorker(const std::vector<std::string>& args);
+// Reads `fd` to its end and closes it.
+std::string ReadToEnd(int fd);
+// Waits for `pid`; returns the exit code, or 128 + signal number.
+int WaitForExit(int pid);
+
 }  // namespace ckpt::test

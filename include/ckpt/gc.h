@@ -40,8 +40,11 @@ struct GcOptions {
   ProgressFn progress;
 };
 
+// In a dry run, checkpoints_removed, chunks_removed and bytes_unreferenced
+// say what a real run would do; the pack counters stay 0.
 struct GcReport {
-  // Every checkpoint considered, with the rules that keep it; none = removed.
+  // Every checkpoint considered, with the rules that keep it (a run with no
+  // policy gets the reason "no policy"); no reason = removed.
   std::vector<RetentionDecision> decisions;
   // Runs skipped because neither they nor the store have a policy.
   std::vector<std::string> runs_without_policy;

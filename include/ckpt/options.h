@@ -41,6 +41,9 @@ struct StoreOptions {
   uint64_t pack_target_size = 32ull << 20;
   // Worker threads for hashing, compression and reads; 0 = all cores.
   int threads = 0;
+  // How long an operation waits for another process's short index session
+  // (a save's commit, a gc step) before failing with kBusy. Default 60 s.
+  int64_t lock_timeout_ms = 60000;
   // Where packs and refs live; null = a local directory backend at `path`.
   // Tests pass a fault-injecting backend here.
   std::shared_ptr<Backend> backend;

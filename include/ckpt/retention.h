@@ -29,7 +29,9 @@ struct RetentionPolicy {
   uint32_t keep_last = 0;            // the N highest steps
   uint64_t keep_every_steps = 0;     // steps that are multiples of N
   int64_t keep_within_seconds = 0;   // saved within this long before now
-  uint32_t keep_hourly = 0;          // the newest checkpoint of each of the last N hours
+  // The newest checkpoint in each of the last N hours that have any
+  // checkpoint (hours without one do not count), as restic does.
+  uint32_t keep_hourly = 0;
   uint32_t keep_daily = 0;           // ... days (UTC)
   uint32_t keep_weekly = 0;          // ... ISO weeks (UTC)
   uint32_t keep_monthly = 0;         // ... months (UTC)

@@ -27,6 +27,15 @@ struct StoreStats {
   double CompressionRatio() const;
 };
 
+// Counters of one open Store since it was opened (not persisted).
+struct StoreCounters {
+  uint64_t saves = 0;
+  uint64_t writer_sessions = 0;      // short read-write index sessions taken
+  uint64_t lock_wait_total_us = 0;   // time spent waiting for another's session
+  uint64_t lock_wait_max_us = 0;     // the longest single wait
+  uint64_t chunks_rewritten_after_gc = 0;  // chunks a concurrent gc reclaimed mid-save
+};
+
 // One problem found by Verify, with what it touches.
 struct VerifyProblem {
   Status status;                        // the error, with its context

@@ -17,21 +17,32 @@
 //
 // Thread-safety: a Store is safe to use from many threads at once.
 //
-// Concurrency matrix (this version):
+// Locking: no Store keeps the index open between calls. Each call that
+// reads opens a read-only view of what is committed at that moment; each
+// call that writes (a save's commit, tag, delete, each step of gc) holds the
+// store lock for one short session. So any number of Stores, in one process
+// or many, may be open on one directory at once, and a trainer idle between
+// saves holds nothing. A writer waits at most StoreOptions::lock_timeout_ms
+// for another's session, then fails with kBusy.
 //
-//                     | same process (one Store)   | across processes
-//   ------------------+----------------------------+-------------------------------
-//   save / save       | concurrent; commits are    | only one process opens a store
-//                     | serialized, steps unique   | read-write; a second gets kBusy
-//   save / load       | concurrent; loads see only | concurrent with read_only opens;
-//                     | committed checkpoints      | a reader sees the state at open
-//   save / delete,tag | concurrent                 | as save / save
-//   verify / save     | concurrent                 | verify opens read_only: concurrent
-//   repair / anything | repair needs the store     | repair takes the writer lock
-//                     | closed                     | (kBusy while a writer is open)
+// Concurrency matrix ("concurrent" = both proceed; sessions interleave):
 //
-// Garbage collection arrives in a later version; until then Delete() only
-// unlinks the checkpoint and its chunks stay in the packs.
+//                 | same process              | across processes
+//   --------------+---------------------------+------------------------------
+//   save / save   | concurrent; a RUN@STEP is | concurrent; a RUN@STEP is
+//                 | committed once (the other | committed once (the other
+//                 | gets kAlreadyExists)      | gets kAlreadyExists)
+//   save / gc     | concurrent; a save never  | concurrent (cron gc beside a
+//                 | loses a chunk to gc (it   | trainer): the same protocol,
+//                 | rewrites any gc reclaimed)| see docs/design.md
+//   gc / gc       | one at a time             | one at a time (gc.lock); the
+//                 |                           | second waits, then kBusy
+//   gc / load     | concurrent: a load sees a | concurrent: pack files live on
+//                 | snapshot; files it reads  | for the grace period after gc
+//                 | outlive it (grace period) | stops using them
+//   save / load   | concurrent; loads see only committed checkpoints
+//   verify / any  | concurrent (verify reads one snapshot)
+//   repair / any  | repair holds the store lock throughout; others wait or get kBusy
 //
 // Stability: the API in this header is stable from 1.0 on; before 1.0 it may
 // change between minor versions, noted in CHANGELOG.md. The on-disk format is
@@ -141,6 +152,9 @@ class Store {
 
   // Returns the sizes and counts of the whole store.
   virtual Result<StoreStats> Stats() = 0;
+
+  // Returns this Store's operation counters (lock waits, sessions, saves).
+  virtual StoreCounters Counters() const = 0;
 
   // Stores `policy` as the retention policy of `run`, or as the store-wide
   // default when `run` is empty. REQUIRES: !policy.empty() (else

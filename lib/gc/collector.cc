@@ -10,6 +10,7 @@
 #include "gc/repacker.h"
 #include "gc/sweeper.h"
 #include "store/checkpoint_remover.h"
+#include "store/index_sessions.h"
 #include "store/ref_resolver.h"
 
 namespace ckpt::internal {
@@ -22,16 +23,16 @@ int64_t NowNs() {
 }
 
 // Checkpoints of one run as CheckpointInfo, with their tags.
-Result<std::vector<CheckpointInfo>> RunCheckpoints(StoreContext& ctx, const std::string& run,
+Result<std::vector<CheckpointInfo>> RunCheckpoints(Index& index, const std::string& run,
                                                    const std::multimap<std::string, std::string>& tags) {
   std::vector<Digest> ids;
-  CKPT_RETURN_IF_ERROR(ctx.index->Scan(RunPrefix(run), [&](auto, std::string_view v) {
+  CKPT_RETURN_IF_ERROR(index.Scan(RunPrefix(run), [&](auto, std::string_view v) {
     if (v.size() == Digest::kSize) ids.push_back(Digest::FromView(v));
     return true;
   }));
   std::vector<CheckpointInfo> out;
   for (const auto& id : ids) {
-    CKPT_ASSIGN_OR_RETURN(auto c, LoadCheckpoint(ctx, id));
+    CKPT_ASSIGN_OR_RETURN(auto c, LoadCheckpoint(index, id));
     std::vector<std::string> t;
     auto [lo, hi] = tags.equal_range(id.Hex());
     for (auto it = lo; it != hi; ++it) t.push_back(it->second);
@@ -40,10 +41,14 @@ Result<std::vector<CheckpointInfo>> RunCheckpoints(StoreContext& ctx, const std:
   return out;
 }
 
-Result<std::vector<std::string>> RunNames(StoreContext& ctx, const std::string& only) {
-  if (!only.empty()) return std::vector<std::string>{only};
+Result<std::vector<std::string>> RunNames(Index& index, const std::string& only) {
+  if (!only.empty()) {
+    CKPT_ASSIGN_OR_RETURN(auto latest, LatestOfRun(index, only));
+    if (!latest) return Status::NotFound("gc: run '" + only + "' not found");
+    return std::vector<std::string>{only};
+  }
   std::set<std::string> runs;
-  CKPT_RETURN_IF_ERROR(ctx.index->Scan("R", [&](std::string_view k, auto) {
+  CKPT_RETURN_IF_ERROR(index.Scan("R", [&](std::string_view k, auto) {
     std::string run;
     uint64_t step;
     if (ParseRunStepKey(k, &run, &step)) runs.insert(run);
@@ -53,15 +58,15 @@ Result<std::vector<std::string>> RunNames(StoreContext& ctx, const std::string& 
 }
 
 // Step 1: decisions for every checkpoint considered.
-Status Plan(StoreContext& ctx, const GcOptions& options, int64_t now, GcReport* report) {
-  CKPT_ASSIGN_OR_RETURN(auto tags, TagsById(ctx));
-  CKPT_ASSIGN_OR_RETURN(auto fallback, LoadPolicy(ctx, ""));
-  CKPT_ASSIGN_OR_RETURN(auto runs, RunNames(ctx, options.run));
+Status Plan(Index& index, const GcOptions& options, int64_t now, GcReport* report) {
+  CKPT_ASSIGN_OR_RETURN(auto tags, TagsById(index));
+  CKPT_ASSIGN_OR_RETURN(auto fallback, LoadPolicy(index, ""));
+  CKPT_ASSIGN_OR_RETURN(auto runs, RunNames(index, options.run));
   for (const auto& run : runs) {
-    CKPT_ASSIGN_OR_RETURN(auto checkpoints, RunCheckpoints(ctx, run, tags));
+    CKPT_ASSIGN_OR_RETURN(auto checkpoints, RunCheckpoints(index, run, tags));
     std::optional<RetentionPolicy> policy = options.policy;
     if (!policy) {
-      CKPT_ASSIGN_OR_RETURN(policy, LoadPolicy(ctx, run));
+      CKPT_ASSIGN_OR_RETURN(policy, LoadPolicy(index, run));
     }
     if (!policy) policy = fallback;
     if (!policy) {
@@ -80,11 +85,12 @@ Status RemoveUnkept(StoreContext& ctx, GcReport* report) {
     if (d.keep()) continue;
     Digest id;
     if (!Digest::FromHex(d.checkpoint.id, &id)) continue;
-    std::lock_guard<std::mutex> lock(ctx.commit_mu);
-    auto c = LoadCheckpoint(ctx, id);
+    // One short session per checkpoint: saves commit in between.
+    CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx, WriterPriority::kBackground));
+    auto c = LoadCheckpoint(session.index(), id);
     if (!c.ok()) continue;  // already gone
-    if (!TagsOfCheckpoint(ctx, id).empty()) continue;
-    CKPT_RETURN_IF_ERROR(RemoveCheckpoint(ctx, *c).WithContext("gc"));
+    if (!TagsOfCheckpoint(session.index(), id).empty()) continue;  // tagged since the plan
+    CKPT_RETURN_IF_ERROR(RemoveCheckpoint(ctx, session.index(), *c).WithContext("gc"));
     report->checkpoints_removed++;
   }
   return Status::OK();
@@ -92,8 +98,8 @@ Status RemoveUnkept(StoreContext& ctx, GcReport* report) {
 
 }  // namespace
 
-Result<std::optional<RetentionPolicy>> LoadPolicy(StoreContext& ctx, const std::string& run) {
-  CKPT_ASSIGN_OR_RETURN(auto value, ctx.index->Get(PolicyKey(run)));
+Result<std::optional<RetentionPolicy>> LoadPolicy(Index& index, const std::string& run) {
+  CKPT_ASSIGN_OR_RETURN(auto value, index.Get(PolicyKey(run)));
   if (!value) return std::optional<RetentionPolicy>();
   RetentionPolicy policy;
   CKPT_RETURN_IF_ERROR(DecodePolicy(*value, &policy).WithContext("policy of '" + run + "'"));
@@ -101,36 +107,47 @@ Result<std::optional<RetentionPolicy>> LoadPolicy(StoreContext& ctx, const std::
 }
 
 Result<GcReport> CollectGarbage(StoreContext& ctx, const GcOptions& options) {
-  if (ctx.options.read_only) return Status::NotSupported("gc: store opened read-only");
+  if (ctx.options.read_only && !options.dry_run)
+    return Status::NotSupported("gc: store opened read-only (a dry run works)");
   if (!options.run.empty() && !IsValidName(options.run))
     return Status::InvalidArgument("gc: invalid run name '" + options.run + "'");
   if (options.policy && options.policy->empty())
     return Status::InvalidArgument("gc: the policy given keeps nothing but tagged checkpoints");
   std::lock_guard<std::mutex> one_gc(ctx.gc_mu);
+  // One gc per store across processes too; a second one waits for the first.
+  CKPT_ASSIGN_OR_RETURN(auto gc_lock, StoreLock::Acquire(ctx.path, true, ctx.lock_timeout(),
+                                                         "gc.lock"));
   const int64_t now = NowNs();
   GcReport report;
   report.dry_run = options.dry_run;
-  CKPT_RETURN_IF_ERROR(Plan(ctx, options, now, &report));
+  {
+    CKPT_ASSIGN_OR_RETURN(auto index, OpenReader(ctx));
+    CKPT_RETURN_IF_ERROR(Plan(*index, options, now, &report));
+  }
 
   LiveSet live;
   if (options.dry_run) {
+    CKPT_ASSIGN_OR_RETURN(auto index, OpenReader(ctx));
     std::set<Digest> removed;
     for (const auto& d : report.decisions) {
       Digest id;
       if (!d.keep() && Digest::FromHex(d.checkpoint.id, &id)) removed.insert(id);
     }
-    CKPT_RETURN_IF_ERROR(MarkLive(ctx, &live, removed));
-    CKPT_ASSIGN_OR_RETURN(auto sweep, SweepIndex(ctx, live, false, now));
+    CKPT_RETURN_IF_ERROR(MarkLive(*index, &live, removed));
+    CKPT_ASSIGN_OR_RETURN(auto sweep, CountDead(*index, live));
+    report.checkpoints_removed = removed.size();
     report.chunks_removed = sweep.chunks_removed;
     report.bytes_unreferenced = sweep.bytes_unreferenced;
     return report;
   }
   CKPT_RETURN_IF_ERROR(RemoveUnkept(ctx, &report));
-  CKPT_RETURN_IF_ERROR(MarkLive(ctx, &live));
   SweepResult sweep;
   {
-    std::lock_guard<std::mutex> lock(ctx.commit_mu);
-    CKPT_ASSIGN_OR_RETURN(sweep, SweepIndex(ctx, live, true, now));
+    // The long mark and scan run on a snapshot, outside any lock; the
+    // sweep's session then only marks what was committed in between.
+    CKPT_ASSIGN_OR_RETURN(auto index, OpenReader(ctx));
+    CKPT_RETURN_IF_ERROR(MarkLive(*index, &live));
+    CKPT_ASSIGN_OR_RETURN(sweep, SweepIndex(ctx, *index, live, now));
   }
   report.chunks_removed = sweep.chunks_removed;
   report.bytes_unreferenced = sweep.bytes_unreferenced;

@@ -16,6 +16,6 @@ namespace ckpt::internal {
 Result<GcReport> CollectGarbage(StoreContext& ctx, const GcOptions& options);
 
 // The policy stored for `run` ("" = default), if any.
-Result<std::optional<RetentionPolicy>> LoadPolicy(StoreContext& ctx, const std::string& run);
+Result<std::optional<RetentionPolicy>> LoadPolicy(Index& index, const std::string& run);
 
 }  // namespace ckpt::internal

@@ -13,10 +13,10 @@ void LiveSet::Compact() {
   chunks.erase(std::unique(chunks.begin(), chunks.end()), chunks.end());
 }
 
-Status MarkLive(StoreContext& ctx, LiveSet* live, const std::set<Digest>& excluded) {
+Status MarkLive(Index& index, LiveSet* live, const std::set<Digest>& excluded) {
   size_t compacted = live->chunks.size();
   Status error;
-  CKPT_RETURN_IF_ERROR(ctx.index->Scan("M", [&](std::string_view k, std::string_view v) {
+  CKPT_RETURN_IF_ERROR(index.Scan("M", [&](std::string_view k, std::string_view v) {
     Digest id = Digest::FromView(k.substr(1));
     if (excluded.count(id) || live->checkpoints.count(id)) return true;
     CheckpointRecord rec;

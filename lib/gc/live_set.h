@@ -24,6 +24,6 @@ struct LiveSet {
 // Marks every committed checkpoint not yet in live->checkpoints, except
 // those in `excluded` (the ones a dry run pretends are removed). Calling it
 // again later adds only the checkpoints committed in between.
-Status MarkLive(StoreContext& ctx, LiveSet* live, const std::set<Digest>& excluded = {});
+Status MarkLive(Index& index, LiveSet* live, const std::set<Digest>& excluded = {});
 
 }  // namespace ckpt::internal

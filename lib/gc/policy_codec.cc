@@ -1,5 +1,7 @@
 #include "gc/policy_codec.h"
 
+#include <cstdint>
+
 #include "util/bytes.h"
 
 namespace ckpt::internal {
@@ -29,6 +31,9 @@ Status DecodePolicy(std::string_view bytes, RetentionPolicy* out) {
   bool ok = r.GetVarint(&version) && version == 1;
   for (auto& x : v) ok = ok && r.GetVarint(&x);
   ok = ok && r.GetVarint(&best) && best <= r.remaining();
+  // Counts are 32-bit; a duration must still fit in nanoseconds.
+  for (int i : {0, 3, 4, 5, 6}) ok = ok && v[i] <= UINT32_MAX;
+  ok = ok && v[2] <= static_cast<uint64_t>(INT64_MAX / 1000000000);
   if (!ok) return Status::Corruption("malformed retention policy");
   *out = RetentionPolicy();
   out->keep_last = static_cast<uint32_t>(v[0]);
@@ -43,7 +48,8 @@ Status DecodePolicy(std::string_view bytes, RetentionPolicy* out) {
     uint64_t count;
     std::string_view metric;
     uint8_t minimize;
-    if (!r.GetVarint(&count) || !r.GetLengthPrefixed(&metric) || !r.GetByte(&minimize))
+    if (!r.GetVarint(&count) || count > UINT32_MAX || !r.GetLengthPrefixed(&metric) ||
+        !r.GetByte(&minimize))
       return Status::Corruption("malformed retention policy");
     b.count = static_cast<uint32_t>(count);
     b.metric = std::string(metric);

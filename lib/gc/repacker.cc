@@ -2,6 +2,7 @@
 
 #include "codec/chunk_codec.h"
 #include "pack/pack_writer.h"
+#include "store/index_sessions.h"
 #include "store/pack_sink.h"
 #include "util/bytes.h"
 
@@ -39,17 +40,18 @@ bool IsLiveEntry(const LiveSet& live, const std::string& pack, const PackEntry& 
 Status CommitMoves(StoreContext& ctx, const std::string& pack, const std::vector<Moved>& moved,
                    PackSink& sink, int64_t now_ns) {
   IndexBatch batch;
-  std::lock_guard<std::mutex> lock(ctx.commit_mu);
+  CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx, WriterPriority::kBackground));
+  Index& index = session.index();
   for (const Moved& m : moved) {
     if (m.old_entry.kind == EntryKind::kChunk) {
-      CKPT_ASSIGN_OR_RETURN(auto value, ctx.index->Get(ChunkKey(m.old_entry.digest)));
+      CKPT_ASSIGN_OR_RETURN(auto value, index.Get(ChunkKey(m.old_entry.digest)));
       ChunkLocation current;
       if (!value || !DecodeChunkLocation(*value, &current).ok() || current.pack_id != pack ||
           current.offset != m.old_entry.offset)
         continue;
       batch.Put(ChunkKey(m.old_entry.digest), EncodeChunkLocation(m.new_location));
     } else {
-      CKPT_ASSIGN_OR_RETURN(auto value, ctx.index->Get(CheckpointKey(m.old_entry.digest)));
+      CKPT_ASSIGN_OR_RETURN(auto value, index.Get(CheckpointKey(m.old_entry.digest)));
       CheckpointRecord rec;
       if (!value || !DecodeCheckpointRecord(*value, &rec).ok()) continue;
       rec.manifest_location = m.new_location;
@@ -61,9 +63,9 @@ Status CommitMoves(StoreContext& ctx, const std::string& pack, const std::vector
   PutFixed64(&condemned_at, static_cast<uint64_t>(now_ns));
   batch.Delete(PackKey(pack));
   batch.Put(CondemnedKey(pack), condemned_at);
-  CKPT_ASSIGN_OR_RETURN(uint64_t generation, ReadGcGeneration(*ctx.index));
+  CKPT_ASSIGN_OR_RETURN(uint64_t generation, ReadGcGeneration(index));
   BumpGcGeneration(generation, &batch);
-  return ctx.index->Commit(batch);
+  return index.Commit(batch);
 }
 
 Status RepackOne(StoreContext& ctx, const LiveSet& live, const std::string& pack, int64_t now_ns,

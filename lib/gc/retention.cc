@@ -137,7 +137,9 @@ std::vector<RetentionDecision> ApplyRetention(const RetentionPolicy& policy,
   std::stable_sort(by_step.begin(), by_step.end(),
                    [&](size_t a, size_t b) { return cps[a].step > cps[b].step; });
   std::stable_sort(newest_first.begin(), newest_first.end(), [&](size_t a, size_t b) {
-    return cps[a].meta.wall_time_ns > cps[b].meta.wall_time_ns;
+    if (cps[a].meta.wall_time_ns != cps[b].meta.wall_time_ns)
+      return cps[a].meta.wall_time_ns > cps[b].meta.wall_time_ns;
+    return cps[a].step > cps[b].step;  // same second (e.g. an import): the later step
   });
 
   for (size_t i = 0; i < cps.size(); ++i)

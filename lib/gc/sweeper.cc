@@ -1,5 +1,8 @@
 #include "gc/sweeper.h"
 
+#include <set>
+
+#include "store/index_sessions.h"
 #include "util/bytes.h"
 
 namespace ckpt::internal {
@@ -17,52 +20,88 @@ void BumpGcGeneration(uint64_t current, IndexBatch* batch) {
   batch->Put(kGcGenerationKey, value);
 }
 
-Result<SweepResult> SweepIndex(StoreContext& ctx, LiveSet& live, bool apply, int64_t now_ns) {
-  SweepResult result;
-  // Checkpoints committed since the mark reference chunks too.
-  if (apply) CKPT_RETURN_IF_ERROR(MarkLive(ctx, &live));
-  for (const auto& [id, loc] : live.manifests) result.packs[loc.pack_id].live_bytes += loc.length;
+namespace {
 
-  IndexBatch batch;
+// The long part, on a snapshot and outside any lock: which chunk entries
+// are dead, and how full each pack is.
+Status PlanSweep(Index& index, const LiveSet& live, SweepResult* result,
+                 std::vector<std::pair<std::string, ChunkLocation>>* dead) {
+  for (const auto& [id, loc] : live.manifests) result->packs[loc.pack_id].live_bytes += loc.length;
   Status error;
-  CKPT_RETURN_IF_ERROR(ctx.index->Scan("C", [&](std::string_view k, std::string_view v) {
+  CKPT_RETURN_IF_ERROR(index.Scan("C", [&](std::string_view k, std::string_view v) {
     ChunkLocation loc;
     error = DecodeChunkLocation(v, &loc);
     if (!error.ok()) return false;
-    PackUsage& usage = result.packs[loc.pack_id];
+    PackUsage& usage = result->packs[loc.pack_id];
     if (live.ContainsChunk(Digest::FromView(k.substr(1)))) {
       usage.live_bytes += loc.length;
       return true;
     }
     usage.dead_bytes += loc.length;
-    result.chunks_removed++;
-    result.bytes_unreferenced += loc.length;
-    if (apply) batch.Delete(k);
+    result->chunks_removed++;
+    result->bytes_unreferenced += loc.length;
+    if (dead) dead->emplace_back(std::string(k), loc);
     return true;
   }));
   CKPT_RETURN_IF_ERROR(error);
   // Packs with no chunk entries left (e.g. holding only the manifest of a
   // deleted checkpoint) show up only here.
-  CKPT_RETURN_IF_ERROR(ctx.index->Scan("P", [&](std::string_view k, auto) {
-    result.packs[PackIdOfKey(k)];
+  return index.Scan("P", [&](std::string_view k, auto) {
+    result->packs[PackIdOfKey(k)];
     return true;
-  }));
-  if (!apply) return result;
+  });
+}
 
+// The short part, in a writer session: checkpoints committed since the
+// snapshot bring their chunks back to life; the rest is deleted.
+Status ApplySweep(Index& index, LiveSet& live, int64_t now_ns, SweepResult* result,
+                  const std::vector<std::pair<std::string, ChunkLocation>>& dead) {
+  std::set<Digest> before = live.checkpoints;
+  CKPT_RETURN_IF_ERROR(MarkLive(index, &live));
+  for (const auto& [id, loc] : live.manifests)
+    if (!before.count(id)) result->packs[loc.pack_id].live_bytes += loc.length;
+  IndexBatch batch;
+  for (const auto& [key, loc] : dead) {
+    if (live.ContainsChunk(Digest::FromView(std::string_view(key).substr(1)))) {
+      PackUsage& usage = result->packs[loc.pack_id];
+      usage.live_bytes += loc.length;
+      usage.dead_bytes -= loc.length;
+      result->chunks_removed--;
+      result->bytes_unreferenced -= loc.length;
+      continue;
+    }
+    batch.Delete(key);
+  }
   std::string condemned_at;
   PutFixed64(&condemned_at, static_cast<uint64_t>(now_ns));
-  for (auto it = result.packs.begin(); it != result.packs.end();) {
+  for (auto it = result->packs.begin(); it != result->packs.end();) {
     if (it->second.live_bytes == 0) {
       batch.Delete(PackKey(it->first));
       batch.Put(CondemnedKey(it->first), condemned_at);
-      it = result.packs.erase(it);
+      it = result->packs.erase(it);
     } else {
       ++it;
     }
   }
-  CKPT_ASSIGN_OR_RETURN(uint64_t generation, ReadGcGeneration(*ctx.index));
+  CKPT_ASSIGN_OR_RETURN(uint64_t generation, ReadGcGeneration(index));
   BumpGcGeneration(generation, &batch);
-  CKPT_RETURN_IF_ERROR(ctx.index->Commit(batch).WithContext("gc sweep"));
+  return index.Commit(batch).WithContext("gc sweep");
+}
+
+}  // namespace
+
+Result<SweepResult> CountDead(Index& snapshot, const LiveSet& live) {
+  SweepResult result;
+  CKPT_RETURN_IF_ERROR(PlanSweep(snapshot, live, &result, nullptr));
+  return result;
+}
+
+Result<SweepResult> SweepIndex(StoreContext& ctx, Index& snapshot, LiveSet& live, int64_t now_ns) {
+  SweepResult result;
+  std::vector<std::pair<std::string, ChunkLocation>> dead;
+  CKPT_RETURN_IF_ERROR(PlanSweep(snapshot, live, &result, &dead));
+  CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx, WriterPriority::kBackground));
+  CKPT_RETURN_IF_ERROR(ApplySweep(session.index(), live, now_ns, &result, dead));
   return result;
 }
 

@@ -1,9 +1,10 @@
 // gc/sweeper: the index half of the sweep. Deletes the index entries of
 // chunks no live checkpoint needs and condemns packs left with nothing
 // live ('D' keys); reports how full every remaining pack is, for repacking.
-// Runs under the commit lock, so no save can commit between the final mark
-// and the deletes; saves that deduplicated against a deleted entry notice
-// the changed gc generation at their own commit and write the chunk again.
+// The deletes happen in a writer session that first marks what was
+// committed since the snapshot, so no committed checkpoint loses a chunk;
+// saves that deduplicated against a deleted entry notice the changed gc
+// generation at their own commit and write the chunk again.
 #pragma once
 
 #include <map>
@@ -24,9 +25,13 @@ struct SweepResult {
   std::map<std::string, PackUsage> packs;  // by pack id, packs still indexed
 };
 
-// Counts what `live` leaves dead; with `apply`, also deletes it from the index.
-// REQUIRES: ctx.commit_mu held when apply is set.
-Result<SweepResult> SweepIndex(StoreContext& ctx, LiveSet& live, bool apply, int64_t now_ns);
+// Counts what `live` leaves dead in `snapshot` (a dry run).
+Result<SweepResult> CountDead(Index& snapshot, const LiveSet& live);
+
+// Finds the dead entries on `snapshot` (the view `live` was marked on),
+// then, in one short writer session, marks the checkpoints committed since,
+// deletes the entries still dead, and condemns packs left with nothing live.
+Result<SweepResult> SweepIndex(StoreContext& ctx, Index& snapshot, LiveSet& live, int64_t now_ns);
 
 // Index key of the gc generation, bumped by every commit that deletes or
 // moves chunk entries. Value: fixed64.

@@ -2,6 +2,7 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
+#include <rocksdb/transaction_log.h>
 #include <rocksdb/write_batch.h>
 
 namespace ckpt::internal {
@@ -37,19 +38,40 @@ Result<std::unique_ptr<Index>> Index::Open(const std::string& path, bool create,
   rocksdb::Options options;
   options.create_if_missing = create;
   options.paranoid_checks = true;
-  options.max_open_files = 256;
+  options.max_open_files = read_only ? -1 : 256;
   options.keep_log_file_num = 4;
+  // Writers open for one short session each: replaying the log beats
+  // writing a new table file at every open. Tidy() bounds the log instead.
+  options.avoid_flush_during_recovery = true;
+  options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = read_only ? rocksdb::DB::OpenForReadOnly(options, path, &db)
                                 : rocksdb::DB::Open(options, path, &db);
   if (!s.ok()) return FromRocks(s, "open " + path);
-  return std::unique_ptr<Index>(new Index(db));
+  return std::unique_ptr<Index>(new Index(db, read_only));
 }
 
-Index::Index(rocksdb::DB* db) : db_(db) {}
+Index::Index(rocksdb::DB* db, bool read_only) : db_(db), read_only_(read_only) {}
+
+void Index::Tidy() {
+  constexpr uint64_t kMaxMemtableBytes = 8 << 20;
+  constexpr uint64_t kMaxLevel0Files = 8;
+  constexpr size_t kMaxLogFiles = 32;  // each session starts a new log file
+  uint64_t memtable = 0, level0 = 0;
+  rocksdb::VectorLogPtr logs;
+  bool many_logs = db_->GetSortedWalFiles(logs).ok() && logs.size() > kMaxLogFiles;
+  if (many_logs || (db_->GetIntProperty("rocksdb.cur-size-all-mem-tables", &memtable) &&
+                    memtable > kMaxMemtableBytes))
+    (void)db_->Flush(rocksdb::FlushOptions());
+  if (db_->GetIntProperty("rocksdb.num-files-at-level0", &level0) && level0 > kMaxLevel0Files)
+    (void)db_->CompactRange(rocksdb::CompactRangeOptions(), nullptr, nullptr);
+}
 
 Index::~Index() {
-  if (db_) (void)db_->Close();
+  if (!db_) return;
+  // Background work would be cut short by the close; do what matters now.
+  if (!read_only_) Tidy();
+  (void)db_->Close();
 }
 
 Result<std::optional<std::string>> Index::Get(std::string_view key) {

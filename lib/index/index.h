@@ -36,10 +36,13 @@ class IndexBatch {
 class Index {
  public:
   // Opens (creating if `create`) the database in directory `path`.
-  // read_only opens need no lock and see the state at open time. A database
-  // locked by another process yields kBusy.
+  // read_only opens see the state at open time and keep every table file
+  // open, so later compactions by a writer cannot pull files from under
+  // them. A database open read-write elsewhere yields kBusy.
   static Result<std::unique_ptr<Index>> Open(const std::string& path, bool create,
                                              bool read_only);
+  // Closes a read-write database after housekeeping that keeps later opens
+  // fast (flushing a large write-ahead log, compacting many level-0 files).
   ~Index();
 
   // Returns the value of `key`, or nullopt if absent.
@@ -52,8 +55,10 @@ class Index {
               const std::function<bool(std::string_view, std::string_view)>& fn);
 
  private:
-  explicit Index(rocksdb::DB* db);
+  Index(rocksdb::DB* db, bool read_only);
+  void Tidy();
   std::unique_ptr<rocksdb::DB> db_;
+  bool read_only_;
 };
 
 }  // namespace ckpt::internal

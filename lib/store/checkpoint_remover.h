@@ -7,10 +7,10 @@
 
 namespace ckpt::internal {
 
-// REQUIRES: ctx.commit_mu held.
-Status RemoveCheckpoint(StoreContext& ctx, const ResolvedCheckpoint& c);
+// `index` is a writer session's.
+Status RemoveCheckpoint(StoreContext& ctx, Index& index, const ResolvedCheckpoint& c);
 
 // Names of the tags pointing at checkpoint `id`.
-std::vector<std::string> TagsOfCheckpoint(StoreContext& ctx, const Digest& id);
+std::vector<std::string> TagsOfCheckpoint(Index& index, const Digest& id);
 
 }  // namespace ckpt::internal

@@ -10,9 +10,10 @@
 
 namespace ckpt::internal {
 
-Status ReadChunk(StoreContext& ctx, const Digest& digest, uint64_t raw_length, uint8_t* dst) {
+Status ReadChunk(StoreContext& ctx, Index& index, const Digest& digest, uint64_t raw_length,
+                 uint8_t* dst) {
   const std::string what = "chunk " + digest.ShortHex();
-  CKPT_ASSIGN_OR_RETURN(auto value, ctx.index->Get(ChunkKey(digest)));
+  CKPT_ASSIGN_OR_RETURN(auto value, index.Get(ChunkKey(digest)));
   if (!value) return Status::Corruption(what + " is missing from the index");
   ChunkLocation loc;
   CKPT_RETURN_IF_ERROR(DecodeChunkLocation(*value, &loc).WithContext(what));
@@ -32,7 +33,8 @@ Status ReadChunk(StoreContext& ctx, const Digest& digest, uint64_t raw_length, u
   return Status::OK();
 }
 
-Status ReadEntryRange(StoreContext& ctx, const ResolvedCheckpoint& c, const ManifestEntry& entry,
+Status ReadEntryRange(StoreContext& ctx, Index& view, const ResolvedCheckpoint& c,
+                      const ManifestEntry& entry,
                       uint64_t offset, uint64_t length, uint8_t* dst, const ProgressFn& progress,
                       uint64_t progress_base, uint64_t progress_total) {
   if (offset > entry.byte_length || length > entry.byte_length - offset)
@@ -47,16 +49,16 @@ Status ReadEntryRange(StoreContext& ctx, const ResolvedCheckpoint& c, const Mani
   std::atomic<uint64_t> done{0};
   ctx.pool->ParallelFor(last - first + 1, [&](size_t k) {
     if (failed) return;
-    uint64_t index = first + k;
-    uint64_t begin = index * span, chunk_len = ChunkLength(entry.byte_length, span, index);
+    uint64_t chunk = first + k;
+    uint64_t begin = chunk * span, chunk_len = ChunkLength(entry.byte_length, span, chunk);
     uint64_t lo = std::max(begin, offset), hi = std::min(begin + chunk_len, offset + length);
     Status s;
     if (lo == begin && hi == begin + chunk_len) {
       // Whole chunk inside the range: decode straight into the caller's buffer.
-      s = ReadChunk(ctx, entry.chunks[index], chunk_len, dst + (begin - offset));
+      s = ReadChunk(ctx, view, entry.chunks[chunk], chunk_len, dst + (begin - offset));
     } else {
       std::vector<uint8_t> tmp(chunk_len);
-      s = ReadChunk(ctx, entry.chunks[index], chunk_len, tmp.data());
+      s = ReadChunk(ctx, view, entry.chunks[chunk], chunk_len, tmp.data());
       if (s.ok()) std::memcpy(dst + (lo - offset), tmp.data() + (lo - begin), hi - lo);
     }
     if (!s.ok()) {

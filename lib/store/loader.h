@@ -8,10 +8,12 @@ namespace ckpt::internal {
 
 // Reads chunk `digest` (raw length `raw_length`) into `dst`, verifying its
 // hash. Errors carry the pack and chunk; callers add checkpoint and tensor.
-Status ReadChunk(StoreContext& ctx, const Digest& digest, uint64_t raw_length, uint8_t* dst);
+Status ReadChunk(StoreContext& ctx, Index& index, const Digest& digest, uint64_t raw_length,
+                 uint8_t* dst);
 
 // Reads bytes [offset, offset+length) of `entry` of checkpoint `c` into dst.
-Status ReadEntryRange(StoreContext& ctx, const ResolvedCheckpoint& c, const ManifestEntry& entry,
+Status ReadEntryRange(StoreContext& ctx, Index& index, const ResolvedCheckpoint& c,
+                      const ManifestEntry& entry,
                       uint64_t offset, uint64_t length, uint8_t* dst, const ProgressFn& progress,
                       uint64_t progress_base, uint64_t progress_total);
 

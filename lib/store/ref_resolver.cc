@@ -16,8 +16,8 @@ bool IsValidName(std::string_view name) {
   return name != "." && name != "..";
 }
 
-Result<ResolvedCheckpoint> LoadCheckpoint(StoreContext& ctx, const Digest& id) {
-  CKPT_ASSIGN_OR_RETURN(auto value, ctx.index->Get(CheckpointKey(id)));
+Result<ResolvedCheckpoint> LoadCheckpoint(Index& index, const Digest& id) {
+  CKPT_ASSIGN_OR_RETURN(auto value, index.Get(CheckpointKey(id)));
   if (!value) return Status::NotFound("checkpoint " + id.ShortHex() + " not found");
   ResolvedCheckpoint c;
   c.id = id;
@@ -27,9 +27,9 @@ Result<ResolvedCheckpoint> LoadCheckpoint(StoreContext& ctx, const Digest& id) {
   return c;
 }
 
-Result<std::optional<Digest>> LatestOfRun(StoreContext& ctx, const std::string& run) {
+Result<std::optional<Digest>> LatestOfRun(Index& index, const std::string& run) {
   std::optional<Digest> latest;
-  CKPT_RETURN_IF_ERROR(ctx.index->Scan(RunPrefix(run), [&](auto, std::string_view v) {
+  CKPT_RETURN_IF_ERROR(index.Scan(RunPrefix(run), [&](auto, std::string_view v) {
     if (v.size() == Digest::kSize) latest = Digest::FromView(v);
     return true;
   }));
@@ -38,21 +38,21 @@ Result<std::optional<Digest>> LatestOfRun(StoreContext& ctx, const std::string& 
 
 namespace {
 
-Result<std::optional<Digest>> LookupId(StoreContext& ctx, const std::string& key) {
-  CKPT_ASSIGN_OR_RETURN(auto value, ctx.index->Get(key));
+Result<std::optional<Digest>> LookupId(Index& index, const std::string& key) {
+  CKPT_ASSIGN_OR_RETURN(auto value, index.Get(key));
   if (!value) return std::optional<Digest>();
   if (value->size() != Digest::kSize) return Status::Corruption("index: malformed id value");
   return std::optional<Digest>(Digest::FromView(*value));
 }
 
-Result<std::optional<Digest>> ByIdPrefix(StoreContext& ctx, const std::string& ref) {
+Result<std::optional<Digest>> ByIdPrefix(Index& index, const std::string& ref) {
   if (ref.size() < 6 || ref.size() > 64 || !IsHex(ref)) return std::optional<Digest>();
   std::string lower;
   for (char c : ref) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   auto head = HexDecode(lower.substr(0, lower.size() / 2 * 2));
   std::string prefix = "M" + std::string(head->begin(), head->end());
   std::vector<Digest> matches;
-  CKPT_RETURN_IF_ERROR(ctx.index->Scan(prefix, [&](std::string_view k, auto) {
+  CKPT_RETURN_IF_ERROR(index.Scan(prefix, [&](std::string_view k, auto) {
     Digest d = Digest::FromView(k.substr(1));
     if (d.Hex().rfind(lower, 0) == 0) matches.push_back(d);
     return matches.size() < 2;
@@ -65,7 +65,7 @@ Result<std::optional<Digest>> ByIdPrefix(StoreContext& ctx, const std::string& r
 
 }  // namespace
 
-Result<ResolvedCheckpoint> ResolveRef(StoreContext& ctx, const std::string& ref) {
+Result<ResolvedCheckpoint> ResolveRef(Index& index, const std::string& ref) {
   std::optional<Digest> id;
   size_t at = ref.rfind('@');
   if (at != std::string::npos) {
@@ -73,25 +73,25 @@ Result<ResolvedCheckpoint> ResolveRef(StoreContext& ctx, const std::string& ref)
     if (!IsValidName(run) || step_text.empty() ||
         step_text.find_first_not_of("0123456789") != std::string::npos || step_text.size() > 19)
       return Status::InvalidArgument("malformed ref '" + ref + "' (expected RUN@STEP)");
-    CKPT_ASSIGN_OR_RETURN(id, LookupId(ctx, RunStepKey(run, std::stoull(step_text))));
+    CKPT_ASSIGN_OR_RETURN(id, LookupId(index, RunStepKey(run, std::stoull(step_text))));
   } else if (IsValidName(ref)) {
-    CKPT_ASSIGN_OR_RETURN(id, LookupId(ctx, TagKey(ref)));
+    CKPT_ASSIGN_OR_RETURN(id, LookupId(index, TagKey(ref)));
     if (!id) {
-      CKPT_ASSIGN_OR_RETURN(id, LatestOfRun(ctx, ref));
+      CKPT_ASSIGN_OR_RETURN(id, LatestOfRun(index, ref));
     }
     if (!id) {
-      CKPT_ASSIGN_OR_RETURN(id, ByIdPrefix(ctx, ref));
+      CKPT_ASSIGN_OR_RETURN(id, ByIdPrefix(index, ref));
     }
   } else {
     return Status::InvalidArgument("malformed ref '" + ref + "'");
   }
   if (!id) return Status::NotFound("no checkpoint matches ref '" + ref + "'");
-  return LoadCheckpoint(ctx, *id);
+  return LoadCheckpoint(index, *id);
 }
 
-Result<std::multimap<std::string, std::string>> TagsById(StoreContext& ctx) {
+Result<std::multimap<std::string, std::string>> TagsById(Index& index) {
   std::multimap<std::string, std::string> tags;
-  CKPT_RETURN_IF_ERROR(ctx.index->Scan("T", [&](std::string_view k, std::string_view v) {
+  CKPT_RETURN_IF_ERROR(index.Scan("T", [&](std::string_view k, std::string_view v) {
     if (v.size() == Digest::kSize) tags.emplace(Digest::FromView(v).Hex(), std::string(k.substr(1)));
     return true;
   }));

@@ -13,13 +13,13 @@ namespace ckpt::internal {
 bool IsValidName(std::string_view name);
 
 // Resolves `ref`; order of lookup: RUN@STEP, tag, run (latest), id prefix.
-Result<ResolvedCheckpoint> ResolveRef(StoreContext& ctx, const std::string& ref);
+Result<ResolvedCheckpoint> ResolveRef(Index& index, const std::string& ref);
 // Loads the checkpoint with id `id`. Errors: kNotFound.
-Result<ResolvedCheckpoint> LoadCheckpoint(StoreContext& ctx, const Digest& id);
+Result<ResolvedCheckpoint> LoadCheckpoint(Index& index, const Digest& id);
 // Latest checkpoint id of `run`, if any.
-Result<std::optional<Digest>> LatestOfRun(StoreContext& ctx, const std::string& run);
+Result<std::optional<Digest>> LatestOfRun(Index& index, const std::string& run);
 // Tags pointing at each checkpoint id (hex).
-Result<std::multimap<std::string, std::string>> TagsById(StoreContext& ctx);
+Result<std::multimap<std::string, std::string>> TagsById(Index& index);
 
 CheckpointInfo MakeInfo(const ResolvedCheckpoint& c, std::vector<std::string> tags);
 CheckpointDetail MakeDetail(const ResolvedCheckpoint& c, std::vector<std::string> tags);

@@ -9,6 +9,7 @@
 #include "backend/local_backend.h"
 #include "codec/chunk_codec.h"
 #include "gc/policy_codec.h"
+#include "index/store_lock.h"
 #include "pack/pack_writer.h"
 #include "store/config.h"
 #include "store/ref_resolver.h"
@@ -21,7 +22,6 @@ namespace ckpt {
 namespace internal {
 
 Result<std::shared_ptr<Backend>> OpenBackend(const StoreOptions& options, const std::string& path);
-std::string IndexDirOf(const std::string& path);
 
 namespace {
 
@@ -228,14 +228,10 @@ Result<RepairReport> Store::Repair(const StoreOptions& options, const std::strin
   const std::string index_dir = IndexDirOf(path), fresh = path + "/index.repair",
                     old = path + "/index.old";
   boost::system::error_code ec;
-  // Holding the old index open keeps its lock: a writer elsewhere gets kBusy
-  // instead of writing into an index that is about to be replaced.
-  std::unique_ptr<Index> current;
-  if (fs::exists(index_dir + "/CURRENT", ec)) {
-    auto opened = Index::Open(index_dir, false, false);
-    if (!opened.ok() && opened.status().code() == Code::kBusy) return opened.status();
-    if (opened.ok()) current = std::move(*opened);
-  }
+  // The store lock, held to the end: no writer can commit into an index
+  // that is about to be replaced, and no reader opens it half-swapped.
+  CKPT_ASSIGN_OR_RETURN(auto lock, StoreLock::Acquire(path, true,
+                                                      std::chrono::milliseconds(options.lock_timeout_ms)));
   fs::remove_all(fresh, ec);
   fs::remove_all(old, ec);
   RepairReport report;
@@ -244,7 +240,6 @@ Result<RepairReport> Store::Repair(const StoreOptions& options, const std::strin
     Rebuild rebuild(*backend, *index);
     CKPT_ASSIGN_OR_RETURN(report, rebuild.Run());
   }
-  current.reset();
   if (fs::exists(index_dir, ec)) CKPT_RETURN_IF_ERROR(RenameDir(index_dir, old));
   CKPT_RETURN_IF_ERROR(RenameDir(fresh, index_dir));
   CKPT_RETURN_IF_ERROR(SyncDirectory(path));

@@ -8,6 +8,7 @@
 #include "chunk/chunker.h"
 #include "codec/chunk_codec.h"
 #include "gc/sweeper.h"
+#include "store/index_sessions.h"
 #include "store/pack_sink.h"
 #include "store/ref_resolver.h"
 #include "store/save_validation.h"
@@ -28,25 +29,29 @@ struct ChunkJob {
 // State shared by the workers of one save.
 class SaveRun {
  public:
-  SaveRun(StoreContext& ctx, const SaveOptions& options)
-      : ctx_(ctx), options_(options), sink_(*ctx.backend, ctx.options.pack_target_size) {}
+  // `reader` is the index view the save began with; it answers "is this
+  // chunk stored already?" during the save.
+  SaveRun(StoreContext& ctx, Index& reader, const SaveOptions& options)
+      : ctx_(ctx), reader_(reader), options_(options),
+        sink_(*ctx.backend, ctx.options.pack_target_size) {}
 
   Status Run(Manifest* manifest, const SaveRequest& request);
   Result<CheckpointInfo> Commit(Manifest& manifest);
-  // REQUIRES: ctx_.commit_mu held.
-  Status RestoreCollectedChunks();
+  // `writer` is the commit's session.
+  Status RestoreCollectedChunks(Index& writer);
 
  private:
   void ProcessChunk(const ChunkJob& job);
-  // Stores one chunk unless the index has it (then sets *reused).
+  // Stores one chunk unless `dedup` (if given) has it; then sets *reused.
   Status StoreChunk(const Digest& digest, const uint8_t* data, uint64_t length,
-                    const ManifestEntry& entry, size_t source, bool* reused);
+                    const ManifestEntry& entry, size_t source, Index* dedup, bool* reused);
   PlanesChoice PlanesFor(size_t source, const uint8_t* data, uint64_t length,
                          const EncodeParams& params);
   void Fail(Status s);
   void Progress(uint64_t bytes);
 
   StoreContext& ctx_;
+  Index& reader_;
   const SaveOptions& options_;
   PackSink sink_;
   std::vector<Source> sources_;
@@ -90,11 +95,14 @@ PlanesChoice SaveRun::PlanesFor(size_t source, const uint8_t* data, uint64_t len
 }
 
 Status SaveRun::StoreChunk(const Digest& digest, const uint8_t* data, uint64_t length,
-                           const ManifestEntry& entry, size_t source, bool* reused) {
-  CKPT_ASSIGN_OR_RETURN(auto existing, ctx_.index->Get(ChunkKey(digest)));
-  if (existing) {
-    *reused = true;  // stored by an earlier save: costs nothing more
-    return Status::OK();
+                           const ManifestEntry& entry, size_t source, Index* dedup,
+                           bool* reused) {
+  if (dedup) {
+    CKPT_ASSIGN_OR_RETURN(auto existing, dedup->Get(ChunkKey(digest)));
+    if (existing) {
+      *reused = true;  // stored by an earlier save: costs nothing more
+      return Status::OK();
+    }
   }
   EncodeParams params;
   params.elem_size = entry.is_blob ? 1 : DTypeSize(entry.dtype);
@@ -127,7 +135,7 @@ void SaveRun::ProcessChunk(const ChunkJob& job) {
   }
   if (first) {
     bool reused = false;
-    Status s = StoreChunk(digest, data, length, entry, job.source, &reused);
+    Status s = StoreChunk(digest, data, length, entry, job.source, &reader_, &reused);
     if (reused) {
       std::lock_guard<std::mutex> lock(mu_);
       reused_.push_back(job);
@@ -159,27 +167,28 @@ Status SaveRun::Run(Manifest* manifest, const SaveRequest& request) {
     for (uint64_t c = 0; c < count; ++c) jobs_.push_back({i, c});
     logical_bytes_ += e.byte_length;
   }
-  CKPT_ASSIGN_OR_RETURN(gc_generation_, ReadGcGeneration(*ctx_.index));
+  CKPT_ASSIGN_OR_RETURN(gc_generation_, ReadGcGeneration(reader_));
   ctx_.pool->ParallelFor(jobs_.size(), [this](size_t i) { ProcessChunk(jobs_[i]); });
   if (failed_) return first_error_;
   return Status::OK();
 }
 
-Status SaveRun::RestoreCollectedChunks() {
-  CKPT_ASSIGN_OR_RETURN(uint64_t generation, ReadGcGeneration(*ctx_.index));
+Status SaveRun::RestoreCollectedChunks(Index& writer) {
+  CKPT_ASSIGN_OR_RETURN(uint64_t generation, ReadGcGeneration(writer));
   if (generation == gc_generation_) return Status::OK();  // no gc swept since we looked
   // A gc swept since this save found these chunks stored; any it reclaimed
   // are written again from the caller's bytes, which are still ours.
   for (const ChunkJob& job : reused_) {
     const ManifestEntry& entry = *sources_[job.source].entry;
     const Digest& digest = entry.chunks[job.index];
-    CKPT_ASSIGN_OR_RETURN(auto present, ctx_.index->Get(ChunkKey(digest)));
+    CKPT_ASSIGN_OR_RETURN(auto present, writer.Get(ChunkKey(digest)));
     if (present || new_chunks_.count(digest)) continue;
     uint64_t span = ChunkSpan(ctx_.config.chunk_size, entry.is_blob ? 1 : DTypeSize(entry.dtype));
     uint64_t length = ChunkLength(entry.byte_length, span, job.index);
     bool reused = false;
     CKPT_RETURN_IF_ERROR(StoreChunk(digest, sources_[job.source].data + job.index * span, length,
-                                    entry, job.source, &reused));
+                                    entry, job.source, nullptr, &reused));
+    ctx_.chunks_rewritten_after_gc++;
   }
   return sink_.Flush();
 }
@@ -205,8 +214,9 @@ Result<CheckpointInfo> SaveRun::Commit(Manifest& manifest) {
 
   const std::string run_key = RunStepKey(manifest.run, manifest.step);
   const std::string tombstone = DeletedRefName(c.id.Hex());
-  std::lock_guard<std::mutex> lock(ctx_.commit_mu);
-  CKPT_RETURN_IF_ERROR(RestoreCollectedChunks());
+  CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx_));
+  Index& writer = session.index();
+  CKPT_RETURN_IF_ERROR(RestoreCollectedChunks(writer));
   IndexBatch batch;
   for (const auto& [digest, loc] : new_chunks_) batch.Put(ChunkKey(digest), EncodeChunkLocation(loc));
   for (const auto& [id, record] : sink_.sealed()) batch.Put(PackKey(id), EncodePackRecord(record));
@@ -215,10 +225,10 @@ Result<CheckpointInfo> SaveRun::Commit(Manifest& manifest) {
   // An identical checkpoint deleted earlier (same content, step and wall
   // time) must not stay marked deleted once saved again.
   if (ctx_.backend->Size(tombstone).ok()) CKPT_RETURN_IF_ERROR(ctx_.backend->Remove(tombstone));
-  auto existing = ctx_.index->Get(run_key);
+  auto existing = writer.Get(run_key);
   Status s = !existing.ok() ? existing.status()
              : *existing    ? Status::AlreadyExists(c.Label() + " was saved concurrently")
-                            : ctx_.index->Commit(batch);
+                            : writer.Commit(batch);
   if (!s.ok()) {
     // Its manifest is durable in a pack; mark it so repair does not revive
     // a save that never committed. Best effort: gc reclaims it either way.
@@ -243,7 +253,10 @@ Result<CheckpointInfo> SaveCheckpoint(StoreContext& ctx, const SaveRequest& requ
   if (ctx.options.read_only) return fail(Status::NotSupported("store opened read-only"));
   Status valid = ValidateSaveRequest(request);
   if (!valid.ok()) return fail(valid);
-  auto existing = ctx.index->Get(RunStepKey(request.run, request.step));
+  auto reader = OpenReader(ctx);
+  if (!reader.ok()) return fail(reader.status());
+  Index& index = **reader;
+  auto existing = index.Get(RunStepKey(request.run, request.step));
   if (!existing.ok()) return fail(existing.status());
   if (*existing) return fail(Status::AlreadyExists(label + " already exists"));
 
@@ -255,19 +268,20 @@ Result<CheckpointInfo> SaveCheckpoint(StoreContext& ctx, const SaveRequest& requ
   manifest.metrics = request.meta.metrics;
   manifest.attributes = request.meta.attributes;
   if (!request.parent.empty()) {
-    auto parent = ResolveRef(ctx, request.parent);
+    auto parent = ResolveRef(index, request.parent);
     if (!parent.ok()) return fail(parent.status().WithContext("parent"));
     manifest.parent = parent->id;
   } else {
-    auto latest = LatestOfRun(ctx, request.run);
+    auto latest = LatestOfRun(index, request.run);
     if (!latest.ok()) return fail(latest.status());
     manifest.parent = *latest;
   }
-  SaveRun run(ctx, options);
+  SaveRun run(ctx, index, options);
   Status s = run.Run(&manifest, request);
   if (!s.ok()) return fail(s);
   auto info = run.Commit(manifest);
   if (!info.ok()) return fail(info.status());
+  ctx.saves++;
   return info;
 }
 

@@ -9,24 +9,39 @@
 #include "ckpt/backend.h"
 #include "ckpt/options.h"
 #include "ckpt/store.h"
+#include <atomic>
+#include <chrono>
+
 #include "index/index.h"
 #include "manifest/manifest_codec.h"
 #include "util/thread_pool.h"
 
 namespace ckpt::internal {
 
+inline std::string IndexDirOf(const std::string& store_path) { return store_path + "/index"; }
+
 struct StoreContext {
   std::string path;
   StoreOptions options;
   StoreConfig config;
   std::shared_ptr<Backend> backend;
-  std::unique_ptr<Index> index;
   std::unique_ptr<ThreadPool> pool;
-  // Serializes index commits that must check-then-write (RUN@STEP unique,
-  // tags), so two saves in one process cannot both claim a step.
+  // Serializes this process's writer sessions (index_sessions.h); the store
+  // lock does the same across processes.
   std::mutex commit_mu;
   // One garbage collection at a time in this process.
   std::mutex gc_mu;
+
+  std::atomic<uint64_t> saves{0};
+  std::atomic<uint64_t> writer_sessions{0};
+  std::atomic<uint64_t> lock_wait_total_us{0};
+  std::atomic<uint64_t> lock_wait_max_us{0};
+  std::atomic<uint64_t> chunks_rewritten_after_gc{0};
+
+  std::string index_dir() const { return IndexDirOf(path); }
+  std::chrono::milliseconds lock_timeout() const {
+    return std::chrono::milliseconds(options.lock_timeout_ms);
+  }
 };
 
 // A resolved checkpoint: its id, index record and decoded manifest.

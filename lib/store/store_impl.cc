@@ -5,6 +5,7 @@
 #include "gc/collector.h"
 #include "gc/policy_codec.h"
 #include "store/checkpoint_remover.h"
+#include "store/index_sessions.h"
 #include "store/loader.h"
 #include "store/ref_resolver.h"
 #include "store/saver.h"
@@ -17,26 +18,26 @@ Status StoreImpl::RequireWritable(const std::string& what) const {
   return Status::OK();
 }
 
-std::vector<std::string> StoreImpl::TagsOf(const Digest& id) {
-  return TagsOfCheckpoint(*ctx_, id);
-}
 
 Result<CheckpointInfo> StoreImpl::Save(const SaveRequest& request, const SaveOptions& options) {
   return SaveCheckpoint(*ctx_, request, options);
 }
 
 Result<CheckpointInfo> StoreImpl::Resolve(const std::string& ref) {
-  CKPT_ASSIGN_OR_RETURN(auto c, ResolveRef(*ctx_, ref));
-  return MakeInfo(c, TagsOf(c.id));
+  CKPT_ASSIGN_OR_RETURN(auto index, OpenReader(*ctx_));
+  CKPT_ASSIGN_OR_RETURN(auto c, ResolveRef(*index, ref));
+  return MakeInfo(c, TagsOfCheckpoint(*index, c.id));
 }
 
 Result<CheckpointDetail> StoreImpl::Describe(const std::string& ref) {
-  CKPT_ASSIGN_OR_RETURN(auto c, ResolveRef(*ctx_, ref));
-  return MakeDetail(c, TagsOf(c.id));
+  CKPT_ASSIGN_OR_RETURN(auto index, OpenReader(*ctx_));
+  CKPT_ASSIGN_OR_RETURN(auto c, ResolveRef(*index, ref));
+  return MakeDetail(c, TagsOfCheckpoint(*index, c.id));
 }
 
 Result<LoadedCheckpoint> StoreImpl::Load(const std::string& ref, const LoadOptions& options) {
-  CKPT_ASSIGN_OR_RETURN(auto c, ResolveRef(*ctx_, ref));
+  CKPT_ASSIGN_OR_RETURN(auto index, OpenReader(*ctx_));
+  CKPT_ASSIGN_OR_RETURN(auto c, ResolveRef(*index, ref));
   LoadedCheckpoint out;
   out.id = c.id.Hex();
   out.run = c.manifest.run;
@@ -49,7 +50,7 @@ Result<LoadedCheckpoint> StoreImpl::Load(const std::string& ref, const LoadOptio
   for (const auto& e : c.manifest.entries) total += e.byte_length;
   for (const auto& e : c.manifest.entries) {
     std::vector<uint8_t> data(e.byte_length);
-    CKPT_RETURN_IF_ERROR(ReadEntryRange(*ctx_, c, e, 0, e.byte_length, data.data(),
+    CKPT_RETURN_IF_ERROR(ReadEntryRange(*ctx_, *index, c, e, 0, e.byte_length, data.data(),
                                         options.progress, base, total));
     base += e.byte_length;
     if (e.is_blob) out.blobs.push_back({e.name, std::move(data)});
@@ -60,27 +61,35 @@ Result<LoadedCheckpoint> StoreImpl::Load(const std::string& ref, const LoadOptio
 
 Status StoreImpl::LoadEntry(const std::string& ref, const std::string& name, void* dst,
                             size_t dst_size, const LoadOptions& options) {
-  CKPT_ASSIGN_OR_RETURN(auto c, ResolveRef(*ctx_, ref));
+  CKPT_ASSIGN_OR_RETURN(auto index, OpenReader(*ctx_));
+  CKPT_ASSIGN_OR_RETURN(auto c, ResolveRef(*index, ref));
   const ManifestEntry* e = c.manifest.Find(name);
   if (!e) return Status::NotFound("checkpoint " + c.Label() + " has no entry '" + name + "'");
   if (dst_size != e->byte_length)
     return Status::InvalidArgument("buffer of " + std::to_string(dst_size) + " bytes for '" +
                                    name + "' of " + std::to_string(e->byte_length) + " bytes");
-  return ReadEntryRange(*ctx_, c, *e, 0, e->byte_length, static_cast<uint8_t*>(dst),
+  return ReadEntryRange(*ctx_, *index, c, *e, 0, e->byte_length, static_cast<uint8_t*>(dst),
                         options.progress, 0, e->byte_length);
 }
 
 Status StoreImpl::LoadRange(const std::string& ref, const std::string& name, uint64_t offset,
                             uint64_t length, void* dst) {
-  CKPT_ASSIGN_OR_RETURN(auto c, ResolveRef(*ctx_, ref));
+  CKPT_ASSIGN_OR_RETURN(auto index, OpenReader(*ctx_));
+  CKPT_ASSIGN_OR_RETURN(auto c, ResolveRef(*index, ref));
   const ManifestEntry* e = c.manifest.Find(name);
   if (!e) return Status::NotFound("checkpoint " + c.Label() + " has no entry '" + name + "'");
-  return ReadEntryRange(*ctx_, c, *e, offset, length, static_cast<uint8_t*>(dst), nullptr, 0, 0);
+  return ReadEntryRange(*ctx_, *index, c, *e, offset, length, static_cast<uint8_t*>(dst), nullptr,
+                        0, 0);
 }
 
 Result<std::vector<RunInfo>> StoreImpl::ListRuns() {
+  CKPT_ASSIGN_OR_RETURN(auto index, OpenReader(*ctx_));
+  return ListRunsIn(*index);
+}
+
+Result<std::vector<RunInfo>> StoreImpl::ListRunsIn(Index& index) {
   std::map<std::string, RunInfo> runs;
-  CKPT_RETURN_IF_ERROR(ctx_->index->Scan("R", [&](std::string_view k, std::string_view v) {
+  CKPT_RETURN_IF_ERROR(index.Scan("R", [&](std::string_view k, std::string_view v) {
     std::string run;
     uint64_t step;
     if (!ParseRunStepKey(k, &run, &step) || v.size() != Digest::kSize) return true;
@@ -99,18 +108,19 @@ Result<std::vector<RunInfo>> StoreImpl::ListRuns() {
 Result<std::vector<CheckpointInfo>> StoreImpl::ListCheckpoints(const std::string& run) {
   if (!run.empty() && !IsValidName(run))
     return Status::InvalidArgument("invalid run name '" + run + "'");
+  CKPT_ASSIGN_OR_RETURN(auto index, OpenReader(*ctx_));
   std::vector<Digest> ids;
-  CKPT_RETURN_IF_ERROR(ctx_->index->Scan(run.empty() ? "R" : RunPrefix(run),
+  CKPT_RETURN_IF_ERROR(index->Scan(run.empty() ? "R" : RunPrefix(run),
                                          [&](auto, std::string_view v) {
                                            if (v.size() == Digest::kSize)
                                              ids.push_back(Digest::FromView(v));
                                            return true;
                                          }));
   if (!run.empty() && ids.empty()) return Status::NotFound("run '" + run + "' not found");
-  CKPT_ASSIGN_OR_RETURN(auto tags, TagsById(*ctx_));
+  CKPT_ASSIGN_OR_RETURN(auto tags, TagsById(*index));
   std::vector<CheckpointInfo> out;
   for (const auto& id : ids) {
-    CKPT_ASSIGN_OR_RETURN(auto c, LoadCheckpoint(*ctx_, id));
+    CKPT_ASSIGN_OR_RETURN(auto c, LoadCheckpoint(*index, id));
     std::vector<std::string> t;
     auto [lo, hi] = tags.equal_range(id.Hex());
     for (auto it = lo; it != hi; ++it) t.push_back(it->second);
@@ -122,10 +132,11 @@ Result<std::vector<CheckpointInfo>> StoreImpl::ListCheckpoints(const std::string
 Status StoreImpl::Tag(const std::string& ref, const std::string& tag) {
   CKPT_RETURN_IF_ERROR(RequireWritable("tag"));
   if (!IsValidName(tag)) return Status::InvalidArgument("invalid tag name '" + tag + "'");
-  // Resolve under the lock so a concurrent Delete cannot leave the tag dangling.
-  std::lock_guard<std::mutex> lock(ctx_->commit_mu);
-  CKPT_ASSIGN_OR_RETURN(auto c, ResolveRef(*ctx_, ref));
-  CKPT_ASSIGN_OR_RETURN(auto existing, ctx_->index->Get(TagKey(tag)));
+  // Resolve in the writer session so a concurrent Delete cannot leave the tag dangling.
+  CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(*ctx_));
+  Index& index = session.index();
+  CKPT_ASSIGN_OR_RETURN(auto c, ResolveRef(index, ref));
+  CKPT_ASSIGN_OR_RETURN(auto existing, index.Get(TagKey(tag)));
   if (existing) {
     if (*existing == c.id.View()) return Status::OK();
     return Status::AlreadyExists("tag '" + tag + "' already names another checkpoint");
@@ -136,25 +147,26 @@ Status StoreImpl::Tag(const std::string& ref, const std::string& tag) {
   CKPT_RETURN_IF_ERROR(ctx_->backend->Put(TagRefName(tag), hex.data(), hex.size()));
   IndexBatch batch;
   batch.Put(TagKey(tag), c.id.View());
-  return ctx_->index->Commit(batch);
+  return index.Commit(batch);
 }
 
 Status StoreImpl::Untag(const std::string& tag) {
   CKPT_RETURN_IF_ERROR(RequireWritable("untag"));
-  std::lock_guard<std::mutex> lock(ctx_->commit_mu);
-  CKPT_ASSIGN_OR_RETURN(auto existing, ctx_->index->Get(TagKey(tag)));
+  CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(*ctx_));
+  Index& index = session.index();
+  CKPT_ASSIGN_OR_RETURN(auto existing, index.Get(TagKey(tag)));
   if (!existing) return Status::NotFound("tag '" + tag + "' not found");
   CKPT_RETURN_IF_ERROR(ctx_->backend->Remove(TagRefName(tag)));
   IndexBatch batch;
   batch.Delete(TagKey(tag));
-  return ctx_->index->Commit(batch);
+  return index.Commit(batch);
 }
 
 Status StoreImpl::Delete(const std::string& ref) {
   CKPT_RETURN_IF_ERROR(RequireWritable("delete"));
-  std::lock_guard<std::mutex> lock(ctx_->commit_mu);
-  CKPT_ASSIGN_OR_RETURN(auto c, ResolveRef(*ctx_, ref));
-  return RemoveCheckpoint(*ctx_, c);
+  CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(*ctx_));
+  CKPT_ASSIGN_OR_RETURN(auto c, ResolveRef(session.index(), ref));
+  return RemoveCheckpoint(*ctx_, session.index(), c);
 }
 
 Status StoreImpl::SetPolicy(const std::string& run, const RetentionPolicy& policy) {
@@ -164,37 +176,39 @@ Status StoreImpl::SetPolicy(const std::string& run, const RetentionPolicy& polic
   if (policy.empty())
     return Status::InvalidArgument("a policy needs at least one keep rule");
   std::string encoded = EncodePolicy(policy);
-  std::lock_guard<std::mutex> lock(ctx_->commit_mu);
+  CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(*ctx_));
   // The ref first, like tags: repair restores policies from these objects.
   CKPT_RETURN_IF_ERROR(ctx_->backend->Put(PolicyRefName(run), encoded.data(), encoded.size()));
   IndexBatch batch;
   batch.Put(PolicyKey(run), encoded);
-  return ctx_->index->Commit(batch);
+  return session.index().Commit(batch);
 }
 
 Status StoreImpl::UnsetPolicy(const std::string& run) {
   CKPT_RETURN_IF_ERROR(RequireWritable("unset policy"));
-  std::lock_guard<std::mutex> lock(ctx_->commit_mu);
-  CKPT_ASSIGN_OR_RETURN(auto existing, LoadPolicy(*ctx_, run));
+  CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(*ctx_));
+  CKPT_ASSIGN_OR_RETURN(auto existing, LoadPolicy(session.index(), run));
   if (!existing) return Status::NotFound(run.empty() ? "no default policy is set"
                                                      : "run '" + run + "' has no policy");
   CKPT_RETURN_IF_ERROR(ctx_->backend->Remove(PolicyRefName(run)));
   IndexBatch batch;
   batch.Delete(PolicyKey(run));
-  return ctx_->index->Commit(batch);
+  return session.index().Commit(batch);
 }
 
 Result<RetentionPolicy> StoreImpl::GetPolicy(const std::string& run) {
-  CKPT_ASSIGN_OR_RETURN(auto policy, LoadPolicy(*ctx_, run));
+  CKPT_ASSIGN_OR_RETURN(auto index, OpenReader(*ctx_));
+  CKPT_ASSIGN_OR_RETURN(auto policy, LoadPolicy(*index, run));
   if (!policy) return Status::NotFound(run.empty() ? "no default policy is set"
                                                    : "run '" + run + "' has no policy");
   return *policy;
 }
 
 Result<std::vector<std::pair<std::string, RetentionPolicy>>> StoreImpl::ListPolicies() {
+  CKPT_ASSIGN_OR_RETURN(auto index, OpenReader(*ctx_));
   std::vector<std::pair<std::string, RetentionPolicy>> out;
   Status error;
-  CKPT_RETURN_IF_ERROR(ctx_->index->Scan("Y", [&](std::string_view k, std::string_view v) {
+  CKPT_RETURN_IF_ERROR(index->Scan("Y", [&](std::string_view k, std::string_view v) {
     RetentionPolicy p;
     error = DecodePolicy(v, &p);
     if (!error.ok()) return false;
@@ -205,6 +219,16 @@ Result<std::vector<std::pair<std::string, RetentionPolicy>>> StoreImpl::ListPoli
   return out;
 }
 
+StoreCounters StoreImpl::Counters() const {
+  StoreCounters c;
+  c.saves = ctx_->saves;
+  c.writer_sessions = ctx_->writer_sessions;
+  c.lock_wait_total_us = ctx_->lock_wait_total_us;
+  c.lock_wait_max_us = ctx_->lock_wait_max_us;
+  c.chunks_rewritten_after_gc = ctx_->chunks_rewritten_after_gc;
+  return c;
+}
+
 Result<GcReport> StoreImpl::Gc(const GcOptions& options) { return CollectGarbage(*ctx_, options); }
 
 Result<VerifyReport> StoreImpl::Verify(const VerifyOptions& options) {
@@ -212,9 +236,10 @@ Result<VerifyReport> StoreImpl::Verify(const VerifyOptions& options) {
 }
 
 Result<StoreStats> StoreImpl::Stats() {
+  CKPT_ASSIGN_OR_RETURN(auto index, OpenReader(*ctx_));
   StoreStats s;
   Status decode;
-  CKPT_RETURN_IF_ERROR(ctx_->index->Scan("C", [&](auto, std::string_view v) {
+  CKPT_RETURN_IF_ERROR(index->Scan("C", [&](auto, std::string_view v) {
     ChunkLocation loc;
     decode = DecodeChunkLocation(v, &loc);
     if (!decode.ok()) return false;
@@ -224,7 +249,7 @@ Result<StoreStats> StoreImpl::Stats() {
     return true;
   }));
   CKPT_RETURN_IF_ERROR(decode);
-  CKPT_RETURN_IF_ERROR(ctx_->index->Scan("P", [&](auto, std::string_view v) {
+  CKPT_RETURN_IF_ERROR(index->Scan("P", [&](auto, std::string_view v) {
     PackRecord rec;
     decode = DecodePackRecord(v, &rec);
     s.packs++;
@@ -232,7 +257,7 @@ Result<StoreStats> StoreImpl::Stats() {
     return decode.ok();
   }));
   CKPT_RETURN_IF_ERROR(decode);
-  CKPT_RETURN_IF_ERROR(ctx_->index->Scan("M", [&](auto, std::string_view v) {
+  CKPT_RETURN_IF_ERROR(index->Scan("M", [&](auto, std::string_view v) {
     CheckpointRecord rec;
     Manifest m;
     decode = DecodeCheckpointRecord(v, &rec);
@@ -243,9 +268,9 @@ Result<StoreStats> StoreImpl::Stats() {
     return true;
   }));
   CKPT_RETURN_IF_ERROR(decode);
-  CKPT_ASSIGN_OR_RETURN(auto runs, ListRuns());
+  CKPT_ASSIGN_OR_RETURN(auto runs, ListRunsIn(*index));
   s.runs = runs.size();
-  CKPT_RETURN_IF_ERROR(ctx_->index->Scan("T", [&](auto, auto) {
+  CKPT_RETURN_IF_ERROR(index->Scan("T", [&](auto, auto) {
     s.tags++;
     return true;
   }));

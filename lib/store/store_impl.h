@@ -26,6 +26,7 @@ class StoreImpl : public Store {
   Status Delete(const std::string& ref) override;
   Result<VerifyReport> Verify(const VerifyOptions& options) override;
   Result<StoreStats> Stats() override;
+  StoreCounters Counters() const override;
   Status SetPolicy(const std::string& run, const RetentionPolicy& policy) override;
   Status UnsetPolicy(const std::string& run) override;
   Result<RetentionPolicy> GetPolicy(const std::string& run) override;
@@ -34,7 +35,7 @@ class StoreImpl : public Store {
 
  private:
   Status RequireWritable(const std::string& what) const;
-  std::vector<std::string> TagsOf(const Digest& id);
+  Result<std::vector<RunInfo>> ListRunsIn(Index& index);
 
   std::unique_ptr<StoreContext> ctx_;
 };

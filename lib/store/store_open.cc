@@ -3,6 +3,7 @@
 #include <boost/filesystem.hpp>
 
 #include "backend/local_backend.h"
+#include "index/store_lock.h"
 #include "store/config.h"
 #include "store/store_impl.h"
 
@@ -10,8 +11,6 @@ namespace fs = boost::filesystem;
 
 namespace ckpt {
 namespace internal {
-
-std::string IndexDirOf(const std::string& path) { return path + "/index"; }
 
 Result<std::shared_ptr<Backend>> OpenBackend(const StoreOptions& options, const std::string& path) {
   boost::system::error_code ec;
@@ -43,9 +42,14 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const st
   const std::string index_dir = IndexDirOf(path);
   if (had_config && !fs::exists(index_dir + "/CURRENT", ec))
     return Status::Corruption("store " + path + " has no index; run 'ckpt repair' to rebuild it");
-  auto index = Index::Open(index_dir, !had_config, options.read_only);
-  if (!index.ok()) return index.status().WithContext("open store " + path);
-  ctx->index = std::move(*index);
+  {
+    // Created under the writer lock; otherwise opened once now so that a
+    // damaged index is reported here rather than at the first operation.
+    auto lock = StoreLock::Acquire(path, !had_config, ctx->lock_timeout());
+    if (!lock.ok()) return lock.status().WithContext("open store " + path);
+    auto index = Index::Open(index_dir, !had_config, had_config);
+    if (!index.ok()) return index.status().WithContext("open store " + path);
+  }
   ctx->pool = std::make_unique<ThreadPool>(options.threads);
   return std::unique_ptr<Store>(new StoreImpl(std::move(ctx)));
 }

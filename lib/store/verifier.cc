@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "pack/pack_writer.h"
+#include "store/index_sessions.h"
 #include "store/loader.h"
 
 namespace ckpt::internal {
@@ -36,6 +37,7 @@ class Verification {
 
   StoreContext& ctx_;
   const VerifyOptions& options_;
+  std::unique_ptr<Index> index_;  // one view for the whole run: a consistent snapshot
   VerifyReport report_;
   std::unordered_map<Digest, ChunkLocation, DigestHash> chunks_;
   std::vector<PendingProblem> pending_;
@@ -45,7 +47,7 @@ class Verification {
 Status Verification::CheckIndex() {
   Status scan_error;
   std::set<Digest> missing;
-  CKPT_RETURN_IF_ERROR(ctx_.index->Scan("M", [&](std::string_view k, std::string_view v) {
+  CKPT_RETURN_IF_ERROR(index_->Scan("M", [&](std::string_view k, std::string_view v) {
     CheckpointRecord rec;
     Manifest m;
     Digest id = Digest::FromView(k.substr(1));
@@ -61,7 +63,7 @@ Status Verification::CheckIndex() {
     for (const auto& e : m.entries) {
       for (const auto& d : e.chunks) {
         if (chunks_.count(d) || missing.count(d)) continue;
-        auto value = ctx_.index->Get(ChunkKey(d));
+        auto value = index_->Get(ChunkKey(d));
         ChunkLocation loc;
         if (!value.ok()) {
           scan_error = value.status();
@@ -91,7 +93,7 @@ void Verification::CheckPacks() {
   for (auto& [pack, digests] : by_pack) {
     Status s;
     auto size = ctx_.backend->Size(PackObjectName(pack));
-    auto rec = ctx_.index->Get(PackKey(pack));
+    auto rec = index_->Get(PackKey(pack));
     PackRecord record;
     if (!size.ok()) {
       s = size.status();
@@ -125,7 +127,7 @@ void Verification::ReadData() {
   std::mutex mu;
   ctx_.pool->ParallelFor(refs.size(), [&](size_t i) {
     std::vector<uint8_t> buffer(refs[i].loc.raw_length);
-    Status s = ReadChunk(ctx_, refs[i].digest, refs[i].loc.raw_length, buffer.data());
+    Status s = ReadChunk(ctx_, *index_, refs[i].digest, refs[i].loc.raw_length, buffer.data());
     std::lock_guard<std::mutex> lock(mu);
     report_.chunks_checked++;
     report_.bytes_read += refs[i].loc.length;
@@ -140,7 +142,7 @@ Status Verification::MapToCheckpoints() {
   for (size_t i = 0; i < pending_.size(); ++i)
     for (const auto& d : pending_[i].chunks) problems_of[d].push_back(i);
   std::vector<std::set<std::string>> ckpts(pending_.size()), tensors(pending_.size());
-  CKPT_RETURN_IF_ERROR(ctx_.index->Scan("M", [&](auto, std::string_view v) {
+  CKPT_RETURN_IF_ERROR(index_->Scan("M", [&](auto, std::string_view v) {
     CheckpointRecord rec;
     Manifest m;
     if (!DecodeCheckpointRecord(v, &rec).ok() || !DecodeManifest(rec.manifest, &m).ok())
@@ -170,6 +172,7 @@ Status Verification::MapToCheckpoints() {
 }
 
 Result<VerifyReport> Verification::Run() {
+  CKPT_ASSIGN_OR_RETURN(index_, OpenReader(ctx_));
   CKPT_RETURN_IF_ERROR(CheckIndex());
   CheckPacks();
   if (options_.read_data) ReadData();

@@ -76,9 +76,21 @@ Status RunTagList(const Context& ctx) {
   return Status::OK();
 }
 
-Status RunRm(const Context& ctx, const std::string& ref) {
+struct RmArgs {
+  std::string ref;
+  bool force = false;
+};
+
+Status RunRm(const Context& ctx, const RmArgs& args) {
   CKPT_ASSIGN_OR_RETURN(auto store, OpenStore(ctx, /*read_only=*/false));
-  CKPT_ASSIGN_OR_RETURN(CheckpointInfo info, store->Resolve(ref));
+  CKPT_ASSIGN_OR_RETURN(CheckpointInfo info, store->Resolve(args.ref));
+  // A tag says "keep this" (gc always keeps tagged checkpoints); deleting
+  // one must be deliberate.
+  if (!info.tags.empty() && !args.force) {
+    return Status::InvalidArgument(fmt::format(
+        "{} ({}) is tagged with {}: pass --force to delete it and its tag{}", RunAtStep(info),
+        ShortId(info.id), JoinOrDash(info.tags, ", "), info.tags.size() == 1 ? "" : "s"));
+  }
   // Delete by RUN@STEP, which cannot be mistaken for a tag or another run.
   CKPT_RETURN_IF_ERROR(store->Delete(RunAtStep(info)));
   if (ctx.json) {
@@ -122,10 +134,11 @@ void RegisterTag(CLI::App& app, Context& ctx) {
 }
 
 void RegisterRm(CLI::App& app, Context& ctx) {
-  auto ref = std::make_shared<std::string>();
+  auto args = std::make_shared<RmArgs>();
   CLI::App* cmd = app.add_subcommand("rm", "Delete a checkpoint (its chunks stay until GC)");
-  cmd->add_option("ref", *ref, kRefHelp)->required();
-  OnRun(cmd, ctx, [&ctx, ref] { return RunRm(ctx, *ref); });
+  cmd->add_option("ref", args->ref, kRefHelp)->required();
+  cmd->add_flag("-f,--force", args->force, "Delete it even if it is tagged");
+  OnRun(cmd, ctx, [&ctx, args] { return RunRm(ctx, *args); });
 }
 
 }  // namespace ckpt::cli

@@ -21,6 +21,8 @@ void RegisterRm(CLI::App& app, Context& ctx);      // cmd_tag_rm.cc
 void RegisterStats(CLI::App& app, Context& ctx);   // cmd_stats_verify_repair.cc
 void RegisterVerify(CLI::App& app, Context& ctx);  // cmd_stats_verify_repair.cc
 void RegisterRepair(CLI::App& app, Context& ctx);  // cmd_stats_verify_repair.cc
+void RegisterPolicy(CLI::App& app, Context& ctx);  // cmd_policy.cc
+void RegisterGc(CLI::App& app, Context& ctx);      // cmd_gc.cc
 
 // Help text of a REF argument.
 inline constexpr const char* kRefHelp = "Checkpoint: RUN@STEP, RUN (its latest), TAG or id prefix";

@@ -102,4 +102,51 @@ json RepairJson(const RepairReport& r) {
           {"tags_restored", r.tags_restored}};
 }
 
+json PolicyJson(const RetentionPolicy& p) {
+  json best = json::array();
+  for (const auto& b : p.keep_best) {
+    best.push_back({{"count", b.count}, {"metric", b.metric}, {"minimize", b.minimize}});
+  }
+  return {{"keep_last", p.keep_last},
+          {"keep_every_steps", p.keep_every_steps},
+          {"keep_within_seconds", p.keep_within_seconds},
+          {"keep_hourly", p.keep_hourly},
+          {"keep_daily", p.keep_daily},
+          {"keep_weekly", p.keep_weekly},
+          {"keep_monthly", p.keep_monthly},
+          {"keep_best", std::move(best)},
+          {"flags", p.ToString()}};
+}
+
+json DecisionJson(const RetentionDecision& d) {
+  return {{"run", d.checkpoint.run},
+          {"step", d.checkpoint.step},
+          {"id", d.checkpoint.id},
+          {"keep", d.keep()},
+          {"reasons", d.reasons}};
+}
+
+json GcJson(const GcReport& r) {
+  json decisions = json::array();
+  uint64_t to_remove = 0;
+  for (const auto& d : r.decisions) {
+    decisions.push_back(DecisionJson(d));
+    if (!d.keep()) ++to_remove;
+  }
+  return {{"dry_run", r.dry_run},
+          {"decisions", std::move(decisions)},
+          {"runs_without_policy", r.runs_without_policy},
+          // What the plan removes; checkpoints_removed stays 0 in a dry run.
+          {"checkpoints_to_remove", to_remove},
+          {"checkpoints_removed", r.checkpoints_removed},
+          {"chunks_removed", r.chunks_removed},
+          {"bytes_unreferenced", r.bytes_unreferenced},
+          {"packs_repacked", r.packs_repacked},
+          {"bytes_repacked", r.bytes_repacked},
+          {"packs_deleted", r.packs_deleted},
+          {"orphan_packs_deleted", r.orphan_packs_deleted},
+          {"bytes_deleted", r.bytes_deleted},
+          {"packs_pending", r.packs_pending}};
+}
+
 }  // namespace ckpt::cli

@@ -4,7 +4,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ckpt/gc.h"
 #include "ckpt/manifest.h"
+#include "ckpt/retention.h"
 #include "ckpt/stats.h"
 #include "ckpt/status.h"
 #include "ckpt/store.h"
@@ -23,5 +25,11 @@ nlohmann::json ConfigJson(const StoreConfig& config);
 nlohmann::json StatsJson(const StoreStats& stats);
 nlohmann::json VerifyJson(const VerifyReport& report);
 nlohmann::json RepairJson(const RepairReport& report);
+// Every rule field (0 or [] if unset), plus "flags": policy.ToString().
+nlohmann::json PolicyJson(const RetentionPolicy& policy);
+// {"run", "step", "id", "keep", "reasons"}
+nlohmann::json DecisionJson(const RetentionDecision& decision);
+// "dry_run", "decisions", "runs_without_policy" and every counter.
+nlohmann::json GcJson(const GcReport& report);
 
 }  // namespace ckpt::cli

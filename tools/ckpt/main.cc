@@ -13,7 +13,8 @@
 //   3  not found: checkpoint, run, tag, store or input file
 //   4  corruption; also `verify` finding any problem
 //   5  bad input: invalid argument (malformed file, bad name, bad --meta,
-//      --metric or --step) or already exists (RUN@STEP taken, store exists)
+//      --metric, --step or --keep-* value, rm of a tagged checkpoint without
+//      --force) or already exists (RUN@STEP taken, store exists)
 //   6  busy: another process holds the store's writer lock
 //   7  I/O error or no space left on the device
 //   8  version mismatch: the store was written by a newer format
@@ -55,6 +56,8 @@ int Main(int argc, char** argv) {
   RegisterStats(app, ctx);
   RegisterVerify(app, ctx);
   RegisterRepair(app, ctx);
+  RegisterPolicy(app, ctx);
+  RegisterGc(app, ctx);
 
   try {
     app.parse(argc, argv);

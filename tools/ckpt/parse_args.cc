@@ -21,6 +21,28 @@ Result<uint64_t> ParseStep(const std::string& text) {
   return step;
 }
 
+Result<uint64_t> ParseCount(const std::string& flag, const std::string& text, uint64_t max) {
+  uint64_t n = 0;
+  const char* end = text.data() + text.size();
+  bool digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+  auto [ptr, ec] = std::from_chars(text.data(), end, n);
+  if (!digits || ec != std::errc() || ptr != end || n == 0 || n > max) {
+    return Status::InvalidArgument(
+        fmt::format("{}: '{}' is not a whole number from 1 to {}", flag, text, max));
+  }
+  return n;
+}
+
+Result<double> ParseFraction(const std::string& flag, const std::string& text) {
+  double value = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (text.empty() || ec != std::errc() || ptr != end || !(value >= 0 && value <= 1)) {
+    return Status::InvalidArgument(fmt::format("{}: '{}' is not a number from 0 to 1", flag, text));
+  }
+  return value;
+}
+
 // Splits "KEY=VALUE" at the first '='.
 static Result<std::pair<std::string, std::string>> SplitPair(const std::string& item,
                                                              const char* flag, const char* form) {

@@ -14,6 +14,13 @@ namespace ckpt::cli {
 // A step: decimal digits only (no sign, no spaces), fitting in 64 bits.
 Result<uint64_t> ParseStep(const std::string& text);
 
+// A count given to `flag`: decimal digits only, at least 1 and at most `max`
+// ("0", "-3", "3x" and "" are errors naming the flag).
+Result<uint64_t> ParseCount(const std::string& flag, const std::string& text, uint64_t max);
+
+// A fraction given to `flag`: a finite number in [0, 1], consumed whole.
+Result<double> ParseFraction(const std::string& flag, const std::string& text);
+
 // --meta KEY=VALUE pairs: KEY non-empty, VALUE may be empty, keys unique.
 Result<std::map<std::string, std::string>> ParseMetaPairs(const std::vector<std::string>& items);
 
