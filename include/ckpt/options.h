@@ -44,6 +44,14 @@ struct StoreOptions {
   // How long an operation waits for another process's short index session
   // (a save's commit, a gc step) before failing with kBusy. Default 60 s.
   int64_t lock_timeout_ms = 60000;
+  // Run garbage collection (stored policies, default GcOptions but for the
+  // grace period below) in a background thread after every this many
+  // successful saves of this Store; 0 = never. Saves do not wait for it; a
+  // gc still running when the next one is due is not started twice. Its
+  // result is in Counters(). Default 0.
+  uint32_t gc_every_saves = 0;
+  // The grace period of those background collections, in seconds.
+  int64_t auto_gc_grace_seconds = 3600;
   // Where packs and refs live; null = a local directory backend at `path`.
   // Tests pass a fault-injecting backend here.
   std::shared_ptr<Backend> backend;

@@ -34,6 +34,9 @@ struct StoreCounters {
   uint64_t lock_wait_total_us = 0;   // time spent waiting for another's session
   uint64_t lock_wait_max_us = 0;     // the longest single wait
   uint64_t chunks_rewritten_after_gc = 0;  // chunks a concurrent gc reclaimed mid-save
+  uint64_t auto_gc_runs = 0;               // background collections finished
+  uint64_t auto_gc_failures = 0;           // ... that returned an error
+  std::string last_auto_gc_error;          // the last such error, "" if none
 };
 
 // One problem found by Verify, with what it touches.

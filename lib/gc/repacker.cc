@@ -99,9 +99,12 @@ Result<RepackResult> RepackSparsePacks(StoreContext& ctx, const LiveSet& live,
   RepackResult result;
   if (threshold <= 0) return result;
   for (const auto& [pack, usage] : packs) {
-    uint64_t total = usage.live_bytes + usage.dead_bytes;
-    if (usage.dead_bytes == 0 || total == 0) continue;
-    if (static_cast<double>(usage.live_bytes) / static_cast<double>(total) >= threshold) continue;
+    // Measured against the file, not this sweep's dead entries: a repack
+    // that an earlier gc could not finish is still due.
+    if (usage.file_bytes == 0) continue;
+    if (static_cast<double>(usage.live_bytes) >=
+        threshold * static_cast<double>(usage.file_bytes))
+      continue;
     CKPT_RETURN_IF_ERROR(RepackOne(ctx, live, pack, now_ns, &result).WithContext("gc repack"));
   }
   return result;

@@ -46,8 +46,9 @@ Status PlanSweep(Index& index, const LiveSet& live, SweepResult* result,
   CKPT_RETURN_IF_ERROR(error);
   // Packs with no chunk entries left (e.g. holding only the manifest of a
   // deleted checkpoint) show up only here.
-  return index.Scan("P", [&](std::string_view k, auto) {
-    result->packs[PackIdOfKey(k)];
+  return index.Scan("P", [&](std::string_view k, std::string_view v) {
+    PackRecord record;
+    if (DecodePackRecord(v, &record).ok()) result->packs[PackIdOfKey(k)].file_bytes = record.size;
     return true;
   });
 }

@@ -15,8 +15,9 @@
 namespace ckpt::internal {
 
 struct PackUsage {
-  uint64_t live_bytes = 0;
-  uint64_t dead_bytes = 0;
+  uint64_t live_bytes = 0;  // stored bytes of entries still needed
+  uint64_t dead_bytes = 0;  // stored bytes of chunk entries this sweep removes
+  uint64_t file_bytes = 0;  // the pack file's size, from its 'P' record
 };
 
 struct SweepResult {

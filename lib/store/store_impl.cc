@@ -19,8 +19,40 @@ Status StoreImpl::RequireWritable(const std::string& what) const {
 }
 
 
+StoreImpl::~StoreImpl() {
+  std::thread running;
+  {
+    std::lock_guard<std::mutex> lock(auto_gc_mu_);
+    running = std::move(auto_gc_);
+  }
+  if (running.joinable()) running.join();  // the gc takes auto_gc_mu_ as it ends
+}
+
 Result<CheckpointInfo> StoreImpl::Save(const SaveRequest& request, const SaveOptions& options) {
-  return SaveCheckpoint(*ctx_, request, options);
+  auto info = SaveCheckpoint(*ctx_, request, options);
+  if (info.ok()) MaybeStartAutoGc();
+  return info;
+}
+
+void StoreImpl::MaybeStartAutoGc() {
+  if (ctx_->options.gc_every_saves == 0) return;
+  std::lock_guard<std::mutex> lock(auto_gc_mu_);
+  if (++saves_since_gc_ < ctx_->options.gc_every_saves || auto_gc_running_) return;
+  saves_since_gc_ = 0;
+  if (auto_gc_.joinable()) auto_gc_.join();  // finished: auto_gc_running_ is false
+  auto_gc_running_ = true;
+  auto_gc_ = std::thread([this] {
+    GcOptions options;
+    options.grace_seconds = ctx_->options.auto_gc_grace_seconds;
+    auto report = CollectGarbage(*ctx_, options);
+    std::lock_guard<std::mutex> done(auto_gc_mu_);
+    auto_gc_runs_++;
+    if (!report.ok()) {
+      auto_gc_failures_++;
+      last_auto_gc_error_ = report.status().ToString();
+    }
+    auto_gc_running_ = false;
+  });
 }
 
 Result<CheckpointInfo> StoreImpl::Resolve(const std::string& ref) {
@@ -226,6 +258,10 @@ StoreCounters StoreImpl::Counters() const {
   c.lock_wait_total_us = ctx_->lock_wait_total_us;
   c.lock_wait_max_us = ctx_->lock_wait_max_us;
   c.chunks_rewritten_after_gc = ctx_->chunks_rewritten_after_gc;
+  std::lock_guard<std::mutex> lock(auto_gc_mu_);
+  c.auto_gc_runs = auto_gc_runs_;
+  c.auto_gc_failures = auto_gc_failures_;
+  c.last_auto_gc_error = last_auto_gc_error_;
   return c;
 }
 

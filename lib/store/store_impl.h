@@ -2,6 +2,9 @@
 // resolves refs and hands off to saver, loader, verifier or the index.
 #pragma once
 
+#include <atomic>
+#include <thread>
+
 #include "store/store_context.h"
 
 namespace ckpt::internal {
@@ -9,6 +12,7 @@ namespace ckpt::internal {
 class StoreImpl : public Store {
  public:
   explicit StoreImpl(std::unique_ptr<StoreContext> ctx) : ctx_(std::move(ctx)) {}
+  ~StoreImpl() override;
 
   const StoreConfig& config() const override { return ctx_->config; }
   Result<CheckpointInfo> Save(const SaveRequest& request, const SaveOptions& options) override;
@@ -37,7 +41,17 @@ class StoreImpl : public Store {
   Status RequireWritable(const std::string& what) const;
   Result<std::vector<RunInfo>> ListRunsIn(Index& index);
 
+  void MaybeStartAutoGc();
+
   std::unique_ptr<StoreContext> ctx_;
+  // Background gc (StoreOptions::gc_every_saves).
+  mutable std::mutex auto_gc_mu_;
+  std::thread auto_gc_;
+  std::atomic<bool> auto_gc_running_{false};
+  uint64_t saves_since_gc_ = 0;
+  uint64_t auto_gc_runs_ = 0;
+  uint64_t auto_gc_failures_ = 0;
+  std::string last_auto_gc_error_;
 };
 
 }  // namespace ckpt::internal

@@ -131,3 +131,23 @@ TEST_CASE("a save that deduplicated against chunks gc reclaimed writes them agai
   REQUIRE(verify.ok());
   CHECK(verify->ok());
 }
+
+TEST_CASE("gc runs by itself every K saves without holding saves up", "[integration][gc]") {
+  TempDir dir;
+  StoreOptions options;
+  options.gc_every_saves = 4;
+  options.auto_gc_grace_seconds = 0;
+  auto store = MustOpen(dir.path(), options);
+  RetentionPolicy policy;
+  policy.keep_last = 2;
+  REQUIRE(store->SetPolicy("run", policy).ok());
+  for (uint64_t step = 0; step < 12; ++step)
+    REQUIRE(store->Save(StepState(step, 100 + step).Request("run", step)).ok());
+  store.reset();  // waits for a gc still running
+  store = MustOpen(dir.path());
+  auto steps = Steps(*store, "run");
+  // Some background gc ran (how many depends on timing) and removed steps.
+  CHECK(steps.size() < 12);
+  CHECK(steps.back() == 11);
+  for (uint64_t step : {10, 11}) RequireLoads(*store, "run", {step}, 100 + step);
+}
