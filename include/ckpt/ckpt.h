@@ -3,6 +3,7 @@
 
 #include "ckpt/backend.h"
 #include "ckpt/checkpoint.h"
+#include "ckpt/checkpoint_reader.h"
 #include "ckpt/dtype.h"
 #include "ckpt/manifest.h"
 #include "ckpt/options.h"

@@ -55,6 +55,7 @@
 #include <vector>
 
 #include "ckpt/checkpoint.h"
+#include "ckpt/checkpoint_reader.h"
 #include "ckpt/gc.h"
 #include "ckpt/manifest.h"
 #include "ckpt/options.h"
@@ -112,6 +113,10 @@ class Store {
   // Errors: kNotFound, kCorruption (names pack, chunk, checkpoint, tensor).
   virtual Result<LoadedCheckpoint> Load(const std::string& ref,
                                         const LoadOptions& options = {}) = 0;
+
+  // Pins the checkpoint `ref` names for reading many of its entries with
+  // one resolution and one index view. Errors: as Resolve.
+  virtual Result<std::unique_ptr<CheckpointReader>> OpenCheckpoint(const std::string& ref) = 0;
 
   // Loads tensor or blob `name` of `ref` into `dst`, which holds `dst_size`
   // bytes. REQUIRES: dst_size equals the entry's byte length (else

@@ -1,5 +1,6 @@
 #include "gc/sweeper.h"
 
+#include <map>
 #include <set>
 
 #include "store/index_sessions.h"
@@ -22,10 +23,29 @@ void BumpGcGeneration(uint64_t current, IndexBatch* batch) {
 
 namespace {
 
+// A dead chunk entry, compact: a sweep of a million dead chunks keeps a
+// million of these in memory.
+struct DeadChunk {
+  Digest digest;
+  uint32_t pack;    // index into DeadList::packs
+  uint32_t length;  // stored bytes
+};
+
+struct DeadList {
+  std::vector<DeadChunk> chunks;
+  std::vector<std::string> packs;
+  std::map<std::string, uint32_t> pack_numbers;
+
+  void Add(const Digest& d, const ChunkLocation& loc) {
+    auto [it, added] = pack_numbers.emplace(loc.pack_id, static_cast<uint32_t>(packs.size()));
+    if (added) packs.push_back(loc.pack_id);
+    chunks.push_back({d, it->second, loc.length});
+  }
+};
+
 // The long part, on a snapshot and outside any lock: which chunk entries
 // are dead, and how full each pack is.
-Status PlanSweep(Index& index, const LiveSet& live, SweepResult* result,
-                 std::vector<std::pair<std::string, ChunkLocation>>* dead) {
+Status PlanSweep(Index& index, const LiveSet& live, SweepResult* result, DeadList* dead) {
   for (const auto& [id, loc] : live.manifests) result->packs[loc.pack_id].live_bytes += loc.length;
   Status error;
   CKPT_RETURN_IF_ERROR(index.Scan("C", [&](std::string_view k, std::string_view v) {
@@ -33,14 +53,15 @@ Status PlanSweep(Index& index, const LiveSet& live, SweepResult* result,
     error = DecodeChunkLocation(v, &loc);
     if (!error.ok()) return false;
     PackUsage& usage = result->packs[loc.pack_id];
-    if (live.ContainsChunk(Digest::FromView(k.substr(1)))) {
+    Digest digest = Digest::FromView(k.substr(1));
+    if (live.ContainsChunk(digest)) {
       usage.live_bytes += loc.length;
       return true;
     }
     usage.dead_bytes += loc.length;
     result->chunks_removed++;
     result->bytes_unreferenced += loc.length;
-    if (dead) dead->emplace_back(std::string(k), loc);
+    if (dead) dead->Add(digest, loc);
     return true;
   }));
   CKPT_RETURN_IF_ERROR(error);
@@ -56,22 +77,22 @@ Status PlanSweep(Index& index, const LiveSet& live, SweepResult* result,
 // The short part, in a writer session: checkpoints committed since the
 // snapshot bring their chunks back to life; the rest is deleted.
 Status ApplySweep(Index& index, LiveSet& live, int64_t now_ns, SweepResult* result,
-                  const std::vector<std::pair<std::string, ChunkLocation>>& dead) {
+                  const DeadList& dead) {
   std::set<Digest> before = live.checkpoints;
   CKPT_RETURN_IF_ERROR(MarkLive(index, &live));
   for (const auto& [id, loc] : live.manifests)
     if (!before.count(id)) result->packs[loc.pack_id].live_bytes += loc.length;
   IndexBatch batch;
-  for (const auto& [key, loc] : dead) {
-    if (live.ContainsChunk(Digest::FromView(std::string_view(key).substr(1)))) {
-      PackUsage& usage = result->packs[loc.pack_id];
-      usage.live_bytes += loc.length;
-      usage.dead_bytes -= loc.length;
+  for (const DeadChunk& d : dead.chunks) {
+    if (live.ContainsChunk(d.digest)) {
+      PackUsage& usage = result->packs[dead.packs[d.pack]];
+      usage.live_bytes += d.length;
+      usage.dead_bytes -= d.length;
       result->chunks_removed--;
-      result->bytes_unreferenced -= loc.length;
+      result->bytes_unreferenced -= d.length;
       continue;
     }
-    batch.Delete(key);
+    batch.Delete(ChunkKey(d.digest));
   }
   std::string condemned_at;
   PutFixed64(&condemned_at, static_cast<uint64_t>(now_ns));
@@ -99,7 +120,7 @@ Result<SweepResult> CountDead(Index& snapshot, const LiveSet& live) {
 
 Result<SweepResult> SweepIndex(StoreContext& ctx, Index& snapshot, LiveSet& live, int64_t now_ns) {
   SweepResult result;
-  std::vector<std::pair<std::string, ChunkLocation>> dead;
+  DeadList dead;
   CKPT_RETURN_IF_ERROR(PlanSweep(snapshot, live, &result, &dead));
   CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx, WriterPriority::kBackground));
   CKPT_RETURN_IF_ERROR(ApplySweep(session.index(), live, now_ns, &result, dead));

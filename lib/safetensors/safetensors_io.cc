@@ -187,7 +187,7 @@ struct ExportPlan {
 };
 
 // Plans from the stored original header, checked against the tensors stored.
-Result<ExportPlan> PlanFromHeaderBlob(Store& store, const std::string& id, const EntryInfo& blob,
+Result<ExportPlan> PlanFromHeaderBlob(CheckpointReader& reader, const EntryInfo& blob,
                                       const std::map<std::string, const EntryInfo*>& tensors,
                                       uint64_t data_length) {
   if (blob.byte_length < internal::kSafetensorsPrefixSize ||
@@ -199,7 +199,7 @@ Result<ExportPlan> PlanFromHeaderBlob(Store& store, const std::string& id, const
   plan.data_length = data_length;
   plan.header.resize(blob.byte_length);
   CKPT_RETURN_IF_ERROR(
-      store.LoadEntry(id, kSafetensorsHeaderBlob, plan.header.data(), plan.header.size()));
+      reader.ReadEntry(kSafetensorsHeaderBlob, plan.header.data(), plan.header.size()));
   auto parsed = internal::ParseSafetensorsHeader(plan.header, plan.header.size() + data_length);
   const std::string context = "stored blob " + std::string(kSafetensorsHeaderBlob);
   if (!parsed.ok()) {
@@ -245,10 +245,10 @@ Result<ExportPlan> PlanCanonical(const CheckpointDetail& detail) {
 
 Status Export(Store& store, const std::string& ref, const std::string& out_path,
               const LoadOptions& options) {
-  CKPT_ASSIGN_OR_RETURN(CheckpointDetail detail, store.Describe(ref));
-  // Load by id from here on, so that a save moving `ref` meanwhile cannot
-  // mix two checkpoints in one file.
-  const std::string& id = detail.info.id;
+  // One pinned checkpoint: a save moving `ref` meanwhile cannot mix two
+  // checkpoints in one file, and the index is opened once, not per tensor.
+  CKPT_ASSIGN_OR_RETURN(auto reader, store.OpenCheckpoint(ref));
+  const CheckpointDetail& detail = reader->detail();
   std::map<std::string, const EntryInfo*> tensors;
   const EntryInfo* header_blob = nullptr;
   uint64_t data_length = 0;
@@ -262,7 +262,7 @@ Status Export(Store& store, const std::string& ref, const std::string& out_path,
   }
   ExportPlan plan;
   if (header_blob != nullptr) {
-    CKPT_ASSIGN_OR_RETURN(plan, PlanFromHeaderBlob(store, id, *header_blob, tensors, data_length));
+    CKPT_ASSIGN_OR_RETURN(plan, PlanFromHeaderBlob(*reader, *header_blob, tensors, data_length));
   } else {
     CKPT_ASSIGN_OR_RETURN(plan, PlanCanonical(detail));
   }
@@ -283,8 +283,8 @@ Status Export(Store& store, const std::string& ref, const std::string& out_path,
     for (uint64_t offset = 0; offset < e.size(); offset += slice) {
       const uint64_t length = std::min(slice, e.size() - offset);
       buffer.resize(length);
-      Status s = e.size() <= slice ? store.LoadEntry(id, e.name, buffer.data(), buffer.size())
-                                   : store.LoadRange(id, e.name, offset, length, buffer.data());
+      Status s = e.size() <= slice ? reader->ReadEntry(e.name, buffer.data(), buffer.size())
+                                   : reader->ReadRange(e.name, offset, length, buffer.data());
       CKPT_RETURN_IF_ERROR(s.WithContext(context));
       CKPT_RETURN_IF_ERROR(out.Write(buffer.data(), buffer.size()));
       done += length;

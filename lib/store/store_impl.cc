@@ -4,6 +4,7 @@
 
 #include "gc/collector.h"
 #include "gc/policy_codec.h"
+#include "store/checkpoint_reader_impl.h"
 #include "store/checkpoint_remover.h"
 #include "store/index_sessions.h"
 #include "store/loader.h"
@@ -91,27 +92,21 @@ Result<LoadedCheckpoint> StoreImpl::Load(const std::string& ref, const LoadOptio
   return out;
 }
 
+Result<std::unique_ptr<CheckpointReader>> StoreImpl::OpenCheckpoint(const std::string& ref) {
+  CKPT_ASSIGN_OR_RETURN(auto reader, CheckpointReaderImpl::Open(*ctx_, ref));
+  return std::unique_ptr<CheckpointReader>(std::move(reader));
+}
+
 Status StoreImpl::LoadEntry(const std::string& ref, const std::string& name, void* dst,
                             size_t dst_size, const LoadOptions& options) {
-  CKPT_ASSIGN_OR_RETURN(auto index, OpenReader(*ctx_));
-  CKPT_ASSIGN_OR_RETURN(auto c, ResolveRef(*index, ref));
-  const ManifestEntry* e = c.manifest.Find(name);
-  if (!e) return Status::NotFound("checkpoint " + c.Label() + " has no entry '" + name + "'");
-  if (dst_size != e->byte_length)
-    return Status::InvalidArgument("buffer of " + std::to_string(dst_size) + " bytes for '" +
-                                   name + "' of " + std::to_string(e->byte_length) + " bytes");
-  return ReadEntryRange(*ctx_, *index, c, *e, 0, e->byte_length, static_cast<uint8_t*>(dst),
-                        options.progress, 0, e->byte_length);
+  CKPT_ASSIGN_OR_RETURN(auto reader, CheckpointReaderImpl::Open(*ctx_, ref));
+  return reader->ReadEntry(name, dst, dst_size, options);
 }
 
 Status StoreImpl::LoadRange(const std::string& ref, const std::string& name, uint64_t offset,
                             uint64_t length, void* dst) {
-  CKPT_ASSIGN_OR_RETURN(auto index, OpenReader(*ctx_));
-  CKPT_ASSIGN_OR_RETURN(auto c, ResolveRef(*index, ref));
-  const ManifestEntry* e = c.manifest.Find(name);
-  if (!e) return Status::NotFound("checkpoint " + c.Label() + " has no entry '" + name + "'");
-  return ReadEntryRange(*ctx_, *index, c, *e, offset, length, static_cast<uint8_t*>(dst), nullptr,
-                        0, 0);
+  CKPT_ASSIGN_OR_RETURN(auto reader, CheckpointReaderImpl::Open(*ctx_, ref));
+  return reader->ReadRange(name, offset, length, dst);
 }
 
 Result<std::vector<RunInfo>> StoreImpl::ListRuns() {

@@ -19,6 +19,7 @@ class StoreImpl : public Store {
   Result<CheckpointInfo> Resolve(const std::string& ref) override;
   Result<CheckpointDetail> Describe(const std::string& ref) override;
   Result<LoadedCheckpoint> Load(const std::string& ref, const LoadOptions& options) override;
+  Result<std::unique_ptr<CheckpointReader>> OpenCheckpoint(const std::string& ref) override;
   Status LoadEntry(const std::string& ref, const std::string& name, void* dst, size_t dst_size,
                    const LoadOptions& options) override;
   Status LoadRange(const std::string& ref, const std::string& name, uint64_t offset,

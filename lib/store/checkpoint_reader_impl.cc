@@ -1,0 +1,44 @@
+#include "store/checkpoint_reader_impl.h"
+
+#include "store/checkpoint_remover.h"
+#include "store/index_sessions.h"
+#include "store/loader.h"
+#include "store/ref_resolver.h"
+
+namespace ckpt::internal {
+
+Result<std::unique_ptr<CheckpointReaderImpl>> CheckpointReaderImpl::Open(StoreContext& ctx,
+                                                                        const std::string& ref) {
+  CKPT_ASSIGN_OR_RETURN(auto index, OpenReader(ctx));
+  std::unique_ptr<CheckpointReaderImpl> reader(new CheckpointReaderImpl(ctx, std::move(index)));
+  CKPT_ASSIGN_OR_RETURN(reader->checkpoint_, ResolveRef(*reader->index_, ref));
+  reader->detail_ =
+      MakeDetail(reader->checkpoint_, TagsOfCheckpoint(*reader->index_, reader->checkpoint_.id));
+  return reader;
+}
+
+Result<const ManifestEntry*> CheckpointReaderImpl::Find(const std::string& name) const {
+  const ManifestEntry* e = checkpoint_.manifest.Find(name);
+  if (!e)
+    return Status::NotFound("checkpoint " + checkpoint_.Label() + " has no entry '" + name + "'");
+  return e;
+}
+
+Status CheckpointReaderImpl::ReadEntry(const std::string& name, void* dst, size_t dst_size,
+                                       const LoadOptions& options) {
+  CKPT_ASSIGN_OR_RETURN(const ManifestEntry* e, Find(name));
+  if (dst_size != e->byte_length)
+    return Status::InvalidArgument("buffer of " + std::to_string(dst_size) + " bytes for '" +
+                                   name + "' of " + std::to_string(e->byte_length) + " bytes");
+  return ReadEntryRange(ctx_, *index_, checkpoint_, *e, 0, e->byte_length,
+                        static_cast<uint8_t*>(dst), options.progress, 0, e->byte_length);
+}
+
+Status CheckpointReaderImpl::ReadRange(const std::string& name, uint64_t offset, uint64_t length,
+                                       void* dst) {
+  CKPT_ASSIGN_OR_RETURN(const ManifestEntry* e, Find(name));
+  return ReadEntryRange(ctx_, *index_, checkpoint_, *e, offset, length,
+                        static_cast<uint8_t*>(dst), nullptr, 0, 0);
+}
+
+}  // namespace ckpt::internal

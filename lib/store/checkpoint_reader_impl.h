@@ -1,0 +1,33 @@
+// store/checkpoint_reader_impl: one checkpoint and one index view, for
+// reading many entries (CheckpointReader), and the code behind
+// Store::LoadEntry and LoadRange.
+#pragma once
+
+#include "ckpt/checkpoint_reader.h"
+#include "store/store_context.h"
+
+namespace ckpt::internal {
+
+class CheckpointReaderImpl : public CheckpointReader {
+ public:
+  static Result<std::unique_ptr<CheckpointReaderImpl>> Open(StoreContext& ctx,
+                                                            const std::string& ref);
+
+  const CheckpointDetail& detail() const override { return detail_; }
+  Status ReadEntry(const std::string& name, void* dst, size_t dst_size,
+                   const LoadOptions& options) override;
+  Status ReadRange(const std::string& name, uint64_t offset, uint64_t length,
+                   void* dst) override;
+
+ private:
+  CheckpointReaderImpl(StoreContext& ctx, std::unique_ptr<Index> index)
+      : ctx_(ctx), index_(std::move(index)) {}
+  Result<const ManifestEntry*> Find(const std::string& name) const;
+
+  StoreContext& ctx_;
+  std::unique_ptr<Index> index_;
+  ResolvedCheckpoint checkpoint_;
+  CheckpointDetail detail_;
+};
+
+}  // namespace ckpt::internal
