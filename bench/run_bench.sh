@@ -22,7 +22,7 @@ SCALE=1
 SIZE_MB=200
 SCENARIOS=finetune,frozen,embedding,bf16
 TOOLS=ckpt,restic,borg
-CKPT=./build/tools/ckpt
+CKPT=$ROOT/build/tools/ckpt
 GEN=
 OUT=
 KEEP=0
@@ -37,7 +37,7 @@ Options:
   --size-mb MB       checkpoint size before scaling (default 200)
   --scenarios LIST   comma-separated subset of: finetune,frozen,embedding,bf16
   --tools LIST       comma-separated subset of: ckpt,restic,borg (default all)
-  --ckpt PATH        the ckpt CLI (default ./build/tools/ckpt)
+  --ckpt PATH        the ckpt CLI (default build/tools/ckpt of this checkout)
   --gen PATH         ckpt_bench_gen (default: next to the CLI's build tree)
   --out DIR          work directory (default: a new temporary directory)
   --keep             keep the work directory (data, stores, restores, logs)
@@ -128,6 +128,7 @@ timed() {
   printf -v "T_$name" '%s' "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')"
   printf -v "RSS_$name" '%s' "$rss"
 }
+T_save=0 RSS_save=0 T_restore=0 RSS_restore=0
 quiet() { echo "+ $*" >>"$LOG"; "$@" >>"$LOG" 2>&1 || { tail -n 30 "$LOG" >&2; die "failed: $*"; }; }
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END{if(NR%2)print v[(NR+1)/2]; else printf "%.3f\n",(v[NR/2]+v[NR/2+1])/2}'; }
 maxof() { printf '%s\n' "$@" | sort -g | tail -n 1; }
@@ -140,6 +141,8 @@ CORES=$(nproc)
 RAM_KIB=$(awk '/^MemTotal/{print $2}' /proc/meminfo)
 FS=$(df -PT "$OUT" | awk 'NR==2{print $2" ("$1")"}')
 KERNEL=$(uname -r)
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+# shellcheck source=/dev/null
 OS=$( (. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME") || echo unknown)
 V_CKPT=n/a; V_RESTIC=n/a; V_BORG=n/a
 has_tool ckpt && V_CKPT=$("$CKPT" --version 2>/dev/null | head -n 1 || echo unknown)
@@ -152,10 +155,12 @@ echo "cpu:    $CPU, $CORES cores"
 echo "ram:    $(mib $((RAM_KIB * 1024))) MiB"
 echo "disk:   $FS (work directory $OUT)"
 echo "kernel: $KERNEL; $OS"
+echo "load:   $LOAD_START (1, 5, 15 min; other work on the machine skews timings)"
 echo "== versions"
 echo "ckpt:   $V_CKPT"
 echo "restic: $V_RESTIC (repository version 2, --compression auto)"
 echo "borg:   $V_BORG (--encryption none, --compression zstd,3)"
+echo "zstd:   $V_ZSTD (data description only)"
 echo "== data"
 
 # ---- data ---------------------------------------------------------------------------
@@ -199,7 +204,7 @@ for sc in "${SC_LIST[@]}"; do
     for t in "${TOOL_LIST[@]}"; do
       sync
       case $t in
-        ckpt) timed save "$CKPT" --store "$S/ckpt" import "$STAGE/model.safetensors" \
+        ckpt) timed save "$CKPT" -q --store "$S/ckpt" import "$STAGE/model.safetensors" \
                 --run "$sc" --step "$k" ;;
         restic) timed save restic -r "$S/restic" --compression auto backup -q --host bench \
                   "$STAGE/model.safetensors" ;;
@@ -220,7 +225,7 @@ for sc in "${SC_LIST[@]}"; do
     mkdir -p "$dst"
     sync
     case $t in
-      ckpt) timed restore "$CKPT" --store "$S/ckpt" export "$sc@6" -o "$dst/model.safetensors"
+      ckpt) timed restore "$CKPT" -q --store "$S/ckpt" export "$sc@6" -o "$dst/model.safetensors"
             got=$dst/model.safetensors ;;
       restic) timed restore restic -r "$S/restic" restore latest --target "$dst"
               got=$dst$STAGE/model.safetensors ;;
@@ -228,6 +233,7 @@ for sc in "${SC_LIST[@]}"; do
             got=$dst/model.safetensors ;;
     esac
     R[$sc.$t.restore]=$T_restore
+    R[$sc.$t.restore_rss]=$RSS_restore
     if cmp -s "$want" "$got"; then R[$sc.$t.identical]=true; else R[$sc.$t.identical]=false; fi
     R[$sc.$t.median]=$(median "${R[$sc.$t.save2]}" "${R[$sc.$t.save3]}" "${R[$sc.$t.save4]}" \
       "${R[$sc.$t.save5]}" "${R[$sc.$t.save6]}")
@@ -237,6 +243,7 @@ for sc in "${SC_LIST[@]}"; do
 done
 
 # ---- report --------------------------------------------------------------------------------
+LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 FAILED=0
 MD=$OUT/report.md
 {
@@ -244,10 +251,10 @@ MD=$OUT/report.md
   echo
   echo "Run $(date -u +%Y-%m-%dT%H:%MZ) by \`bench/run_bench.sh --scale $SCALE\` (checkpoints of ~$(awk -v a="$SIZE_MB" -v s="$SCALE" 'BEGIN{printf "%g", a*s}') MiB, seed $SEED)."
   echo
-  echo "- Machine: $CPU, $CORES cores, $(mib $((RAM_KIB * 1024))) MiB RAM, $FS, Linux $KERNEL, $OS"
+  echo "- Machine: $CPU, $CORES cores, $(mib $((RAM_KIB * 1024))) MiB RAM, $FS, Linux $KERNEL, $OS; load average $LOAD_START at start, $LOAD_END at end"
   echo "- Tools: ckpt $V_CKPT; $V_RESTIC (repository v2, compression auto); $V_BORG (no encryption, zstd,3)"
   echo "- Each tool stores the same 6 checkpoint files into a fresh repository, one save per checkpoint; stored = \`du -sb\` of the repository after all 6; save = median wall time of saves 2..6; restore = wall time to restore checkpoint 6; every restore is checked byte-identical with \`cmp\`."
-  echo "- Page cache is warm for all tools alike (dropping it needs root); \`sync\` runs before every timed command. Peak RSS is the largest of the 6 saves."
+  echo "- Page cache is warm for all tools alike (dropping it needs root); \`sync\` runs before every timed command. Save peak RSS is the largest of the 6 saves."
   echo
   echo "| scenario | data per checkpoint | changed bytes | in unchanged 4 KiB / 256 KiB chunks | zstd -3 of one file |"
   echo "|---|---:|---:|---:|---:|"
@@ -257,7 +264,7 @@ MD=$OUT/report.md
       "$(awk -v z="${D[$sc.zstd]}" -v n="${D[$sc.bytes_per_file]}" 'BEGIN{if(z=="n/a")print "n/a"; else printf "%.1f%%", 100*z/n}')"
   done
   echo
-  echo "| scenario | tool | stored MiB | ratio to logical | median incremental save s | restore s | peak RSS MiB | identical |"
+  echo "| scenario | tool | stored MiB | ratio to logical | median incremental save s | restore s | save peak RSS MiB | identical |"
   echo "|---|---|---:|---:|---:|---:|---:|---|"
   for sc in "${SC_LIST[@]}"; do
     for t in "${TOOL_LIST[@]}"; do
@@ -287,9 +294,10 @@ MD=$OUT/report.md
 JS=$OUT/report.json
 {
   printf '{\n  "date": "%s", "scale": %s, "size_mb": %s, "seed": %s,\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$SCALE" "$SIZE_MB" "$SEED"
-  printf '  "machine": {"cpu": "%s", "cores": %s, "ram_bytes": %s, "fs": "%s", "kernel": "%s", "os": "%s"},\n' \
-    "$CPU" "$CORES" "$((RAM_KIB * 1024))" "$FS" "$KERNEL" "$OS"
-  printf '  "versions": {"ckpt": "%s", "restic": "%s", "borg": "%s"},\n' "$V_CKPT" "$V_RESTIC" "$V_BORG"
+  printf '  "machine": {"cpu": "%s", "cores": %s, "ram_bytes": %s, "fs": "%s", "kernel": "%s", "os": "%s",\n              "loadavg_start": "%s", "loadavg_end": "%s"},\n' \
+    "$CPU" "$CORES" "$((RAM_KIB * 1024))" "$FS" "$KERNEL" "$OS" "$LOAD_START" "$LOAD_END"
+  printf '  "versions": {"ckpt": "%s", "restic": "%s", "borg": "%s", "zstd": "%s"},\n' \
+    "$V_CKPT" "$V_RESTIC" "$V_BORG" "$V_ZSTD"
   printf '  "page_cache": "warm for all tools; sync before every timed command",\n'
   printf '  "scenarios": [\n'
   first=1
@@ -306,10 +314,10 @@ JS=$OUT/report.json
     for t in "${TOOL_LIST[@]}"; do
       ((tf)) || printf ','
       tf=0
-      printf '\n       "%s": {"stored_bytes": %s, "save_s": [%s, %s, %s, %s, %s, %s], "median_incremental_save_s": %s, "restore_s": %s, "peak_rss_kib": %s, "identical": %s}' \
+      printf '\n       "%s": {"stored_bytes": %s, "save_s": [%s, %s, %s, %s, %s, %s], "median_incremental_save_s": %s, "restore_s": %s, "save_peak_rss_kib": %s, "restore_peak_rss_kib": %s, "identical": %s}' \
         "$t" "${R[$sc.$t.stored]}" "${R[$sc.$t.save1]}" "${R[$sc.$t.save2]}" "${R[$sc.$t.save3]}" \
         "${R[$sc.$t.save4]}" "${R[$sc.$t.save5]}" "${R[$sc.$t.save6]}" "${R[$sc.$t.median]}" \
-        "${R[$sc.$t.restore]}" "${R[$sc.$t.rss]}" "${R[$sc.$t.identical]}"
+        "${R[$sc.$t.restore]}" "${R[$sc.$t.rss]}" "${R[$sc.$t.restore_rss]}" "${R[$sc.$t.identical]}"
     done
     printf '}'
     if [[ -n ${R[$sc.ratio.stored]:-} ]]; then
