@@ -29,7 +29,8 @@ struct GcOptions {
   // Replaces the stored policies (of every run considered) for this call.
   std::optional<RetentionPolicy> policy;
   // Packs whose live fraction (by stored bytes) is below this are rewritten
-  // with only their live entries. 0 disables repacking. Default 0.5.
+  // with only their live entries (unless that frees under 64 KiB).
+  // 0 disables repacking. Default 0.5.
   double repack_threshold = 0.5;
   // Pack files are deleted only once they have been unreferenced for this
   // long (condemned packs) or are this old (packs of saves that never
@@ -53,6 +54,7 @@ struct GcReport {
   uint64_t bytes_unreferenced = 0;     // stored bytes of those chunks (dry run: would be)
   uint64_t packs_repacked = 0;
   uint64_t bytes_repacked = 0;         // live bytes copied into new packs
+  uint64_t packs_damaged = 0;          // due for repacking but failing their hashes: left alone
   uint64_t packs_deleted = 0;          // pack files deleted (condemned or orphaned)
   uint64_t orphan_packs_deleted = 0;   // of those, packs of saves that never committed
   uint64_t bytes_deleted = 0;          // pack file bytes deleted

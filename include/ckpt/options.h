@@ -25,8 +25,10 @@ struct StoreOptions {
   bool create_if_missing = false;
   // Fail with kAlreadyExists if a store is there already. Default false.
   bool error_if_exists = false;
-  // Open without taking the writer lock: reads only, seeing the committed
-  // state at open time. Saves and deletes then fail with kNotSupported.
+  // Reads only: every call that would write (save, tag, delete, gc other
+  // than a dry run) fails with kNotSupported. This states intent; no Store
+  // holds a lock between calls either way. Each read sees what is committed
+  // when it starts.
   bool read_only = false;
 
   // Persisted. Bytes per chunk (rounded down to whole elements per tensor).

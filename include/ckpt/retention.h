@@ -37,8 +37,8 @@ struct RetentionPolicy {
   uint32_t keep_monthly = 0;         // ... months (UTC)
   std::vector<KeepBest> keep_best;   // any number of metrics
 
-  // True if no rule is set: such a policy keeps only tagged checkpoints,
-  // so gc refuses to apply it unless asked to (see GcOptions).
+  // True if no rule is set: such a policy would keep only tagged
+  // checkpoints, so SetPolicy and Gc refuse it (kInvalidArgument).
   bool empty() const;
   // One line, in the CLI's flag syntax: "--keep-last 3 --keep-best 2:loss:min".
   std::string ToString() const;

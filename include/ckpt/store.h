@@ -79,13 +79,15 @@ class Store {
   // Opens (or, with options.create_if_missing, creates) the store in
   // directory `path`. Errors: kNotFound (no store and not creating),
   // kAlreadyExists (options.error_if_exists), kVersionMismatch (store of a
-  // newer format), kBusy (another process has it open read-write),
+  // newer format), kBusy (another process held the store lock for longer
+  // than options.lock_timeout_ms),
   // kInvalidArgument (bad options), kCorruption, kIOError.
   static Result<std::unique_ptr<Store>> Open(const StoreOptions& options,
                                              const std::string& path);
 
   // Rebuilds the index of the store at `path` from its packs and refs alone,
-  // replacing whatever index is there. Takes the writer lock (kBusy if held).
+  // replacing whatever index is there. Holds the store lock and the gc lock
+  // throughout (kBusy if another process holds them past the timeout).
   static Result<RepairReport> Repair(const StoreOptions& options, const std::string& path);
 
   virtual ~Store() = default;

@@ -16,11 +16,6 @@
 namespace ckpt::internal {
 namespace {
 
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // Checkpoints of one run as CheckpointInfo, with their tags.
 Result<std::vector<CheckpointInfo>> RunCheckpoints(Index& index, const std::string& run,
@@ -155,6 +150,7 @@ Result<GcReport> CollectGarbage(StoreContext& ctx, const GcOptions& options) {
                         RepackSparsePacks(ctx, live, sweep.packs, options.repack_threshold, now));
   report.packs_repacked = repack.packs_repacked;
   report.bytes_repacked = repack.bytes_copied;
+  report.packs_damaged = repack.packs_damaged;
   CKPT_ASSIGN_OR_RETURN(auto deleted, DeleteUnusedPacks(ctx, options.grace_seconds, NowNs()));
   report.packs_deleted = deleted.packs_deleted;
   report.orphan_packs_deleted = deleted.orphans_deleted;

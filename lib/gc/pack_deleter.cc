@@ -12,23 +12,29 @@ constexpr int64_t kNsPerSecond = 1000000000;
 
 // Tombstones exist so that repair skips deleted manifests; once the pack
 // holding such a manifest is gone, its tombstone has nothing left to guard.
-void DropTombstones(StoreContext& ctx, Index& index, const std::string& pack) {
+// Returns the ids whose tombstones may go once the pack file is deleted.
+std::vector<Digest> DeadManifestsIn(StoreContext& ctx, Index& index, const std::string& pack) {
+  std::vector<Digest> ids;
   std::vector<PackEntry> entries;
   uint64_t size;
-  if (!ReadPackIndex(*ctx.backend, pack, &entries, &size).ok()) return;
+  if (!ReadPackIndex(*ctx.backend, pack, &entries, &size).ok()) return ids;
   for (const auto& e : entries) {
     if (e.kind != EntryKind::kManifest) continue;
     auto record = index.Get(CheckpointKey(e.digest));
-    if (record.ok() && !*record) (void)ctx.backend->Remove(DeletedRefName(e.digest.Hex()));
+    if (record.ok() && !*record) ids.push_back(e.digest);
   }
+  return ids;
 }
 
 Status DeletePackFile(StoreContext& ctx, Index& index, const std::string& pack,
                       DeleteResult* result) {
   const std::string name = PackObjectName(pack);
   auto size = ctx.backend->Size(name);
-  DropTombstones(ctx, index, pack);
+  std::vector<Digest> dead_manifests = DeadManifestsIn(ctx, index, pack);
+  // The file first: a crash in between leaves a tombstone too many, never
+  // a deleted checkpoint that repair could bring back.
   CKPT_RETURN_IF_ERROR(ctx.backend->Remove(name).WithContext("gc delete pack " + pack));
+  for (const auto& id : dead_manifests) (void)ctx.backend->Remove(DeletedRefName(id.Hex()));
   result->packs_deleted++;
   if (size.ok()) result->bytes_deleted += *size;
   return Status::OK();

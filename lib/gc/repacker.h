@@ -16,7 +16,11 @@ namespace ckpt::internal {
 struct RepackResult {
   uint64_t packs_repacked = 0;
   uint64_t bytes_copied = 0;
+  uint64_t packs_damaged = 0;  // skipped: an entry failed its hash
 };
+
+// Packs that would free less than this are not rewritten.
+inline constexpr uint64_t kMinReclaimBytes = 64 * 1024;
 
 // Repacks every pack in `packs` whose live fraction is below `threshold`.
 Result<RepackResult> RepackSparsePacks(StoreContext& ctx, const LiveSet& live,

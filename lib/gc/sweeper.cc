@@ -1,5 +1,6 @@
 #include "gc/sweeper.h"
 
+#include <chrono>
 #include <map>
 #include <set>
 
@@ -7,6 +8,12 @@
 #include "util/bytes.h"
 
 namespace ckpt::internal {
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 Result<uint64_t> ReadGcGeneration(Index& index) {
   CKPT_ASSIGN_OR_RETURN(auto value, index.Get(kGcGenerationKey));
@@ -94,8 +101,11 @@ Status ApplySweep(Index& index, LiveSet& live, int64_t now_ns, SweepResult* resu
     }
     batch.Delete(ChunkKey(d.digest));
   }
+  // Condemned as of this commit, not of gc's start: the grace period
+  // counts from when the index stopped pointing into the pack.
+  (void)now_ns;
   std::string condemned_at;
-  PutFixed64(&condemned_at, static_cast<uint64_t>(now_ns));
+  PutFixed64(&condemned_at, static_cast<uint64_t>(NowNs()));
   for (auto it = result->packs.begin(); it != result->packs.end();) {
     if (it->second.live_bytes == 0) {
       batch.Delete(PackKey(it->first));

@@ -38,6 +38,8 @@ Result<SweepResult> SweepIndex(StoreContext& ctx, Index& snapshot, LiveSet& live
 // moves chunk entries. Value: fixed64.
 inline constexpr std::string_view kGcGenerationKey = "g";
 Result<uint64_t> ReadGcGeneration(Index& index);
+// Wall-clock time in ns since the Unix epoch.
+int64_t NowNs();
 void BumpGcGeneration(uint64_t current, IndexBatch* batch);
 
 }  // namespace ckpt::internal

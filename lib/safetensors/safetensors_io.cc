@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <future>
 #include <map>
 #include <string>
 #include <vector>
@@ -273,7 +274,11 @@ Status Export(Store& store, const std::string& ref, const std::string& out_path,
   // Slices are whole chunks so that no chunk is decoded twice.
   const uint64_t chunk = std::max<uint64_t>(store.config().chunk_size, 1);
   const uint64_t slice = std::max(chunk, kExportSliceBytes / chunk * chunk);
-  std::vector<uint8_t> buffer;
+  // Two buffers: the next slice is read and verified while the previous
+  // one is being written, so reading and writing overlap.
+  std::vector<uint8_t> buffers[2];
+  std::future<Status> writing;
+  size_t turn = 0;
   uint64_t done = 0;
   if (options.progress) options.progress(0, plan.data_length);
   // The plan's entries are contiguous from offset 0, so writing them in order
@@ -282,15 +287,23 @@ Status Export(Store& store, const std::string& ref, const std::string& out_path,
     const std::string context = "tensor \"" + e.name + "\"";
     for (uint64_t offset = 0; offset < e.size(); offset += slice) {
       const uint64_t length = std::min(slice, e.size() - offset);
+      std::vector<uint8_t>& buffer = buffers[turn];
+      turn ^= 1;
       buffer.resize(length);
       Status s = e.size() <= slice ? reader->ReadEntry(e.name, buffer.data(), buffer.size())
                                    : reader->ReadRange(e.name, offset, length, buffer.data());
-      CKPT_RETURN_IF_ERROR(s.WithContext(context));
-      CKPT_RETURN_IF_ERROR(out.Write(buffer.data(), buffer.size()));
+      if (!s.ok()) {
+        if (writing.valid()) (void)writing.get();
+        return s.WithContext(context);
+      }
+      if (writing.valid()) CKPT_RETURN_IF_ERROR(writing.get());
+      writing = std::async(std::launch::async,
+                           [&out, &buffer] { return out.Write(buffer.data(), buffer.size()); });
       done += length;
       if (options.progress) options.progress(done, plan.data_length);
     }
   }
+  if (writing.valid()) CKPT_RETURN_IF_ERROR(writing.get());
   return out.Commit();
 }
 

@@ -9,6 +9,7 @@
 #include "backend/local_backend.h"
 #include "codec/chunk_codec.h"
 #include "gc/policy_codec.h"
+#include "gc/sweeper.h"
 #include "index/store_lock.h"
 #include "pack/pack_writer.h"
 #include "store/config.h"
@@ -204,6 +205,11 @@ Result<RepairReport> Rebuild::Run() {
   CKPT_RETURN_IF_ERROR(CommitCheckpoints());
   CKPT_RETURN_IF_ERROR(RestoreTags());
   CKPT_RETURN_IF_ERROR(RestorePolicies());
+  // A save that began before the repair compares gc generations at its
+  // commit; a value never used before makes it re-check its chunks.
+  BumpGcGeneration(static_cast<uint64_t>(NowNs()), &batch_);
+  ++batched_;
+  CKPT_RETURN_IF_ERROR(Flush(true));
   return report_;
 }
 
@@ -230,8 +236,10 @@ Result<RepairReport> Store::Repair(const StoreOptions& options, const std::strin
   boost::system::error_code ec;
   // The store lock, held to the end: no writer can commit into an index
   // that is about to be replaced, and no reader opens it half-swapped.
-  CKPT_ASSIGN_OR_RETURN(auto lock, StoreLock::Acquire(path, true,
-                                                      std::chrono::milliseconds(options.lock_timeout_ms)));
+  const auto timeout = std::chrono::milliseconds(options.lock_timeout_ms);
+  // gc.lock too: a gc deletes pack files outside index sessions.
+  CKPT_ASSIGN_OR_RETURN(auto gc_lock, StoreLock::Acquire(path, true, timeout, "gc.lock"));
+  CKPT_ASSIGN_OR_RETURN(auto lock, StoreLock::Acquire(path, true, timeout));
   fs::remove_all(fresh, ec);
   fs::remove_all(old, ec);
   RepairReport report;

@@ -232,17 +232,13 @@ Result<CheckpointInfo> SaveRun::Commit(Manifest& manifest) {
   if (!s.ok()) {
     // Its manifest is durable in a pack; mark it so repair does not revive
     // a save that never committed. Best effort: gc reclaims it either way.
-    (void)ctx_.backend->Put(tombstone, tombstone.data(), 0);
+    const std::string hex = c.id.Hex();
+    (void)ctx_.backend->Put(tombstone, hex.data(), hex.size());
     return s;
   }
   return MakeInfo(c, {});
 }
 
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 }  // namespace
 

@@ -35,7 +35,7 @@ const char* ExitCodesHelp() {
          "  3  not found (checkpoint, run, tag, store, file)\n"
          "  4  corruption (also: verify found problems)\n"
          "  5  bad input (invalid argument, already exists)\n"
-         "  6  busy (another process holds the store's writer lock)\n"
+         "  6  busy (another process held the store lock past the timeout)\n"
          "  7  I/O error or no space left\n"
          "  8  version mismatch (store written by a newer ckpt)\n";
 }

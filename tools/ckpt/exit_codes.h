@@ -13,7 +13,7 @@ inline constexpr int kExitUsage = 2;       // bad command line
 inline constexpr int kExitNotFound = 3;    // ref, run, tag, store or file missing
 inline constexpr int kExitCorruption = 4;  // also: verify found problems
 inline constexpr int kExitBadInput = 5;    // invalid argument, already exists
-inline constexpr int kExitBusy = 6;        // the store's writer lock is held
+inline constexpr int kExitBusy = 6;        // another process held the store lock too long
 inline constexpr int kExitIO = 7;          // I/O error or no space left
 inline constexpr int kExitVersion = 8;     // store written by a newer format
 

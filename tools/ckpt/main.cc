@@ -15,7 +15,7 @@
 //   5  bad input: invalid argument (malformed file, bad name, bad --meta,
 //      --metric, --step or --keep-* value, rm of a tagged checkpoint without
 //      --force) or already exists (RUN@STEP taken, store exists)
-//   6  busy: another process holds the store's writer lock
+//   6  busy: another process held the store lock past the timeout
 //   7  I/O error or no space left on the device
 //   8  version mismatch: the store was written by a newer format
 #include <fmt/core.h>
