@@ -2,12 +2,12 @@
 """Writes a synthetic checkpoint series for the gc benchmark.
 
 OUT/ckpt-<k>.safetensors for k = 1..N: one U8 tensor per file made of
-4 KiB blocks, every block distinct across the whole series (so a store with
-4 KiB chunks holds N * blocks distinct chunks) but compressible (a 16-byte
-block id, then a repeating pattern), so the benchmark measures bookkeeping,
-not disk bandwidth.
+4 KiB random blocks, every block distinct across the whole series, so a
+store with 4 KiB chunks holds N * blocks distinct chunks and every tool has
+the same bytes to keep and to drop (nothing compresses or deduplicates).
 """
 import json
+import os
 import struct
 import sys
 from pathlib import Path
@@ -20,12 +20,10 @@ def write_checkpoint(path: Path, k: int, blocks: int) -> None:
     header = json.dumps({"weights": {"dtype": "U8", "shape": [size], "data_offsets": [0, size]}},
                         separators=(",", ":")).encode()
     header += b" " * (-(8 + len(header)) % 8)
-    filler = bytes(range(256)) * (BLOCK // 256)
     with open(path, "wb") as f:
         f.write(struct.pack("<Q", len(header)))
         f.write(header)
-        for b in range(blocks):
-            f.write(struct.pack("<QQ", k, b) + filler[16:])
+        f.write(os.urandom(size))
 
 
 def main() -> None:

@@ -74,21 +74,54 @@ Status Plan(Index& index, const GcOptions& options, int64_t now, GcReport* repor
   return Status::OK();
 }
 
-// Step 2. A checkpoint tagged since the plan is left alone.
-Status RemoveUnkept(StoreContext& ctx, GcReport* report) {
-  for (const auto& d : report->decisions) {
-    if (d.keep()) continue;
-    Digest id;
-    if (!Digest::FromHex(d.checkpoint.id, &id)) continue;
-    // One short session per checkpoint: saves commit in between.
-    CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx, WriterPriority::kBackground));
-    auto c = LoadCheckpoint(session.index(), id);
-    if (!c.ok()) continue;  // already gone
-    if (!TagsOfCheckpoint(session.index(), id).empty()) continue;  // tagged since the plan
-    CKPT_RETURN_IF_ERROR(RemoveCheckpoint(ctx, session.index(), *c).WithContext("gc"));
-    report->checkpoints_removed++;
+// Removes one batch of checkpoints in one session. Tombstones are written
+// (durably) before the session, so it stays short; one left for a
+// checkpoint that turns out to stay is withdrawn.
+Status RemoveBatch(StoreContext& ctx, const std::vector<Digest>& ids, GcReport* report) {
+  for (const auto& id : ids) {
+    std::string hex = id.Hex();
+    CKPT_RETURN_IF_ERROR(ctx.backend->Put(DeletedRefName(hex), hex.data(), hex.size()));
   }
-  return Status::OK();
+  std::vector<Digest> kept;
+  Status s;
+  {
+    CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx, WriterPriority::kBackground));
+    Index& index = session.index();
+    IndexBatch batch;
+    uint64_t removed = 0;
+    for (const auto& id : ids) {
+      auto c = LoadCheckpoint(index, id);
+      // Gone already, or tagged since the plan: leave it.
+      if (!c.ok() || !TagsOfCheckpoint(index, id).empty()) {
+        if (c.ok()) kept.push_back(id);
+        continue;
+      }
+      batch.Delete(CheckpointKey(id));
+      batch.Delete(RunStepKey(c->manifest.run, c->manifest.step));
+      removed++;
+    }
+    s = index.Commit(batch);
+    if (s.ok()) report->checkpoints_removed += removed;
+    else kept = ids;
+  }
+  for (const auto& id : kept) (void)ctx.backend->Remove(DeletedRefName(id.Hex()));
+  return s.WithContext("gc remove checkpoints");
+}
+
+// Step 2, in batches so that each writer session stays short.
+Status RemoveUnkept(StoreContext& ctx, GcReport* report) {
+  constexpr size_t kBatch = 32;
+  std::vector<Digest> batch;
+  for (const auto& d : report->decisions) {
+    Digest id;
+    if (d.keep() || !Digest::FromHex(d.checkpoint.id, &id)) continue;
+    batch.push_back(id);
+    if (batch.size() == kBatch) {
+      CKPT_RETURN_IF_ERROR(RemoveBatch(ctx, batch, report));
+      batch.clear();
+    }
+  }
+  return batch.empty() ? Status::OK() : RemoveBatch(ctx, batch, report);
 }
 
 }  // namespace

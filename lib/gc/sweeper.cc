@@ -1,5 +1,6 @@
 #include "gc/sweeper.h"
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <set>
@@ -83,14 +84,24 @@ Status PlanSweep(Index& index, const LiveSet& live, SweepResult* result, DeadLis
 
 // The short part, in a writer session: checkpoints committed since the
 // snapshot bring their chunks back to life; the rest is deleted.
-Status ApplySweep(Index& index, LiveSet& live, int64_t now_ns, SweepResult* result,
-                  const DeadList& dead) {
+// Marks checkpoints committed since `live` was; their chunks and manifest
+// copies come back to life.
+Status MarkNew(Index& index, LiveSet& live, SweepResult* result) {
   std::set<Digest> before = live.checkpoints;
   CKPT_RETURN_IF_ERROR(MarkLive(index, &live));
   for (const auto& [id, loc] : live.manifests)
     if (!before.count(id)) result->packs[loc.pack_id].live_bytes += loc.length;
+  return Status::OK();
+}
+
+// Deletes dead entries [begin, end) in one session; large sweeps take
+// several, so that no session holds the lock for long.
+Status DeleteDead(Index& index, LiveSet& live, SweepResult* result, const DeadList& dead,
+                  size_t begin, size_t end) {
+  CKPT_RETURN_IF_ERROR(MarkNew(index, live, result));
   IndexBatch batch;
-  for (const DeadChunk& d : dead.chunks) {
+  for (size_t i = begin; i < end; ++i) {
+    const DeadChunk& d = dead.chunks[i];
     if (live.ContainsChunk(d.digest)) {
       PackUsage& usage = result->packs[dead.packs[d.pack]];
       usage.live_bytes += d.length;
@@ -101,6 +112,17 @@ Status ApplySweep(Index& index, LiveSet& live, int64_t now_ns, SweepResult* resu
     }
     batch.Delete(ChunkKey(d.digest));
   }
+  CKPT_ASSIGN_OR_RETURN(uint64_t generation, ReadGcGeneration(index));
+  BumpGcGeneration(generation, &batch);
+  return index.Commit(batch).WithContext("gc sweep");
+}
+
+// The last session: condemns the packs left with nothing live.
+Status ApplySweep(Index& index, LiveSet& live, int64_t now_ns, SweepResult* result,
+                  const DeadList& dead) {
+  CKPT_RETURN_IF_ERROR(MarkNew(index, live, result));
+  IndexBatch batch;
+  (void)dead;  // its entries were deleted by DeleteDead; only packs remain
   // Condemned as of this commit, not of gc's start: the grace period
   // counts from when the index stopped pointing into the pack.
   (void)now_ns;
@@ -132,6 +154,12 @@ Result<SweepResult> SweepIndex(StoreContext& ctx, Index& snapshot, LiveSet& live
   SweepResult result;
   DeadList dead;
   CKPT_RETURN_IF_ERROR(PlanSweep(snapshot, live, &result, &dead));
+  constexpr size_t kDeletesPerSession = 100000;
+  for (size_t begin = 0; begin < dead.chunks.size(); begin += kDeletesPerSession) {
+    size_t end = std::min(dead.chunks.size(), begin + kDeletesPerSession);
+    CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx, WriterPriority::kBackground));
+    CKPT_RETURN_IF_ERROR(DeleteDead(session.index(), live, &result, dead, begin, end));
+  }
   CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx, WriterPriority::kBackground));
   CKPT_RETURN_IF_ERROR(ApplySweep(session.index(), live, now_ns, &result, dead));
   return result;
