@@ -1,6 +1,7 @@
 #include "gc/collector.h"
 
 #include <chrono>
+#include <mutex>
 #include <map>
 #include <set>
 
@@ -78,10 +79,17 @@ Status Plan(Index& index, const GcOptions& options, int64_t now, GcReport* repor
 // (durably) before the session, so it stays short; one left for a
 // checkpoint that turns out to stay is withdrawn.
 Status RemoveBatch(StoreContext& ctx, const std::vector<Digest>& ids, GcReport* report) {
-  for (const auto& id : ids) {
-    std::string hex = id.Hex();
-    CKPT_RETURN_IF_ERROR(ctx.backend->Put(DeletedRefName(hex), hex.data(), hex.size()));
-  }
+  // In parallel: each Put waits for its fsyncs, which the file system
+  // commits together.
+  std::mutex mu;
+  Status put_error;
+  ctx.pool->ParallelFor(ids.size(), [&](size_t i) {
+    std::string hex = ids[i].Hex();
+    Status s = ctx.backend->Put(DeletedRefName(hex), hex.data(), hex.size());
+    std::lock_guard<std::mutex> lock(mu);
+    if (!s.ok() && put_error.ok()) put_error = s;
+  });
+  CKPT_RETURN_IF_ERROR(put_error.WithContext("gc tombstones"));
   std::vector<Digest> kept;
   Status s;
   {

@@ -1,5 +1,7 @@
 #include "gc/pack_deleter.h"
 
+#include <mutex>
+
 #include "pack/pack_writer.h"
 #include "store/index_sessions.h"
 #include "util/bytes.h"
@@ -51,8 +53,19 @@ Status DeleteCondemned(StoreContext& ctx, Index& reader, int64_t grace_ns, int64
   }));
   if (due.empty()) return Status::OK();
   // Files first: a 'D' key left behind by a crash only makes the next gc
-  // remove an already missing file, which is fine.
-  for (const auto& pack : due) CKPT_RETURN_IF_ERROR(DeletePackFile(ctx, reader, pack, result));
+  // remove an already missing file, which is fine. In parallel, so that the
+  // directory syncs of many deletions are committed together.
+  std::mutex mu;
+  Status error;
+  ctx.pool->ParallelFor(due.size(), [&](size_t i) {
+    DeleteResult one;
+    Status s = DeletePackFile(ctx, reader, due[i], &one);
+    std::lock_guard<std::mutex> lock(mu);
+    if (!s.ok() && error.ok()) error = s;
+    result->packs_deleted += one.packs_deleted;
+    result->bytes_deleted += one.bytes_deleted;
+  });
+  CKPT_RETURN_IF_ERROR(error);
   IndexBatch batch;
   for (const auto& pack : due) batch.Delete(CondemnedKey(pack));
   CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx, WriterPriority::kBackground));
