@@ -54,9 +54,10 @@ Result<std::unique_ptr<Index>> Index::Open(const std::string& path, bool create,
 Index::Index(rocksdb::DB* db, bool read_only) : db_(db), read_only_(read_only) {}
 
 void Index::Tidy() {
-  constexpr uint64_t kMaxMemtableBytes = 8 << 20;
+  // Every open replays the log into a memtable; keep that replay cheap.
+  constexpr uint64_t kMaxMemtableBytes = 1 << 20;
   constexpr uint64_t kMaxLevel0Files = 8;
-  constexpr size_t kMaxLogFiles = 32;  // each session starts a new log file
+  constexpr size_t kMaxLogFiles = 8;  // each session starts a new log file
   uint64_t memtable = 0, level0 = 0;
   rocksdb::VectorLogPtr logs;
   bool many_logs = db_->GetSortedWalFiles(logs).ok() && logs.size() > kMaxLogFiles;
