@@ -27,7 +27,7 @@ std::string EncodePolicy(const RetentionPolicy& p) {
 
 Status DecodePolicy(std::string_view bytes, RetentionPolicy* out) {
   ByteReader r(bytes);
-  uint64_t version, v[7], best;
+  uint64_t version = 0, v[7] = {}, best = 0;
   bool ok = r.GetVarint(&version) && version == 1;
   for (auto& x : v) ok = ok && r.GetVarint(&x);
   ok = ok && r.GetVarint(&best) && best <= r.remaining();
