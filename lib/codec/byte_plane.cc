@@ -30,7 +30,7 @@ void BytePlaneSplit(const uint8_t* src, size_t size, size_t elem_size, uint8_t* 
     default: count = 0; break;
   }
   size_t done = count * elem_size;
-  std::memcpy(dst + done, src + done, size - done);
+  if (size > done) std::memcpy(dst + done, src + done, size - done);  // memcpy forbids null
 }
 
 void BytePlaneJoin(const uint8_t* src, size_t size, size_t elem_size, uint8_t* dst) {
@@ -42,7 +42,7 @@ void BytePlaneJoin(const uint8_t* src, size_t size, size_t elem_size, uint8_t* d
     default: count = 0; break;
   }
   size_t done = count * elem_size;
-  std::memcpy(dst + done, src + done, size - done);
+  if (size > done) std::memcpy(dst + done, src + done, size - done);  // memcpy forbids null
 }
 
 }  // namespace ckpt::internal
