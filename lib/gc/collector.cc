@@ -183,12 +183,12 @@ Result<GcReport> CollectGarbage(StoreContext& ctx, const GcOptions& options) {
     // sweep's session then only marks what was committed in between.
     CKPT_ASSIGN_OR_RETURN(auto index, OpenReader(ctx));
     CKPT_RETURN_IF_ERROR(MarkLive(*index, &live));
-    CKPT_ASSIGN_OR_RETURN(sweep, SweepIndex(ctx, *index, live, now));
+    CKPT_ASSIGN_OR_RETURN(sweep, SweepIndex(ctx, *index, live));
   }
   report.chunks_removed = sweep.chunks_removed;
   report.bytes_unreferenced = sweep.bytes_unreferenced;
   CKPT_ASSIGN_OR_RETURN(auto repack,
-                        RepackSparsePacks(ctx, live, sweep.packs, options.repack_threshold, now));
+                        RepackSparsePacks(ctx, live, sweep.packs, options.repack_threshold));
   report.packs_repacked = repack.packs_repacked;
   report.bytes_repacked = repack.bytes_copied;
   report.packs_damaged = repack.packs_damaged;

@@ -38,7 +38,7 @@ bool IsLiveEntry(const LiveSet& live, const std::string& pack, const PackEntry& 
 
 // Points the index at the copies, where it still points at the originals.
 Status CommitMoves(StoreContext& ctx, const std::string& pack, const std::vector<Moved>& moved,
-                   PackSink& sink, int64_t now_ns) {
+                   PackSink& sink) {
   IndexBatch batch;
   CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx, WriterPriority::kBackground));
   Index& index = session.index();
@@ -59,7 +59,6 @@ Status CommitMoves(StoreContext& ctx, const std::string& pack, const std::vector
     }
   }
   for (const auto& [id, record] : sink.sealed()) batch.Put(PackKey(id), EncodePackRecord(record));
-  (void)now_ns;
   std::string condemned_at;  // as of this commit (see sweeper.cc)
   PutFixed64(&condemned_at, static_cast<uint64_t>(NowNs()));
   batch.Delete(PackKey(pack));
@@ -69,7 +68,7 @@ Status CommitMoves(StoreContext& ctx, const std::string& pack, const std::vector
   return index.Commit(batch);
 }
 
-Status RepackOne(StoreContext& ctx, const LiveSet& live, const std::string& pack, int64_t now_ns,
+Status RepackOne(StoreContext& ctx, const LiveSet& live, const std::string& pack,
                  RepackResult* result) {
   std::vector<PackEntry> entries;
   uint64_t size;
@@ -87,7 +86,7 @@ Status RepackOne(StoreContext& ctx, const LiveSet& live, const std::string& pack
     result->bytes_copied += e.length;
   }
   CKPT_RETURN_IF_ERROR(sink.Flush());  // copies durable before the index moves to them
-  CKPT_RETURN_IF_ERROR(CommitMoves(ctx, pack, moved, sink, now_ns));
+  CKPT_RETURN_IF_ERROR(CommitMoves(ctx, pack, moved, sink));
   result->packs_repacked++;
   return Status::OK();
 }
@@ -96,7 +95,7 @@ Status RepackOne(StoreContext& ctx, const LiveSet& live, const std::string& pack
 
 Result<RepackResult> RepackSparsePacks(StoreContext& ctx, const LiveSet& live,
                                        const std::map<std::string, PackUsage>& packs,
-                                       double threshold, int64_t now_ns) {
+                                       double threshold) {
   RepackResult result;
   if (threshold <= 0) return result;
   for (const auto& [pack, usage] : packs) {
@@ -109,7 +108,7 @@ Result<RepackResult> RepackSparsePacks(StoreContext& ctx, const LiveSet& live,
     // Rewriting a small pack to win back a few KiB is not worth a session.
     if (usage.file_bytes - std::min(usage.live_bytes, usage.file_bytes) < kMinReclaimBytes)
       continue;
-    Status s = RepackOne(ctx, live, pack, now_ns, &result).WithContext("gc repack");
+    Status s = RepackOne(ctx, live, pack, &result).WithContext("gc repack");
     if (s.code() == Code::kCorruption) {
       // A damaged pack stays as it is (verify names what it breaks); the
       // rest of gc goes on.

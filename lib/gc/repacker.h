@@ -25,6 +25,6 @@ inline constexpr uint64_t kMinReclaimBytes = 64 * 1024;
 // Repacks every pack in `packs` whose live fraction is below `threshold`.
 Result<RepackResult> RepackSparsePacks(StoreContext& ctx, const LiveSet& live,
                                        const std::map<std::string, PackUsage>& packs,
-                                       double threshold, int64_t now_ns);
+                                       double threshold);
 
 }  // namespace ckpt::internal

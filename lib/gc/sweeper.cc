@@ -118,14 +118,11 @@ Status DeleteDead(Index& index, LiveSet& live, SweepResult* result, const DeadLi
 }
 
 // The last session: condemns the packs left with nothing live.
-Status ApplySweep(Index& index, LiveSet& live, int64_t now_ns, SweepResult* result,
-                  const DeadList& dead) {
+Status ApplySweep(Index& index, LiveSet& live, SweepResult* result) {
   CKPT_RETURN_IF_ERROR(MarkNew(index, live, result));
   IndexBatch batch;
-  (void)dead;  // its entries were deleted by DeleteDead; only packs remain
   // Condemned as of this commit, not of gc's start: the grace period
   // counts from when the index stopped pointing into the pack.
-  (void)now_ns;
   std::string condemned_at;
   PutFixed64(&condemned_at, static_cast<uint64_t>(NowNs()));
   for (auto it = result->packs.begin(); it != result->packs.end();) {
@@ -150,7 +147,7 @@ Result<SweepResult> CountDead(Index& snapshot, const LiveSet& live) {
   return result;
 }
 
-Result<SweepResult> SweepIndex(StoreContext& ctx, Index& snapshot, LiveSet& live, int64_t now_ns) {
+Result<SweepResult> SweepIndex(StoreContext& ctx, Index& snapshot, LiveSet& live) {
   SweepResult result;
   DeadList dead;
   CKPT_RETURN_IF_ERROR(PlanSweep(snapshot, live, &result, &dead));
@@ -161,7 +158,7 @@ Result<SweepResult> SweepIndex(StoreContext& ctx, Index& snapshot, LiveSet& live
     CKPT_RETURN_IF_ERROR(DeleteDead(session.index(), live, &result, dead, begin, end));
   }
   CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx, WriterPriority::kBackground));
-  CKPT_RETURN_IF_ERROR(ApplySweep(session.index(), live, now_ns, &result, dead));
+  CKPT_RETURN_IF_ERROR(ApplySweep(session.index(), live, &result));
   return result;
 }
 

@@ -32,7 +32,7 @@ Result<SweepResult> CountDead(Index& snapshot, const LiveSet& live);
 // Finds the dead entries on `snapshot` (the view `live` was marked on),
 // then, in one short writer session, marks the checkpoints committed since,
 // deletes the entries still dead, and condemns packs left with nothing live.
-Result<SweepResult> SweepIndex(StoreContext& ctx, Index& snapshot, LiveSet& live, int64_t now_ns);
+Result<SweepResult> SweepIndex(StoreContext& ctx, Index& snapshot, LiveSet& live);
 
 // Index key of the gc generation, bumped by every commit that deletes or
 // moves chunk entries. Value: fixed64.
