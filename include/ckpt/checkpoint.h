@@ -26,6 +26,13 @@ struct TensorView {
   std::vector<int64_t> shape;  // empty for a scalar
   const void* data = nullptr;
   size_t size = 0;  // bytes; must equal DTypeSize(dtype) * product(shape)
+  // Hint: the bytes equal this tensor's bytes in the parent checkpoint
+  // (frozen parameters). Save then reuses the parent's chunks without
+  // reading or hashing `data`; with SaveOptions::check_unchanged_hints it
+  // hashes anyway and fails if the hint was wrong. Save fails with
+  // kInvalidArgument if the parent has no tensor of this name, dtype and
+  // shape.
+  bool unchanged_since_parent = false;
 };
 
 // An opaque byte string in the caller's memory, stored and returned verbatim.

@@ -62,6 +62,9 @@ struct StoreOptions {
 struct SaveOptions {
   // Progress in logical bytes processed. May be null.
   ProgressFn progress;
+  // Debugging aid: read and hash tensors marked unchanged_since_parent too,
+  // and fail with kInvalidArgument naming the tensor if one has changed.
+  bool check_unchanged_hints = false;
 };
 
 struct LoadOptions {
