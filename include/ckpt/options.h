@@ -38,6 +38,14 @@ struct StoreOptions {
   // Persisted default for new chunks: zstd level, 1 (fast) .. 19 (small).
   int zstd_level = 3;
 
+  // Persisted. A chunk that changed since the same chunk of the parent
+  // checkpoint may be stored as a lossless delta against it when that is
+  // smaller. A delta's base may itself be a delta; this bounds the chain, so
+  // a load decodes at most this many bases per chunk. Deeper chains store
+  // less after many small steps and cost more per load. When the parent's
+  // chunk sits at the bound, the delta is taken against its base instead.
+  // 0 disables deltas. Default 1; range 0 .. 16.
+  int delta_max_depth = 1;
   // A pack is sealed once it holds about this many bytes. Default 32 MiB.
   // Larger packs mean fewer files and fsyncs, and more memory per save.
   uint64_t pack_target_size = 32ull << 20;

@@ -21,6 +21,10 @@ struct StoreStats {
   uint64_t unique_raw_bytes = 0;   // uncompressed bytes of distinct chunks
   uint64_t stored_chunk_bytes = 0; // encoded bytes of distinct chunks
   uint64_t pack_bytes = 0;         // bytes of all pack files, with headers
+  uint64_t delta_chunks = 0;       // chunks stored as deltas against a base
+  uint64_t delta_raw_bytes = 0;    // their uncompressed bytes
+  uint64_t delta_stored_bytes = 0; // their encoded bytes
+  uint32_t max_delta_depth = 0;    // longest chain of bases under any chunk
   // logical_bytes / unique_raw_bytes.
   double DedupRatio() const;
   // unique_raw_bytes / stored_chunk_bytes.
@@ -59,6 +63,9 @@ struct RepairReport {
   uint64_t packs_unreadable = 0;     // torn or damaged packs, skipped
   uint64_t manifests_unreadable = 0; // manifests in readable packs that fail their hash
   uint64_t chunks_indexed = 0;
+  // Delta chunks whose base is in no readable pack; checkpoints that need
+  // them are not restored.
+  uint64_t chunks_unrecoverable = 0;
   uint64_t checkpoints_restored = 0;
   uint64_t tags_restored = 0;
 };

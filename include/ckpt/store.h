@@ -71,6 +71,8 @@ struct StoreConfig {
   int format_version = 0;
   uint32_t chunk_size = 0;
   int zstd_level = 0;
+  // Longest delta chain a new chunk may start (0: no deltas; see options.h).
+  int delta_max_depth = 0;
   std::string store_id;  // random hex id chosen at creation
 };
 

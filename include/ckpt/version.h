@@ -12,8 +12,10 @@ inline constexpr int kVersionMinor = 1;
 inline constexpr int kVersionPatch = 0;
 inline constexpr const char* kVersionString = "0.1.0";
 
-// Store layout and config format written by this library.
-inline constexpr int kFormatVersion = 1;
+// Store layout and config format written by this library. Format 2 added
+// delta chunks (codecs 16..19) and delta_max_depth; stores of format 1 are
+// opened and written as they are, without deltas.
+inline constexpr int kFormatVersion = 2;
 // Pack file format written by this library.
 inline constexpr int kPackFormatVersion = 1;
 // Manifest encoding written by this library.

@@ -32,15 +32,6 @@ ZSTD_DCtx* ThreadDCtx() {
   return ctx.get();
 }
 
-// Appends nothing and returns 0 on failure.
-size_t ZstdInto(const void* data, size_t size, int level, std::string* out) {
-  out->resize(ZSTD_compressBound(size));
-  size_t n = ZSTD_compressCCtx(ThreadCCtx(), out->data(), out->size(), data, size, level);
-  if (ZSTD_isError(n)) return 0;
-  out->resize(n);
-  return n;
-}
-
 Codec PlanesCodec(size_t elem_size) {
   switch (elem_size) {
     case 2: return Codec::kZstdPlanes2;
@@ -60,15 +51,38 @@ size_t PlanesElemSize(Codec codec) {
 
 bool PlanarElemSize(size_t elem_size) { return elem_size == 2 || elem_size == 4 || elem_size == 8; }
 
-// Scratch space reused per thread: a fresh buffer per chunk would cost a
-// page fault and a zero fill for every 4 KiB of it.
-std::vector<uint8_t>& PlanesScratch(size_t size) {
-  thread_local std::vector<uint8_t> scratch;
-  if (scratch.size() < size) scratch.resize(size);
-  return scratch;
+}  // namespace
+
+namespace codec_detail {
+
+size_t ZstdInto(const void* data, size_t size, int level, std::string* out) {
+  out->resize(ZSTD_compressBound(size));
+  size_t n = ZSTD_compressCCtx(ThreadCCtx(), out->data(), out->size(), data, size, level);
+  if (ZSTD_isError(n)) return 0;
+  out->resize(n);
+  return n;
 }
 
-}  // namespace
+Status ZstdFrom(const void* encoded, size_t encoded_size, void* dst, size_t raw_size) {
+  size_t n = ZSTD_decompressDCtx(ThreadDCtx(), dst, raw_size, encoded, encoded_size);
+  if (ZSTD_isError(n)) return Status::Corruption(std::string("zstd: ") + ZSTD_getErrorName(n));
+  if (n != raw_size) return Status::Corruption("decoded chunk has the wrong length");
+  return Status::OK();
+}
+
+// A fresh buffer per chunk would cost a page fault and a zero fill for
+// every 4 KiB of it.
+uint8_t* Scratch(size_t size) {
+  thread_local std::vector<uint8_t> scratch;
+  if (scratch.size() < size) scratch.resize(size);
+  return scratch.data();
+}
+
+}  // namespace codec_detail
+
+using codec_detail::Scratch;
+using codec_detail::ZstdFrom;
+using codec_detail::ZstdInto;
 
 bool PlanesHelp(const void* data, size_t size, const EncodeParams& params) {
   if (!params.is_float || !PlanarElemSize(params.elem_size)) return false;
@@ -82,7 +96,9 @@ bool PlanesHelp(const void* data, size_t size, const EncodeParams& params) {
   return split != 0 && (plain == 0 || split < plain);
 }
 
-bool IsKnownCodec(uint8_t value) { return value <= static_cast<uint8_t>(Codec::kZstdPlanes8); }
+bool IsKnownCodec(uint8_t value) {
+  return value <= static_cast<uint8_t>(Codec::kZstdPlanes8) || IsDeltaCodec(value);
+}
 
 const char* CodecName(Codec codec) {
   switch (codec) {
@@ -91,6 +107,10 @@ const char* CodecName(Codec codec) {
     case Codec::kZstdPlanes2: return "zstd+planes2";
     case Codec::kZstdPlanes4: return "zstd+planes4";
     case Codec::kZstdPlanes8: return "zstd+planes8";
+    case Codec::kDeltaXor: return "delta-xor+zstd";
+    case Codec::kDeltaXorPlanes2: return "delta-xor+zstd+planes2";
+    case Codec::kDeltaXorPlanes4: return "delta-xor+zstd+planes4";
+    case Codec::kDeltaXorPlanes8: return "delta-xor+zstd+planes8";
   }
   return "unknown";
 }
@@ -102,9 +122,9 @@ Codec EncodeChunk(const void* data, size_t size, const EncodeParams& params, std
                  (params.planes == PlanesChoice::kDecideBySample && PlanesHelp(data, size, params)));
   size_t n;
   if (planar) {
-    std::vector<uint8_t>& planes = PlanesScratch(size);
-    BytePlaneSplit(bytes, size, params.elem_size, planes.data());
-    n = ZstdInto(planes.data(), size, params.zstd_level, out);
+    uint8_t* planes = Scratch(size);
+    BytePlaneSplit(bytes, size, params.elem_size, planes);
+    n = ZstdInto(planes, size, params.zstd_level, out);
   } else {
     n = ZstdInto(bytes, size, params.zstd_level, out);
   }
@@ -125,12 +145,9 @@ Status DecodeChunk(Codec codec, const void* encoded, size_t encoded_size, void* 
   size_t elem = PlanesElemSize(codec);
   if (codec != Codec::kZstd && elem == 0)
     return Status::Corruption("unknown codec " + std::to_string(static_cast<int>(codec)));
-  void* target = elem ? PlanesScratch(raw_size).data() : dst;
-  size_t n = ZSTD_decompressDCtx(ThreadDCtx(), target, raw_size, encoded, encoded_size);
-  if (ZSTD_isError(n))
-    return Status::Corruption(std::string("zstd: ") + ZSTD_getErrorName(n));
-  if (n != raw_size) return Status::Corruption("decoded chunk has the wrong length");
-  if (elem) BytePlaneJoin(PlanesScratch(raw_size).data(), raw_size, elem, static_cast<uint8_t*>(dst));
+  void* target = elem ? Scratch(raw_size) : dst;
+  CKPT_RETURN_IF_ERROR(ZstdFrom(encoded, encoded_size, target, raw_size));
+  if (elem) BytePlaneJoin(Scratch(raw_size), raw_size, elem, static_cast<uint8_t*>(dst));
   return Status::OK();
 }
 

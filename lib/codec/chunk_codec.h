@@ -18,7 +18,15 @@ enum class Codec : uint8_t {
   kZstdPlanes2 = 2,   // zstd frame of the byte planes of 2-byte elements
   kZstdPlanes4 = 3,   // ... of 4-byte elements
   kZstdPlanes8 = 4,   // ... of 8-byte elements
+  // Deltas against a base chunk (see delta_codec.h).
+  kDeltaXor = 16,        // zstd frame of chunk XOR base
+  kDeltaXorPlanes2 = 17, // ... byte planes of 2-byte elements of chunk XOR base
+  kDeltaXorPlanes4 = 18, // ... of 4-byte elements
+  kDeltaXorPlanes8 = 19, // ... of 8-byte elements
 };
+
+// True for the kDeltaXor* codecs, whose entries name a base chunk.
+inline bool IsDeltaCodec(uint8_t value) { return value >= 16 && value <= 19; }
 
 bool IsKnownCodec(uint8_t value);
 const char* CodecName(Codec codec);
@@ -46,7 +54,18 @@ Codec EncodeChunk(const void* data, size_t size, const EncodeParams& params, std
 
 // Decodes `encoded` into exactly `raw_size` bytes at `dst`. Errors:
 // kCorruption if the encoding is malformed or has another length.
+// REQUIRES: !IsDeltaCodec(codec) (deltas need their base: delta_codec.h).
 Status DecodeChunk(Codec codec, const void* encoded, size_t encoded_size, void* dst,
                    size_t raw_size);
+
+// Lower-level pieces shared with delta_codec.
+namespace codec_detail {
+// zstd frame of `size` bytes into `out`; returns its size, 0 on failure.
+size_t ZstdInto(const void* data, size_t size, int level, std::string* out);
+// Decodes a zstd frame of exactly `raw_size` bytes into `dst`.
+Status ZstdFrom(const void* encoded, size_t encoded_size, void* dst, size_t raw_size);
+// Per-thread scratch of at least `size` bytes (reused: no page faults).
+uint8_t* Scratch(size_t size);
+}  // namespace codec_detail
 
 }  // namespace ckpt::internal

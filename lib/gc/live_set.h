@@ -1,6 +1,7 @@
 // gc/live_set: the mark phase. Walks every committed checkpoint (streaming
 // over the index, one manifest at a time) and collects the chunks and
-// manifest copies they need. Memory: 32 bytes per distinct live chunk.
+// manifest copies they need, and the bases of live delta chunks down their
+// chains. Memory: 32 bytes per distinct live chunk.
 #pragma once
 
 #include <map>

@@ -1,6 +1,8 @@
 #include "gc/repacker.h"
 
 #include "codec/chunk_codec.h"
+#include "codec/delta_codec.h"
+#include "store/loader.h"
 #include "pack/pack_writer.h"
 #include "store/index_sessions.h"
 #include "store/pack_sink.h"
@@ -15,14 +17,26 @@ struct Moved {
 };
 
 // Reads one entry and checks it decodes to its digest, so a damaged chunk
-// is never copied into a fresh pack as if it were sound.
-Status ReadVerified(StoreContext& ctx, const std::string& pack, const PackEntry& e,
+// is never copied into a fresh pack as if it were sound. A delta is
+// decoded over its base, read through `view`.
+Status ReadVerified(StoreContext& ctx, Index& view, const std::string& pack, const PackEntry& e,
                     std::string* encoded) {
   CKPT_RETURN_IF_ERROR(ReadPackBytes(*ctx.backend, pack, e.offset, e.length, encoded));
   std::string raw(e.raw_length, '\0');
-  CKPT_RETURN_IF_ERROR(DecodeChunk(static_cast<Codec>(e.codec), encoded->data(), encoded->size(),
-                                   raw.data(), raw.size())
-                           .WithContext("pack " + pack));
+  if (IsDeltaCodec(e.codec)) {
+    Digest base;
+    CKPT_RETURN_IF_ERROR(DeltaBaseOf(*encoded, &base).WithContext("pack " + pack));
+    CKPT_RETURN_IF_ERROR(ReadChunk(ctx, view, base, e.raw_length,
+                                   reinterpret_cast<uint8_t*>(raw.data())));
+    CKPT_RETURN_IF_ERROR(DecodeDelta(static_cast<Codec>(e.codec), *encoded,
+                                     reinterpret_cast<const uint8_t*>(raw.data()),
+                                     reinterpret_cast<uint8_t*>(raw.data()), raw.size())
+                             .WithContext("pack " + pack));
+  } else {
+    CKPT_RETURN_IF_ERROR(DecodeChunk(static_cast<Codec>(e.codec), encoded->data(),
+                                     encoded->size(), raw.data(), raw.size())
+                             .WithContext("pack " + pack));
+  }
   if (Sha256(raw.data(), raw.size()) != e.digest)
     return Status::Corruption("pack " + pack + ": entry " + e.digest.ShortHex() +
                               " fails its hash; not repacked");
@@ -49,7 +63,10 @@ Status CommitMoves(StoreContext& ctx, const std::string& pack, const std::vector
       if (!value || !DecodeChunkLocation(*value, &current).ok() || current.pack_id != pack ||
           current.offset != m.old_entry.offset)
         continue;
-      batch.Put(ChunkKey(m.old_entry.digest), EncodeChunkLocation(m.new_location));
+      ChunkLocation moved = m.new_location;
+      moved.base = current.base;  // the encoded bytes moved as they were
+      moved.depth = current.depth;
+      batch.Put(ChunkKey(m.old_entry.digest), EncodeChunkLocation(moved));
     } else {
       CKPT_ASSIGN_OR_RETURN(auto value, index.Get(CheckpointKey(m.old_entry.digest)));
       CheckpointRecord rec;
@@ -76,9 +93,10 @@ Status RepackOne(StoreContext& ctx, const LiveSet& live, const std::string& pack
   PackSink sink(*ctx.backend, ctx.options.pack_target_size);
   std::vector<Moved> moved;
   std::string encoded;
+  CKPT_ASSIGN_OR_RETURN(auto view, OpenReader(ctx));
   for (const PackEntry& e : entries) {
     if (!IsLiveEntry(live, pack, e)) continue;
-    CKPT_RETURN_IF_ERROR(ReadVerified(ctx, pack, e, &encoded));
+    CKPT_RETURN_IF_ERROR(ReadVerified(ctx, *view, pack, e, &encoded));
     Moved m{e, {}};
     CKPT_RETURN_IF_ERROR(
         sink.Add(e.kind, e.codec, e.digest, encoded, e.raw_length, &m.new_location));

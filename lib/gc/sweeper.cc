@@ -37,6 +37,7 @@ struct DeadChunk {
   Digest digest;
   uint32_t pack;    // index into DeadList::packs
   uint32_t length;  // stored bytes
+  uint8_t depth;    // delta depth: deltas go before their bases
 };
 
 struct DeadList {
@@ -47,7 +48,7 @@ struct DeadList {
   void Add(const Digest& d, const ChunkLocation& loc) {
     auto [it, added] = pack_numbers.emplace(loc.pack_id, static_cast<uint32_t>(packs.size()));
     if (added) packs.push_back(loc.pack_id);
-    chunks.push_back({d, it->second, loc.length});
+    chunks.push_back({d, it->second, loc.length, loc.depth});
   }
 };
 
@@ -111,6 +112,7 @@ Status DeleteDead(Index& index, LiveSet& live, SweepResult* result, const DeadLi
       continue;
     }
     batch.Delete(ChunkKey(d.digest));
+    if (d.depth > 0) batch.Delete(BaseKey(d.digest));
   }
   CKPT_ASSIGN_OR_RETURN(uint64_t generation, ReadGcGeneration(index));
   BumpGcGeneration(generation, &batch);
@@ -151,6 +153,11 @@ Result<SweepResult> SweepIndex(StoreContext& ctx, Index& snapshot, LiveSet& live
   SweepResult result;
   DeadList dead;
   CKPT_RETURN_IF_ERROR(PlanSweep(snapshot, live, &result, &dead));
+  // Deepest deltas first: a session boundary (or a crash) between two
+  // deletes then never leaves an indexed chunk whose base is gone, which
+  // saves rely on when they reuse an entry.
+  std::stable_sort(dead.chunks.begin(), dead.chunks.end(),
+                   [](const DeadChunk& a, const DeadChunk& b) { return a.depth > b.depth; });
   constexpr size_t kDeletesPerSession = 100000;
   for (size_t begin = 0; begin < dead.chunks.size(); begin += kDeletesPerSession) {
     size_t end = std::min(dead.chunks.size(), begin + kDeletesPerSession);

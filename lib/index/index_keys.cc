@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <cstdlib>
 
+#include "codec/chunk_codec.h"
 #include "util/bytes.h"
 #include "util/hex.h"
 
@@ -37,6 +38,7 @@ std::string PackKey(const std::string& pack_id) {
 
 std::string CondemnedKey(const std::string& pack_id) { return "D" + PackKey(pack_id).substr(1); }
 std::string PolicyKey(std::string_view run) { return "Y" + std::string(run); }
+std::string BaseKey(const Digest& d) { return "B" + std::string(d.View()); }
 std::string PackIdOfKey(std::string_view key) { return HexEncode(key.data() + 1, key.size() - 1); }
 
 std::string EncodeChunkLocation(const ChunkLocation& loc) {
@@ -47,6 +49,10 @@ std::string EncodeChunkLocation(const ChunkLocation& loc) {
   PutVarint(&out, loc.length);
   PutVarint(&out, loc.raw_length);
   out.push_back(static_cast<char>(loc.codec));
+  if (loc.is_delta()) {
+    out.append(loc.base.View());
+    out.push_back(static_cast<char>(loc.depth));
+  }
   return out;
 }
 
@@ -55,9 +61,17 @@ Status DecodeChunkLocation(std::string_view bytes, ChunkLocation* out) {
   std::string_view pack;
   uint64_t length, raw_length;
   if (!r.GetBytes(16, &pack) || !r.GetVarint(&out->offset) || !r.GetVarint(&length) ||
-      !r.GetVarint(&raw_length) || !r.GetByte(&out->codec) || !r.AtEnd() ||
-      length > UINT32_MAX || raw_length > UINT32_MAX)
+      !r.GetVarint(&raw_length) || !r.GetByte(&out->codec) || length > UINT32_MAX ||
+      raw_length > UINT32_MAX)
     return Status::Corruption("index: malformed chunk location");
+  out->depth = 0;
+  if (IsDeltaCodec(out->codec)) {
+    std::string_view base;
+    if (!r.GetBytes(Digest::kSize, &base) || !r.GetByte(&out->depth) || out->depth == 0)
+      return Status::Corruption("index: malformed delta chunk location");
+    out->base = Digest::FromView(base);
+  }
+  if (!r.AtEnd()) return Status::Corruption("index: malformed chunk location");
   out->pack_id = HexEncode(pack.data(), pack.size());
   out->length = static_cast<uint32_t>(length);
   out->raw_length = static_cast<uint32_t>(raw_length);

@@ -11,8 +11,11 @@
 //   'D' pack_id:16                  -> condemned_at_ns:fixed64   (gc: no longer indexed;
 //                                      the file goes once the grace period has passed)
 //   'Y' run                         -> RetentionPolicy (run "" = the store-wide default)
+//   'B' digest:32                   -> base_digest:32   (one per delta chunk: the
+//                                      edges gc follows to keep every base alive)
 // Values:
 //   ChunkLocation    := pack_id:16 offset:varint length:varint raw_length:varint codec:u8
+//                       [base_digest:32 depth:u8]   (delta codecs only)
 //   CheckpointRecord := new_bytes:varint new_raw_bytes:varint shared_bytes:varint
 //                       manifest_location:lstr (a ChunkLocation: where the manifest's
 //                       copy sits in a pack) manifest:lstr
@@ -34,6 +37,12 @@ struct ChunkLocation {
   uint32_t length = 0;
   uint32_t raw_length = 0;
   uint8_t codec = 0;
+  // Delta chunks only: the chunk this one is a delta against, and how many
+  // bases a load decodes first (1 if the base is stored whole).
+  Digest base;
+  uint8_t depth = 0;
+
+  bool is_delta() const { return depth > 0; }
 };
 
 struct CheckpointRecord {
@@ -58,6 +67,7 @@ std::string TagKey(std::string_view tag);
 std::string PackKey(const std::string& pack_id);
 std::string CondemnedKey(const std::string& pack_id);
 std::string PolicyKey(std::string_view run);
+std::string BaseKey(const Digest& digest);
 // Pack id (hex) of a 'P' or 'D' key.
 std::string PackIdOfKey(std::string_view key);
 // Splits a RunStepKey; false if malformed.

@@ -13,7 +13,11 @@ std::string EncodeConfig(const StoreConfig& c) {
   out << "ckpt-store\n"
       << "format_version=" << c.format_version << "\n"
       << "chunk_size=" << c.chunk_size << "\n"
-      << "zstd_level=" << c.zstd_level << "\n"
+      << "zstd_level=" << c.zstd_level << "\n";
+  // Format 1 predates deltas; writing the key would make its config
+  // unreadable to the libraries that created it.
+  if (c.format_version >= 2) out << "delta_max_depth=" << c.delta_max_depth << "\n";
+  out
       << "store_id=" << c.store_id << "\n";
   return out.str();
 }
@@ -29,7 +33,8 @@ Status DecodeConfig(const std::string& text, StoreConfig* out) {
     if (eq == std::string::npos) return Status::Corruption("config: malformed line '" + line + "'");
     std::string key = line.substr(0, eq), value = line.substr(eq + 1);
     int64_t number = 0;
-    bool numeric = key == "format_version" || key == "chunk_size" || key == "zstd_level";
+    bool numeric = key == "format_version" || key == "chunk_size" || key == "zstd_level" ||
+                   key == "delta_max_depth";
     if (numeric) {
       auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
       if (ec != std::errc() || end != value.data() + value.size() || number < 0 ||
@@ -43,6 +48,8 @@ Status DecodeConfig(const std::string& text, StoreConfig* out) {
       out->chunk_size = static_cast<uint32_t>(number);
     } else if (key == "zstd_level") {
       out->zstd_level = static_cast<int>(number);
+    } else if (key == "delta_max_depth") {
+      out->delta_max_depth = static_cast<int>(number);
     } else if (key == "store_id") {
       out->store_id = value;
     }
@@ -57,6 +64,8 @@ Status DecodeConfig(const std::string& text, StoreConfig* out) {
                               " is outside 4 KiB .. 64 MiB");
   if (out->zstd_level < 1 || out->zstd_level > 19)
     return Status::Corruption("config: zstd_level out of range");
+  if (out->delta_max_depth > kMaxDeltaDepth)
+    return Status::Corruption("config: delta_max_depth out of range");
   return Status::OK();
 }
 
@@ -69,6 +78,10 @@ Status CheckOptions(const StoreOptions& o) {
   if (o.zstd_level < 1 || o.zstd_level > 19)
     return Status::InvalidArgument("zstd_level must be within 1 .. 19, got " +
                                    std::to_string(o.zstd_level));
+  if (o.delta_max_depth < 0 || o.delta_max_depth > kMaxDeltaDepth)
+    return Status::InvalidArgument("delta_max_depth must be within 0 .. " +
+                                   std::to_string(kMaxDeltaDepth) + ", got " +
+                                   std::to_string(o.delta_max_depth));
   return Status::OK();
 }
 
@@ -93,6 +106,7 @@ Result<StoreConfig> LoadOrCreateConfig(Backend& backend, const StoreOptions& opt
   config.format_version = kFormatVersion;
   config.chunk_size = options.chunk_size;
   config.zstd_level = options.zstd_level;
+  config.delta_max_depth = options.delta_max_depth;
   config.store_id = RandomHexId(16);
   std::string text = EncodeConfig(config);
   CKPT_RETURN_IF_ERROR(backend.Put(kConfigObject, text.data(), text.size()));

@@ -8,6 +8,7 @@
 //   format_version=1
 //   chunk_size=262144
 //   zstd_level=3
+//   delta_max_depth=1        (format 2 on; absent = 0, no deltas)
 //   store_id=<32 hex digits>
 #pragma once
 
@@ -20,6 +21,9 @@
 namespace ckpt::internal {
 
 inline constexpr const char* kConfigObject = "config";
+// Upper bound of StoreOptions::delta_max_depth: a load decodes at most this
+// many bases before a chunk.
+inline constexpr int kMaxDeltaDepth = 16;
 
 std::string EncodeConfig(const StoreConfig& config);
 // Errors: kCorruption (malformed), kVersionMismatch (newer format).

@@ -6,12 +6,15 @@
 
 #include "chunk/chunker.h"
 #include "codec/chunk_codec.h"
+#include "codec/delta_codec.h"
+#include "store/config.h"
 #include "pack/pack_writer.h"
 
 namespace ckpt::internal {
 
-Status ReadChunk(StoreContext& ctx, Index& index, const Digest& digest, uint64_t raw_length,
-                 uint8_t* dst) {
+namespace {
+
+Result<ChunkLocation> Locate(Index& index, const Digest& digest, uint64_t raw_length) {
   const std::string what = "chunk " + digest.ShortHex();
   CKPT_ASSIGN_OR_RETURN(auto value, index.Get(ChunkKey(digest)));
   if (!value) return Status::Corruption(what + " is missing from the index");
@@ -19,18 +22,59 @@ Status ReadChunk(StoreContext& ctx, Index& index, const Digest& digest, uint64_t
   CKPT_RETURN_IF_ERROR(DecodeChunkLocation(*value, &loc).WithContext(what));
   if (loc.raw_length != raw_length)
     return Status::Corruption(what + ": index says " + std::to_string(loc.raw_length) +
-                              " bytes, manifest " + std::to_string(raw_length));
+                              " bytes, expected " + std::to_string(raw_length));
   if (!IsKnownCodec(loc.codec))
     return Status::NotSupported(what + ": codec " + std::to_string(loc.codec) + " is unknown");
+  if (loc.depth > kMaxDeltaDepth)
+    return Status::Corruption(what + ": delta chain of " + std::to_string(loc.depth) +
+                              " bases is longer than any store allows");
+  return loc;
+}
+
+// Decodes chunk `digest`, stored at `loc`, into `dst`, bases first, without
+// checking hashes: the caller checks the result once, so a chain of d
+// deltas costs one SHA-256, not d+1.
+Status DecodeUnchecked(StoreContext& ctx, Index& index, const Digest& digest,
+                       const ChunkLocation& loc, uint8_t* dst) {
+  const std::string where = "pack " + loc.pack_id + ": chunk " + digest.ShortHex();
   std::string encoded;
   CKPT_RETURN_IF_ERROR(ReadPackBytes(*ctx.backend, loc.pack_id, loc.offset, loc.length, &encoded)
-                           .WithContext(what));
-  const std::string where = "pack " + loc.pack_id + ": " + what;
-  CKPT_RETURN_IF_ERROR(DecodeChunk(static_cast<Codec>(loc.codec), encoded.data(), encoded.size(),
-                                   dst, raw_length)
-                           .WithContext(where));
-  if (Sha256(dst, raw_length) != digest) return Status::Corruption(where + ": hash mismatch");
-  return Status::OK();
+                           .WithContext("chunk " + digest.ShortHex()));
+  const Codec codec = static_cast<Codec>(loc.codec);
+  if (!loc.is_delta())
+    return DecodeChunk(codec, encoded.data(), encoded.size(), dst, loc.raw_length)
+        .WithContext(where);
+  Digest named;
+  CKPT_RETURN_IF_ERROR(DeltaBaseOf(encoded, &named).WithContext(where));
+  if (named != loc.base)
+    return Status::Corruption(where + ": entry names base " + named.ShortHex() +
+                              ", the index " + loc.base.ShortHex());
+  CKPT_ASSIGN_OR_RETURN(ChunkLocation base_loc, Locate(index, loc.base, loc.raw_length));
+  // Depth falls by one per link, so the recursion ends even in a damaged
+  // index.
+  if (base_loc.depth + 1 != loc.depth)
+    return Status::Corruption(where + ": delta depth " + std::to_string(loc.depth) +
+                              " over a base of depth " + std::to_string(base_loc.depth));
+  CKPT_RETURN_IF_ERROR(DecodeUnchecked(ctx, index, loc.base, base_loc, dst));
+  return DecodeDelta(codec, encoded, dst, dst, loc.raw_length).WithContext(where);
+}
+
+}  // namespace
+
+Status ReadChunk(StoreContext& ctx, Index& index, const Digest& digest, uint64_t raw_length,
+                 uint8_t* dst) {
+  CKPT_ASSIGN_OR_RETURN(ChunkLocation loc, Locate(index, digest, raw_length));
+  Status s = DecodeUnchecked(ctx, index, digest, loc, dst);
+  if (s.ok() && Sha256(dst, raw_length) == digest) return Status::OK();
+  const std::string where = "pack " + loc.pack_id + ": chunk " + digest.ShortHex();
+  if (loc.is_delta()) {
+    // Name the link that broke: a damaged base breaks every delta over it.
+    Status base = ReadChunk(ctx, index, loc.base, raw_length, dst);
+    if (!base.ok())
+      return Status(base.code(), where + " is a delta over a damaged base: " + base.message());
+  }
+  if (!s.ok()) return s;
+  return Status::Corruption(where + ": hash mismatch");
 }
 
 Status ReadEntryRange(StoreContext& ctx, Index& view, const ResolvedCheckpoint& c,

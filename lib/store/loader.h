@@ -7,7 +7,9 @@
 namespace ckpt::internal {
 
 // Reads chunk `digest` (raw length `raw_length`) into `dst`, verifying its
-// hash. Errors carry the pack and chunk; callers add checkpoint and tensor.
+// hash; a delta chunk decodes its bases first. Errors carry the pack and
+// chunk (and the damaged base of a delta); callers add checkpoint and
+// tensor.
 Status ReadChunk(StoreContext& ctx, Index& index, const Digest& digest, uint64_t raw_length,
                  uint8_t* dst);
 

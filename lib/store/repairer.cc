@@ -8,6 +8,7 @@
 
 #include "backend/local_backend.h"
 #include "codec/chunk_codec.h"
+#include "codec/delta_codec.h"
 #include "gc/policy_codec.h"
 #include "gc/sweeper.h"
 #include "index/store_lock.h"
@@ -40,6 +41,10 @@ class Rebuild {
 
  private:
   Status ScanPack(const std::string& pack_id);
+  Status IndexDeltas();
+  // Depth of the chain under delta chunk `d`, or -1 if a link is missing or
+  // the chain is longer than any store allows.
+  int DeltaDepth(const Digest& d, int hops);
   Status ReadManifest(const std::string& pack_id, const PackEntry& e);
   bool Complete(const Manifest& m) const;
   void ChooseManifests();
@@ -56,7 +61,11 @@ class Rebuild {
   std::set<std::string> deleted_;
   std::vector<FoundManifest> candidates_;  // every manifest found, before choosing
   std::map<std::pair<std::string, uint64_t>, FoundManifest> manifests_;
-  std::map<Digest, uint32_t> chunk_lengths_;  // encoded length per chunk
+  std::map<Digest, uint32_t> chunk_lengths_;  // encoded length per indexed chunk
+  // Delta entries, indexed once every pack is scanned: their chains may
+  // run through packs not read yet. A whole copy of a chunk wins over a delta.
+  std::map<Digest, ChunkLocation> deltas_;
+  std::map<Digest, int> delta_depths_;
   std::set<std::string> restored_;
 };
 
@@ -95,7 +104,18 @@ Status Rebuild::ScanPack(const std::string& pack_id) {
       if (!ReadManifest(pack_id, e).ok()) report_.manifests_unreadable++;
       continue;
     }
-    ChunkLocation loc{pack_id, e.offset, e.length, e.raw_length, e.codec};
+    ChunkLocation loc{pack_id, e.offset, e.length, e.raw_length, e.codec, {}, 0};
+    if (IsDeltaCodec(e.codec)) {
+      std::string head;
+      if (e.length < kDeltaHeaderSize ||
+          !ReadPackBytes(backend_, pack_id, e.offset, kDeltaHeaderSize, &head).ok() ||
+          !DeltaBaseOf(head, &loc.base).ok()) {
+        report_.chunks_unrecoverable++;
+        continue;
+      }
+      deltas_.emplace(e.digest, loc);
+      continue;
+    }
     batch_.Put(ChunkKey(e.digest), EncodeChunkLocation(loc));
     chunk_lengths_[e.digest] = e.length;
     report_.chunks_indexed++;
@@ -104,6 +124,45 @@ Status Rebuild::ScanPack(const std::string& pack_id) {
   batch_.Put(PackKey(pack_id), EncodePackRecord({size, entries.size()}));
   ++batched_;
   return Flush(false);
+}
+
+int Rebuild::DeltaDepth(const Digest& d, int hops) {
+  if (hops > kMaxDeltaDepth) return -1;
+  auto known = delta_depths_.find(d);
+  if (known != delta_depths_.end()) return known->second;
+  auto it = deltas_.find(d);
+  int depth;
+  if (it == deltas_.end()) {
+    depth = chunk_lengths_.count(d) ? 0 : -1;  // whole, or missing
+  } else if (chunk_lengths_.count(d)) {
+    depth = 0;
+  } else {
+    int below = DeltaDepth(it->second.base, hops + 1);
+    depth = below < 0 || below + 1 > kMaxDeltaDepth ? -1 : below + 1;
+  }
+  delta_depths_[d] = depth;
+  return depth;
+}
+
+Status Rebuild::IndexDeltas() {
+  for (auto& [digest, loc] : deltas_) {
+    if (chunk_lengths_.count(digest)) continue;  // a whole copy is indexed
+    int depth = DeltaDepth(digest, 0);
+    if (depth <= 0) {
+      report_.chunks_unrecoverable++;  // its base is gone: manifests needing it stay out
+      continue;
+    }
+    loc.depth = static_cast<uint8_t>(depth);
+    batch_.Put(ChunkKey(digest), EncodeChunkLocation(loc));
+    batch_.Put(BaseKey(digest), loc.base.View());
+    report_.chunks_indexed++;
+    batched_ += 2;
+    CKPT_RETURN_IF_ERROR(Flush(false));
+  }
+  for (auto& [digest, loc] : deltas_)
+    if (delta_depths_[digest] > 0) chunk_lengths_[digest] = loc.length;
+  deltas_.clear();
+  return Flush(true);
 }
 
 bool Rebuild::Complete(const Manifest& m) const {
@@ -202,6 +261,7 @@ Result<RepairReport> Rebuild::Run() {
     CKPT_RETURN_IF_ERROR(ScanPack(id));
   }
   CKPT_RETURN_IF_ERROR(Flush(true));
+  CKPT_RETURN_IF_ERROR(IndexDeltas());
   CKPT_RETURN_IF_ERROR(CommitCheckpoints());
   CKPT_RETURN_IF_ERROR(RestoreTags());
   CKPT_RETURN_IF_ERROR(RestorePolicies());

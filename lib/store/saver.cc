@@ -7,8 +7,10 @@
 
 #include "chunk/chunker.h"
 #include "codec/chunk_codec.h"
+#include "codec/delta_codec.h"
 #include "gc/sweeper.h"
 #include "store/index_sessions.h"
+#include "store/delta_base.h"
 #include "store/pack_sink.h"
 #include "store/ref_resolver.h"
 #include "store/save_validation.h"
@@ -19,6 +21,20 @@ namespace {
 struct Source {
   ManifestEntry* entry;
   const uint8_t* data;
+  bool unchanged_hint = false;
+  // The same tensor in the parent checkpoint (same name, kind, dtype and
+  // length, so its chunks line up), if any: the candidate bases of deltas.
+  const ManifestEntry* parent = nullptr;
+};
+
+// Per tensor: how often a delta beat the plain encoding and vice versa.
+// Once one side has won every trial, the other is no longer tried, so most
+// chunks are compressed once.
+struct EncodingScore {
+  std::atomic<uint32_t> delta_wins{0};
+  std::atomic<uint32_t> plain_wins{0};
+  bool PlainWorthTrying() const { return !(delta_wins >= 2 && plain_wins == 0); }
+  bool DeltaWorthTrying() const { return !(plain_wins >= 2 && delta_wins == 0); }
 };
 
 struct ChunkJob {
@@ -35,16 +51,23 @@ class SaveRun {
       : ctx_(ctx), reader_(reader), options_(options),
         sink_(*ctx.backend, ctx.options.pack_target_size) {}
 
-  Status Run(Manifest* manifest, const SaveRequest& request);
+  Status Run(Manifest* manifest, const SaveRequest& request,
+             const std::optional<ResolvedCheckpoint>& parent);
   Result<CheckpointInfo> Commit(Manifest& manifest);
   // `writer` is the commit's session.
   Status RestoreCollectedChunks(Index& writer);
 
  private:
   void ProcessChunk(const ChunkJob& job);
-  // Stores one chunk unless `dedup` (if given) has it; then sets *reused.
+  // Stores chunk `job` unless `dedup` (if given) has it; then sets *reused.
+  // With `allow_delta`, tries a delta against the parent's chunk.
   Status StoreChunk(const Digest& digest, const uint8_t* data, uint64_t length,
-                    const ManifestEntry& entry, size_t source, Index* dedup, bool* reused);
+                    const ChunkJob& job, Index* dedup, bool allow_delta, bool* reused);
+  // Encodes a new chunk: plain, or as a delta when that is smaller.
+  Codec Encode(const uint8_t* data, uint64_t length, const ChunkJob& job, bool allow_delta,
+               const EncodeParams& params, std::string* out, DeltaBase* base);
+  Status MatchParent(const Manifest& parent);
+  Status CheckHints() const;
   PlanesChoice PlanesFor(size_t source, const uint8_t* data, uint64_t length,
                          const EncodeParams& params);
   void Fail(Status s);
@@ -58,12 +81,16 @@ class SaveRun {
   std::vector<ChunkJob> jobs_;
   // Per source: 0 undecided, else a PlanesChoice, decided on its first chunk.
   std::unique_ptr<std::atomic<uint8_t>[]> planes_;
+  std::unique_ptr<EncodingScore[]> scores_;
   uint64_t logical_bytes_ = 0;
 
   std::mutex mu_;
   std::unordered_set<Digest, DigestHash> claimed_;
   std::unordered_map<Digest, ChunkLocation, DigestHash> new_chunks_;
   std::vector<ChunkJob> reused_;  // chunks found already stored
+  // Jobs of the chunks stored as deltas, to store whole again if a
+  // concurrent gc reclaimed their base.
+  std::unordered_map<Digest, ChunkJob, DigestHash> delta_jobs_;
   uint64_t gc_generation_ = 0;    // when the save began
   Status first_error_;
   std::atomic<bool> failed_{false};
@@ -94,9 +121,37 @@ PlanesChoice SaveRun::PlanesFor(size_t source, const uint8_t* data, uint64_t len
   return choice;
 }
 
+Codec SaveRun::Encode(const uint8_t* data, uint64_t length, const ChunkJob& job,
+                      bool allow_delta, const EncodeParams& params, std::string* out,
+                      DeltaBase* base) {
+  const Source& src = sources_[job.source];
+  EncodingScore& score = scores_[job.source];
+  bool try_delta = allow_delta && src.parent && job.index < src.parent->chunks.size() &&
+                   score.DeltaWorthTrying() &&
+                   FindDeltaBase(ctx_, reader_, src.parent->chunks[job.index], length, base);
+  if (!try_delta) return EncodeChunk(data, length, params, out);
+  thread_local std::string plain;
+  Codec plain_codec = Codec::kRaw;
+  size_t limit = length;  // a delta must at least beat storing the bytes raw
+  if (score.PlainWorthTrying()) {
+    plain_codec = EncodeChunk(data, length, params, &plain);
+    limit = plain.size();
+  }
+  Codec codec = EncodeDelta(data, base->bytes, base->digest, length, params, limit, out);
+  if (codec != Codec::kRaw) {
+    score.delta_wins++;
+    return codec;
+  }
+  score.plain_wins++;
+  if (score.PlainWorthTrying() && limit != length) {
+    out->swap(plain);
+    return plain_codec;
+  }
+  return EncodeChunk(data, length, params, out);
+}
+
 Status SaveRun::StoreChunk(const Digest& digest, const uint8_t* data, uint64_t length,
-                           const ManifestEntry& entry, size_t source, Index* dedup,
-                           bool* reused) {
+                           const ChunkJob& job, Index* dedup, bool allow_delta, bool* reused) {
   if (dedup) {
     CKPT_ASSIGN_OR_RETURN(auto existing, dedup->Get(ChunkKey(digest)));
     if (existing) {
@@ -104,18 +159,25 @@ Status SaveRun::StoreChunk(const Digest& digest, const uint8_t* data, uint64_t l
       return Status::OK();
     }
   }
+  const ManifestEntry& entry = *sources_[job.source].entry;
   EncodeParams params;
   params.elem_size = entry.is_blob ? 1 : DTypeSize(entry.dtype);
   params.is_float = !entry.is_blob && DTypeIsFloat(entry.dtype);
   params.zstd_level = ctx_.config.zstd_level;
-  if (params.is_float) params.planes = PlanesFor(source, data, length, params);
+  if (params.is_float) params.planes = PlanesFor(job.source, data, length, params);
   thread_local std::string encoded;  // reused: no page faults per chunk
-  Codec codec = EncodeChunk(data, length, params, &encoded);
+  DeltaBase base;
+  Codec codec = Encode(data, length, job, allow_delta, params, &encoded, &base);
   ChunkLocation loc;
   CKPT_RETURN_IF_ERROR(sink_.Add(EntryKind::kChunk, static_cast<uint8_t>(codec), digest, encoded,
                                  static_cast<uint32_t>(length), &loc));
   std::lock_guard<std::mutex> lock(mu_);
-  new_chunks_.emplace(digest, loc);
+  if (IsDeltaCodec(loc.codec)) {
+    loc.base = base.digest;
+    loc.depth = static_cast<uint8_t>(base.depth + 1);
+    delta_jobs_.insert_or_assign(digest, job);
+  }
+  new_chunks_.insert_or_assign(digest, loc);
   return Status::OK();
 }
 
@@ -135,7 +197,7 @@ void SaveRun::ProcessChunk(const ChunkJob& job) {
   }
   if (first) {
     bool reused = false;
-    Status s = StoreChunk(digest, data, length, entry, job.source, &reader_, &reused);
+    Status s = StoreChunk(digest, data, length, job, &reader_, true, &reused);
     if (reused) {
       std::lock_guard<std::mutex> lock(mu_);
       reused_.push_back(job);
@@ -146,12 +208,39 @@ void SaveRun::ProcessChunk(const ChunkJob& job) {
   Progress(length);
 }
 
-Status SaveRun::Run(Manifest* manifest, const SaveRequest& request) {
+Status SaveRun::MatchParent(const Manifest& parent) {
+  std::unordered_map<std::string_view, const ManifestEntry*> by_name;
+  for (const auto& e : parent.entries) by_name.emplace(e.name, &e);
+  for (Source& src : sources_) {
+    const ManifestEntry& e = *src.entry;
+    auto it = by_name.find(e.name);
+    const ManifestEntry* p = it == by_name.end() ? nullptr : it->second;
+    if (p && p->is_blob == e.is_blob && p->dtype == e.dtype && p->byte_length == e.byte_length &&
+        parent.chunk_size == ctx_.config.chunk_size)
+      src.parent = p;
+    if (src.unchanged_hint && (!src.parent || src.parent->shape != e.shape))
+      return Status::InvalidArgument("tensor '" + e.name +
+                                     "' is marked unchanged_since_parent, but the parent " +
+                                     "checkpoint has no tensor of that name, dtype and shape");
+  }
+  return Status::OK();
+}
+
+Status SaveRun::CheckHints() const {
+  for (const Source& src : sources_)
+    if (src.unchanged_hint && src.entry->chunks != src.parent->chunks)
+      return Status::InvalidArgument("tensor '" + src.entry->name +
+                                     "' is marked unchanged_since_parent but has changed");
+  return Status::OK();
+}
+
+Status SaveRun::Run(Manifest* manifest, const SaveRequest& request,
+                    const std::optional<ResolvedCheckpoint>& parent) {
   manifest->entries.reserve(request.tensors.size() + request.blobs.size());
   for (const auto& t : request.tensors) {
     ManifestEntry e{t.name, false, t.dtype, t.shape, t.size, {}};
     manifest->entries.push_back(std::move(e));
-    sources_.push_back({nullptr, static_cast<const uint8_t*>(t.data)});
+    sources_.push_back({nullptr, static_cast<const uint8_t*>(t.data), t.unchanged_since_parent});
   }
   for (const auto& b : request.blobs) {
     ManifestEntry e{b.name, true, DType::kU8, {static_cast<int64_t>(b.size)}, b.size, {}};
@@ -159,36 +248,73 @@ Status SaveRun::Run(Manifest* manifest, const SaveRequest& request) {
     sources_.push_back({nullptr, static_cast<const uint8_t*>(b.data)});
   }
   planes_ = std::make_unique<std::atomic<uint8_t>[]>(sources_.size());
+  scores_ = std::make_unique<EncodingScore[]>(sources_.size());
+  for (size_t i = 0; i < sources_.size(); ++i) sources_[i].entry = &manifest->entries[i];
+  if (parent) {
+    CKPT_RETURN_IF_ERROR(MatchParent(parent->manifest));
+  } else {
+    for (const Source& src : sources_)
+      if (src.unchanged_hint)
+        return Status::InvalidArgument("tensor '" + src.entry->name +
+                                       "' is marked unchanged_since_parent, but the save " +
+                                       "has no parent checkpoint");
+  }
+  uint64_t hinted_bytes = 0;
   for (size_t i = 0; i < sources_.size(); ++i) {
     ManifestEntry& e = manifest->entries[i];
-    sources_[i].entry = &e;
     uint64_t count = ChunkCount(e.byte_length, manifest->SpanOf(e));
+    logical_bytes_ += e.byte_length;
+    if (sources_[i].unchanged_hint && !options_.check_unchanged_hints) {
+      // Taken on trust: the parent's chunks, neither read nor hashed.
+      e.chunks = sources_[i].parent->chunks;
+      for (uint64_t c = 0; c < count; ++c) reused_.push_back({i, c});
+      hinted_bytes += e.byte_length;
+      continue;
+    }
     e.chunks.resize(count);
     for (uint64_t c = 0; c < count; ++c) jobs_.push_back({i, c});
-    logical_bytes_ += e.byte_length;
   }
   CKPT_ASSIGN_OR_RETURN(gc_generation_, ReadGcGeneration(reader_));
+  if (hinted_bytes) Progress(hinted_bytes);
   ctx_.pool->ParallelFor(jobs_.size(), [this](size_t i) { ProcessChunk(jobs_[i]); });
   if (failed_) return first_error_;
+  if (options_.check_unchanged_hints) CKPT_RETURN_IF_ERROR(CheckHints());
   return Status::OK();
 }
 
 Status SaveRun::RestoreCollectedChunks(Index& writer) {
   CKPT_ASSIGN_OR_RETURN(uint64_t generation, ReadGcGeneration(writer));
   if (generation == gc_generation_) return Status::OK();  // no gc swept since we looked
-  // A gc swept since this save found these chunks stored; any it reclaimed
-  // are written again from the caller's bytes, which are still ours.
-  for (const ChunkJob& job : reused_) {
-    const ManifestEntry& entry = *sources_[job.source].entry;
-    const Digest& digest = entry.chunks[job.index];
-    CKPT_ASSIGN_OR_RETURN(auto present, writer.Get(ChunkKey(digest)));
-    if (present || new_chunks_.count(digest)) continue;
+  auto rewrite = [&](const Digest& digest, const ChunkJob& job) -> Status {
+    const Source& src = sources_[job.source];
+    const ManifestEntry& entry = *src.entry;
+    if (!src.data)
+      return Status::Aborted("tensor '" + entry.name + "' was declared unchanged and a " +
+                             "concurrent gc reclaimed its parent's chunks; save it again");
     uint64_t span = ChunkSpan(ctx_.config.chunk_size, entry.is_blob ? 1 : DTypeSize(entry.dtype));
     uint64_t length = ChunkLength(entry.byte_length, span, job.index);
     bool reused = false;
-    CKPT_RETURN_IF_ERROR(StoreChunk(digest, sources_[job.source].data + job.index * span, length,
-                                    entry, job.source, nullptr, &reused));
+    CKPT_RETURN_IF_ERROR(StoreChunk(digest, src.data + job.index * span, length, job, nullptr,
+                                    false, &reused));
     ctx_.chunks_rewritten_after_gc++;
+    return Status::OK();
+  };
+  // A gc swept since this save found these chunks stored; any it reclaimed
+  // are written again from the caller's bytes, which are still ours. gc
+  // deletes a delta before its base, so an entry still present has its
+  // whole chain.
+  for (const ChunkJob& job : reused_) {
+    const Digest& digest = sources_[job.source].entry->chunks[job.index];
+    CKPT_ASSIGN_OR_RETURN(auto present, writer.Get(ChunkKey(digest)));
+    if (present || new_chunks_.count(digest)) continue;
+    CKPT_RETURN_IF_ERROR(rewrite(digest, job));
+  }
+  // Deltas whose base went are stored whole.
+  for (const auto& [digest, job] : delta_jobs_) {
+    const ChunkLocation& loc = new_chunks_.at(digest);
+    if (!loc.is_delta() || new_chunks_.count(loc.base)) continue;
+    CKPT_ASSIGN_OR_RETURN(auto present, writer.Get(ChunkKey(loc.base)));
+    if (!present) CKPT_RETURN_IF_ERROR(rewrite(digest, job));
   }
   return sink_.Flush();
 }
@@ -218,7 +344,10 @@ Result<CheckpointInfo> SaveRun::Commit(Manifest& manifest) {
   Index& writer = session.index();
   CKPT_RETURN_IF_ERROR(RestoreCollectedChunks(writer));
   IndexBatch batch;
-  for (const auto& [digest, loc] : new_chunks_) batch.Put(ChunkKey(digest), EncodeChunkLocation(loc));
+  for (const auto& [digest, loc] : new_chunks_) {
+    batch.Put(ChunkKey(digest), EncodeChunkLocation(loc));
+    if (loc.is_delta()) batch.Put(BaseKey(digest), loc.base.View());
+  }
   for (const auto& [id, record] : sink_.sealed()) batch.Put(PackKey(id), EncodePackRecord(record));
   batch.Put(CheckpointKey(c.id), EncodeCheckpointRecord(c.record));
   batch.Put(run_key, c.id.View());
@@ -263,17 +392,23 @@ Result<CheckpointInfo> SaveCheckpoint(StoreContext& ctx, const SaveRequest& requ
   manifest.chunk_size = ctx.config.chunk_size;
   manifest.metrics = request.meta.metrics;
   manifest.attributes = request.meta.attributes;
+  std::optional<ResolvedCheckpoint> parent;
   if (!request.parent.empty()) {
-    auto parent = ResolveRef(index, request.parent);
-    if (!parent.ok()) return fail(parent.status().WithContext("parent"));
-    manifest.parent = parent->id;
+    auto resolved = ResolveRef(index, request.parent);
+    if (!resolved.ok()) return fail(resolved.status().WithContext("parent"));
+    parent = std::move(*resolved);
   } else {
     auto latest = LatestOfRun(index, request.run);
     if (!latest.ok()) return fail(latest.status());
-    manifest.parent = *latest;
+    if (*latest) {
+      auto resolved = LoadCheckpoint(index, **latest);
+      if (!resolved.ok()) return fail(resolved.status().WithContext("parent"));
+      parent = std::move(*resolved);
+    }
   }
+  if (parent) manifest.parent = parent->id;
   SaveRun run(ctx, index, options);
-  Status s = run.Run(&manifest, request);
+  Status s = run.Run(&manifest, request, parent);
   if (!s.ok()) return fail(s);
   auto info = run.Commit(manifest);
   if (!info.ok()) return fail(info.status());

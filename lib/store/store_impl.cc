@@ -1,5 +1,6 @@
 #include "store/store_impl.h"
 
+#include <algorithm>
 #include <map>
 
 #include "gc/collector.h"
@@ -277,6 +278,12 @@ Result<StoreStats> StoreImpl::Stats() {
     s.chunks++;
     s.unique_raw_bytes += loc.raw_length;
     s.stored_chunk_bytes += loc.length;
+    if (loc.is_delta()) {
+      s.delta_chunks++;
+      s.delta_raw_bytes += loc.raw_length;
+      s.delta_stored_bytes += loc.length;
+      s.max_delta_depth = std::max<uint32_t>(s.max_delta_depth, loc.depth);
+    }
     return true;
   }));
   CKPT_RETURN_IF_ERROR(decode);

@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "pack/pack_writer.h"
+#include "store/config.h"
 #include "store/index_sessions.h"
 #include "store/loader.h"
 
@@ -31,6 +32,10 @@ class Verification {
 
  private:
   Status CheckIndex();
+  // Adds the bases under delta chunk `d` to chunks_, checking each link.
+  Status AddChain(const Digest& d, ChunkLocation loc);
+  // Every chunk whose chain runs through one of `chunks`, and those.
+  std::set<Digest> WithDependents(const std::set<Digest>& chunks) const;
   void CheckPacks();
   void ReadData();
   Status MapToCheckpoints();
@@ -43,6 +48,46 @@ class Verification {
   std::vector<PendingProblem> pending_;
   std::set<std::string> bad_packs_;
 };
+
+Status Verification::AddChain(const Digest& d, ChunkLocation loc) {
+  Digest top = d;
+  for (int hops = 0; loc.is_delta(); ++hops) {
+    const Digest base = loc.base;
+    if (chunks_.count(base)) return Status::OK();  // walked from another chunk already
+    const std::string link = "delta chunk " + top.ShortHex() + ": base " + base.ShortHex();
+    CKPT_ASSIGN_OR_RETURN(auto value, index_->Get(ChunkKey(base)));
+    ChunkLocation base_loc;
+    if (!value || !DecodeChunkLocation(*value, &base_loc).ok()) {
+      pending_.push_back({Status::Corruption(link + " is missing from the index"), {top}});
+      return Status::OK();
+    }
+    if (base_loc.depth + 1 != loc.depth || hops >= kMaxDeltaDepth) {
+      pending_.push_back({Status::Corruption(link + " breaks the chain's depth order"), {top}});
+      return Status::OK();
+    }
+    chunks_.emplace(base, base_loc);
+    top = base;
+    loc = base_loc;
+  }
+  return Status::OK();
+}
+
+std::set<Digest> Verification::WithDependents(const std::set<Digest>& chunks) const {
+  std::unordered_map<Digest, std::vector<Digest>, DigestHash> dependents;
+  for (const auto& [d, loc] : chunks_)
+    if (loc.is_delta()) dependents[loc.base].push_back(d);
+  std::set<Digest> out = chunks;
+  std::vector<Digest> todo(chunks.begin(), chunks.end());
+  while (!todo.empty()) {
+    Digest d = todo.back();
+    todo.pop_back();
+    auto it = dependents.find(d);
+    if (it == dependents.end()) continue;
+    for (const Digest& dep : it->second)
+      if (out.insert(dep).second) todo.push_back(dep);
+  }
+  return out;
+}
 
 Status Verification::CheckIndex() {
   Status scan_error;
@@ -74,6 +119,11 @@ Status Verification::CheckIndex() {
           continue;
         }
         chunks_.emplace(d, loc);
+        Status chain = AddChain(d, loc);
+        if (!chain.ok()) {
+          scan_error = chain;
+          return false;
+        }
       }
     }
     if (options_.progress && !options_.read_data)
@@ -138,9 +188,10 @@ void Verification::ReadData() {
 
 Status Verification::MapToCheckpoints() {
   if (pending_.empty()) return Status::OK();
+  // A damaged base breaks every delta over it: map through the chains.
   std::map<Digest, std::vector<size_t>> problems_of;
   for (size_t i = 0; i < pending_.size(); ++i)
-    for (const auto& d : pending_[i].chunks) problems_of[d].push_back(i);
+    for (const auto& d : WithDependents(pending_[i].chunks)) problems_of[d].push_back(i);
   std::vector<std::set<std::string>> ckpts(pending_.size()), tensors(pending_.size());
   CKPT_RETURN_IF_ERROR(index_->Scan("M", [&](auto, std::string_view v) {
     CheckpointRecord rec;

@@ -21,6 +21,7 @@ void RequireLoads(Store& store, const std::string& run, const std::vector<uint64
                   uint64_t base) {
   for (uint64_t step : steps) {
     auto loaded = store.Load(run + "@" + std::to_string(step));
+    INFO(loaded.status().ToString());
     REQUIRE(loaded.ok());
     CHECK(StepState(step, base).Matches(*loaded));
   }

@@ -19,6 +19,7 @@ StoreConfig Sample() {
   c.format_version = ckpt::kFormatVersion;
   c.chunk_size = 262144;
   c.zstd_level = 3;
+  c.delta_max_depth = 2;
   c.store_id = "00112233445566778899aabbccddeeff";
   return c;
 }
@@ -51,13 +52,14 @@ TEST_CASE("config round trips through encode and decode", "[unit][store]") {
   const StoreConfig c = Sample();
   const std::string text = EncodeConfig(c);
   CHECK(text ==
-        "ckpt-store\nformat_version=1\nchunk_size=262144\nzstd_level=3\n"
+        "ckpt-store\nformat_version=2\nchunk_size=262144\nzstd_level=3\ndelta_max_depth=2\n"
         "store_id=00112233445566778899aabbccddeeff\n");
   StoreConfig back;
   REQUIRE(DecodeConfig(text, &back).ok());
   CHECK(back.format_version == c.format_version);
   CHECK(back.chunk_size == c.chunk_size);
   CHECK(back.zstd_level == c.zstd_level);
+  CHECK(back.delta_max_depth == c.delta_max_depth);
   CHECK(back.store_id == c.store_id);
 }
 
@@ -113,4 +115,15 @@ TEST_CASE("a huge format version is not truncated into an old one", "[unit][stor
     CHECK(code != Code::kOk);
     CHECK((code == Code::kVersionMismatch || code == Code::kCorruption));
   }
+}
+
+TEST_CASE("format 1 configs have no delta depth and stay format 1", "[unit][store]") {
+  const std::string v1 =
+      "ckpt-store\nformat_version=1\nchunk_size=262144\nzstd_level=3\n"
+      "store_id=00112233445566778899aabbccddeeff\n";
+  StoreConfig c;
+  REQUIRE(DecodeConfig(v1, &c).ok());
+  CHECK(c.format_version == 1);
+  CHECK(c.delta_max_depth == 0);  // no deltas in a store older libraries read
+  CHECK(EncodeConfig(c) == v1);
 }

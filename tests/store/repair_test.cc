@@ -71,7 +71,9 @@ TEST_CASE("a store of a newer format version is refused", "[unit][store]") {
   { MustOpen(dir.path()); }
   auto config = ReadFileBytes(dir.Sub("config"));
   std::string text(config.begin(), config.end());
-  text.replace(text.find("format_version=1"), 16, "format_version=99");
+  const std::string current = "format_version=" + std::to_string(ckpt::kFormatVersion);
+  REQUIRE(text.find(current) != std::string::npos);
+  text.replace(text.find(current), current.size(), "format_version=99");
   WriteFileBytes(dir.Sub("config"), text.data(), text.size());
   auto store = Store::Open({}, dir.path());
   REQUIRE_FALSE(store.ok());

@@ -34,8 +34,9 @@ Status RunInit(const Context& ctx, const InitArgs& args) {
     PrintJson(j);
   } else {
     Say(ctx,
-        fmt::format("initialized store {} (id {}, chunk size {}, zstd level {})", ctx.store_path,
-                    config.store_id, HumanBytes(config.chunk_size), config.zstd_level));
+        fmt::format("initialized store {} (id {}, chunk size {}, zstd level {}, delta depth {})",
+                    ctx.store_path, config.store_id, HumanBytes(config.chunk_size),
+                    config.zstd_level, config.delta_max_depth));
   }
   return Status::OK();
 }
@@ -120,6 +121,10 @@ void RegisterInit(CLI::App& app, Context& ctx) {
                   "Bytes per chunk (persisted; 4096 .. 67108864)")
       ->capture_default_str();
   cmd->add_option("--zstd-level", args->options.zstd_level, "zstd level for new chunks, 1 .. 19")
+      ->capture_default_str();
+  cmd->add_option("--delta-depth", args->options.delta_max_depth,
+                  "Longest chain of deltas against parent chunks (persisted; 0 = no deltas, "
+                  "up to 16)")
       ->capture_default_str();
   OnRun(cmd, ctx, [&ctx, args] { return RunInit(ctx, *args); });
 }

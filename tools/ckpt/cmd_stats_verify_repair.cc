@@ -29,8 +29,9 @@ Status RunStats(const Context& ctx) {
   Table table({{"store"}, {ctx.store_path}});
   table.AddRow({"id", config.store_id});
   table.AddRow(
-      {"format", fmt::format("version {}, chunk size {}, zstd level {}", config.format_version,
-                             HumanBytes(config.chunk_size), config.zstd_level)});
+      {"format", fmt::format("version {}, chunk size {}, zstd level {}, delta depth {}",
+                             config.format_version, HumanBytes(config.chunk_size),
+                             config.zstd_level, config.delta_max_depth)});
   table.AddRow({"runs", std::to_string(s.runs)});
   table.AddRow({"checkpoints", std::to_string(s.checkpoints)});
   table.AddRow({"tags", std::to_string(s.tags)});
@@ -41,6 +42,9 @@ Status RunStats(const Context& ctx) {
                                       Ratio(s.DedupRatio()))});
   table.AddRow({"stored", fmt::format("{} (compression {})", HumanBytes(s.stored_chunk_bytes),
                                       Ratio(s.CompressionRatio()))});
+  table.AddRow({"deltas", fmt::format("{} chunks, {} stored as {} (deepest chain {})",
+                                      s.delta_chunks, HumanBytes(s.delta_raw_bytes),
+                                      HumanBytes(s.delta_stored_bytes), s.max_delta_depth)});
   fmt::print("{}", table.Render());
   return Status::OK();
 }
@@ -96,6 +100,7 @@ Status RunRepair(const Context& ctx) {
   Table table({{"packs scanned", Table::Align::kLeft}, {std::to_string(r.packs_scanned)}});
   table.AddRow({"packs unreadable", std::to_string(r.packs_unreadable)});
   table.AddRow({"chunks indexed", std::to_string(r.chunks_indexed)});
+  table.AddRow({"delta chunks unrecoverable", std::to_string(r.chunks_unrecoverable)});
   table.AddRow({"checkpoints restored", std::to_string(r.checkpoints_restored)});
   table.AddRow({"tags restored", std::to_string(r.tags_restored)});
   fmt::print("{}", table.Render(2));

@@ -62,6 +62,7 @@ json ConfigJson(const StoreConfig& config) {
   return {{"format_version", config.format_version},
           {"chunk_size", config.chunk_size},
           {"zstd_level", config.zstd_level},
+          {"delta_max_depth", config.delta_max_depth},
           {"store_id", config.store_id}};
 }
 
@@ -76,6 +77,10 @@ json StatsJson(const StoreStats& s) {
       {"unique_raw_bytes", s.unique_raw_bytes},
       {"stored_chunk_bytes", s.stored_chunk_bytes},
       {"pack_bytes", s.pack_bytes},
+      {"delta_chunks", s.delta_chunks},
+      {"delta_raw_bytes", s.delta_raw_bytes},
+      {"delta_stored_bytes", s.delta_stored_bytes},
+      {"max_delta_depth", s.max_delta_depth},
       {"dedup_ratio", s.DedupRatio()},
       {"compression_ratio", s.CompressionRatio()},
   };
@@ -98,6 +103,7 @@ json RepairJson(const RepairReport& r) {
   return {{"packs_scanned", r.packs_scanned},
           {"packs_unreadable", r.packs_unreadable},
           {"chunks_indexed", r.chunks_indexed},
+          {"chunks_unrecoverable", r.chunks_unrecoverable},
           {"checkpoints_restored", r.checkpoints_restored},
           {"tags_restored", r.tags_restored}};
 }

@@ -1,0 +1,102 @@
+#include "codec/delta_codec.h"
+
+#include <cstring>
+#include <vector>
+
+#include "codec/byte_plane.h"
+
+namespace ckpt::internal {
+namespace {
+
+using codec_detail::Scratch;
+
+// A second per-thread buffer: a delta needs the XOR and its planes at once.
+uint8_t* XorScratch(size_t size) {
+  thread_local std::vector<uint8_t> scratch;
+  if (scratch.size() < size) scratch.resize(size);
+  return scratch.data();
+}
+
+void XorInto(const uint8_t* a, const uint8_t* b, size_t size, uint8_t* out) {
+  size_t i = 0;
+  for (; i + 8 <= size; i += 8) {
+    uint64_t x, y;
+    std::memcpy(&x, a + i, 8);
+    std::memcpy(&y, b + i, 8);
+    x ^= y;
+    std::memcpy(out + i, &x, 8);
+  }
+  for (; i < size; ++i) out[i] = a[i] ^ b[i];
+}
+
+size_t DeltaPlanes(Codec codec) {
+  switch (codec) {
+    case Codec::kDeltaXorPlanes2: return 2;
+    case Codec::kDeltaXorPlanes4: return 4;
+    case Codec::kDeltaXorPlanes8: return 8;
+    default: return 0;
+  }
+}
+
+Codec DeltaCodecFor(size_t planes) {
+  switch (planes) {
+    case 2: return Codec::kDeltaXorPlanes2;
+    case 4: return Codec::kDeltaXorPlanes4;
+    case 8: return Codec::kDeltaXorPlanes8;
+    default: return Codec::kDeltaXor;
+  }
+}
+
+}  // namespace
+
+Codec EncodeDelta(const void* data, const void* base, const Digest& base_digest, size_t size,
+                  const EncodeParams& params, size_t limit, std::string* out) {
+  uint8_t* diff = XorScratch(size);
+  XorInto(static_cast<const uint8_t*>(data), static_cast<const uint8_t*>(base), size, diff);
+  // XOR of two nearby floats zeroes their sign and exponent bytes: planes
+  // gather those zeros whether or not planes helped the plain encoding.
+  size_t planes = params.is_float && (params.elem_size == 2 || params.elem_size == 4 ||
+                                      params.elem_size == 8)
+                      ? params.elem_size
+                      : 0;
+  const uint8_t* input = diff;
+  if (planes) {
+    uint8_t* split = Scratch(size);
+    BytePlaneSplit(diff, size, planes, split);
+    input = split;
+  }
+  thread_local std::string frame;
+  size_t n = codec_detail::ZstdInto(input, size, params.zstd_level, &frame);
+  if (n == 0 || kDeltaHeaderSize + n >= limit) return Codec::kRaw;
+  out->assign(base_digest.View());
+  out->append(frame.data(), n);
+  return DeltaCodecFor(planes);
+}
+
+Status DeltaBaseOf(std::string_view encoded, Digest* base) {
+  if (encoded.size() < kDeltaHeaderSize) return Status::Corruption("delta entry is truncated");
+  *base = Digest::FromView(encoded.substr(0, kDeltaHeaderSize));
+  return Status::OK();
+}
+
+Status DecodeDelta(Codec codec, std::string_view encoded, const uint8_t* base, uint8_t* dst,
+                   size_t raw_size) {
+  if (!IsDeltaCodec(static_cast<uint8_t>(codec)))
+    return Status::Corruption("codec " + std::to_string(static_cast<int>(codec)) +
+                              " is not a delta");
+  if (encoded.size() < kDeltaHeaderSize) return Status::Corruption("delta entry is truncated");
+  std::string_view frame = encoded.substr(kDeltaHeaderSize);
+  uint8_t* diff = XorScratch(raw_size);
+  size_t planes = DeltaPlanes(codec);
+  if (planes) {
+    uint8_t* split = Scratch(raw_size);
+    CKPT_RETURN_IF_ERROR(codec_detail::ZstdFrom(frame.data(), frame.size(), split, raw_size));
+    BytePlaneJoin(split, raw_size, planes, diff);
+  } else {
+    CKPT_RETURN_IF_ERROR(codec_detail::ZstdFrom(frame.data(), frame.size(), diff, raw_size));
+  }
+  XorInto(diff, base, raw_size, dst);
+  return Status::OK();
+}
+
+}  // namespace ckpt::internal
