@@ -33,11 +33,22 @@ inline constexpr const char* kSafetensorsHeaderBlob = "safetensors.header";
 Result<CheckpointInfo> ImportSafetensors(Store& store, const std::string& path,
                                          SaveRequest request, const SaveOptions& options = {});
 
+struct ExportOptions {
+  // Progress in logical bytes written. May be null.
+  ProgressFn progress;
+  // fsync the file and its directory before returning, so that the export
+  // survives a power loss. Off by default, as with most copying tools: the
+  // store keeps the durable original, and the fsync can cost as much as the
+  // export itself.
+  bool sync = false;
+};
+
 // Writes checkpoint `ref` as safetensors file `out_path` (via a temporary file
-// renamed into place). A checkpoint that was imported is written byte-identical
-// to its source; any other gets a canonical header. Errors: those of Load,
-// kIOError/kNoSpace for the output file.
+// renamed into place, so the name never shows a partial file). A checkpoint
+// that was imported is written byte-identical to its source; any other gets
+// a canonical header. Errors: those of Load, kIOError/kNoSpace for the
+// output file.
 Status ExportSafetensors(Store& store, const std::string& ref, const std::string& out_path,
-                         const LoadOptions& options = {});
+                         const ExportOptions& options = {});
 
 }  // namespace ckpt

@@ -130,9 +130,10 @@ class OutputFile {
     return Status::OK();
   }
 
-  // Makes the file durable under its final name: fsync, rename, fsync dir.
-  Status Commit() {
-    if (fsync(fd_) != 0) return ErrnoStatus("fsync " + tmp_path_, errno);
+  // Puts the file under its final name; with `sync`, durably: fsync,
+  // rename, fsync the directory.
+  Status Commit(bool sync) {
+    if (sync && fsync(fd_) != 0) return ErrnoStatus("fsync " + tmp_path_, errno);
     const int fd = fd_;
     fd_ = -1;
     if (close(fd) != 0) return ErrnoStatus("close " + tmp_path_, errno);
@@ -140,6 +141,7 @@ class OutputFile {
       return ErrnoStatus("rename to " + path_, errno);
     }
     committed_ = true;
+    if (!sync) return Status::OK();
     const size_t slash = path_.rfind('/');
     const std::string dir =
         slash == std::string::npos ? "." : (slash == 0 ? "/" : path_.substr(0, slash));
@@ -245,7 +247,7 @@ Result<ExportPlan> PlanCanonical(const CheckpointDetail& detail) {
 }
 
 Status Export(Store& store, const std::string& ref, const std::string& out_path,
-              const LoadOptions& options) {
+              const ExportOptions& options) {
   // One pinned checkpoint: a save moving `ref` meanwhile cannot mix two
   // checkpoints in one file, and the index is opened once, not per tensor.
   CKPT_ASSIGN_OR_RETURN(auto reader, store.OpenCheckpoint(ref));
@@ -304,7 +306,7 @@ Status Export(Store& store, const std::string& ref, const std::string& out_path,
     }
   }
   if (writing.valid()) CKPT_RETURN_IF_ERROR(writing.get());
-  return out.Commit();
+  return out.Commit(options.sync);
 }
 
 }  // namespace
@@ -317,7 +319,7 @@ Result<CheckpointInfo> ImportSafetensors(Store& store, const std::string& path, 
 }
 
 Status ExportSafetensors(Store& store, const std::string& ref, const std::string& out_path,
-                         const LoadOptions& options) {
+                         const ExportOptions& options) {
   return Export(store, ref, out_path, options).WithContext("export " + ref + " to " + out_path);
 }
 

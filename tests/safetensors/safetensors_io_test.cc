@@ -100,7 +100,8 @@ TEST_CASE("safetensors io: import then export is byte-identical", "[integration]
   }
 
   uint64_t last_done = 0, last_total = 1;
-  LoadOptions options;
+  ExportOptions options;
+  options.sync = true;
   options.progress = [&](uint64_t done, uint64_t total) {
     CHECK(done >= last_done);
     last_done = done;

@@ -85,14 +85,16 @@ Status RunImport(const Context& ctx, const ImportArgs& args) {
 struct ExportArgs {
   std::string ref;
   std::string out;
+  bool sync = false;
 };
 
 Status RunExport(const Context& ctx, const ExportArgs& args) {
   CKPT_ASSIGN_OR_RETURN(auto store, OpenStore(ctx, /*read_only=*/true));
   CKPT_ASSIGN_OR_RETURN(CheckpointInfo info, store->Resolve(args.ref));
   auto bar = MaybeProgressBar(ctx, "export");
-  LoadOptions options;
+  ExportOptions options;
   options.progress = ProgressCallback(bar);
+  options.sync = args.sync;
   CKPT_RETURN_IF_ERROR(ExportSafetensors(*store, RunAtStep(info), args.out, options));
   if (bar) bar->Finish();
 
@@ -149,6 +151,8 @@ void RegisterExport(CLI::App& app, Context& ctx) {
   CLI::App* cmd = app.add_subcommand("export", "Write a checkpoint as a safetensors file");
   cmd->add_option("ref", args->ref, kRefHelp)->required();
   cmd->add_option("-o,--output", args->out, "Output .safetensors file")->required();
+  cmd->add_flag("--sync", args->sync,
+                "fsync the file before exiting, so that it survives a power loss");
   OnRun(cmd, ctx, [&ctx, args] { return RunExport(ctx, *args); });
 }
 
