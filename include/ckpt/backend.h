@@ -44,6 +44,18 @@ class Backend {
   // Deletes object `name`; deleting a missing object is OK. Durable on OK.
   virtual Status Remove(const std::string& name) = 0;
 
+  // Deletes every object in `names`, in order; missing ones are OK. All the
+  // deletions are durable on OK. Backends override it to make many deletions
+  // durable at once; the default calls Remove for each. On error some may
+  // have been deleted.
+  virtual Status RemoveMany(const std::vector<std::string>& names) {
+    for (const auto& name : names) {
+      Status s = Remove(name);
+      if (!s.ok()) return s;
+    }
+    return Status::OK();
+  }
+
   // Returns when object `name` was last written, in ns since the Unix
   // epoch. Garbage collection uses it to leave young objects of saves in
   // flight alone. Default: kNotSupported (gc then never deletes orphans).

@@ -60,6 +60,10 @@ struct GcReport {
   uint64_t bytes_deleted = 0;          // pack file bytes deleted
   uint64_t packs_pending = 0;          // condemned packs still within the grace period
   bool dry_run = false;
+  // Wall time of each step in seconds, in order: "plan", "remove", "mark",
+  // "sweep", "repack", "delete" (a dry run: "plan", "count"). For tuning
+  // schedules; the steps are described in docs/design.md.
+  std::vector<std::pair<std::string, double>> step_seconds;
 };
 
 }  // namespace ckpt

@@ -9,6 +9,7 @@
 #include <boost/filesystem.hpp>
 #include <cerrno>
 #include <cstring>
+#include <set>
 
 #include "util/hex.h"
 
@@ -161,6 +162,23 @@ Status LocalBackend::Remove(const std::string& name) {
     return ErrnoStatus(errno, "remove", path);
   }
   return SyncDirectory(ParentOf(path));
+}
+
+Status LocalBackend::RemoveMany(const std::vector<std::string>& names) {
+  // One directory sync per directory, after all the unlinks: the file
+  // system commits them together, so this costs about one sync, not one
+  // per object.
+  std::set<std::string> dirs;
+  for (const auto& name : names) {
+    const std::string path = PathOf(name);
+    if (::unlink(path.c_str()) != 0) {
+      if (errno == ENOENT) continue;
+      return ErrnoStatus(errno, "remove", path);
+    }
+    dirs.insert(ParentOf(path));
+  }
+  for (const auto& dir : dirs) CKPT_RETURN_IF_ERROR(SyncDirectory(dir));
+  return Status::OK();
 }
 
 }  // namespace internal

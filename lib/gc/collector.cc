@@ -132,6 +132,22 @@ Status RemoveUnkept(StoreContext& ctx, GcReport* report) {
   return batch.empty() ? Status::OK() : RemoveBatch(ctx, batch, report);
 }
 
+// Records how long each step of one gc took.
+class StepTimer {
+ public:
+  explicit StepTimer(GcReport* report) : report_(report), start_(Clock::now()) {}
+  void Done(const char* step) {
+    auto now = Clock::now();
+    report_->step_seconds.emplace_back(step, std::chrono::duration<double>(now - start_).count());
+    start_ = now;
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  GcReport* report_;
+  Clock::time_point start_;
+};
+
 }  // namespace
 
 Result<std::optional<RetentionPolicy>> LoadPolicy(Index& index, const std::string& run) {
@@ -156,10 +172,12 @@ Result<GcReport> CollectGarbage(StoreContext& ctx, const GcOptions& options) {
   const int64_t now = NowNs();
   GcReport report;
   report.dry_run = options.dry_run;
+  StepTimer timer(&report);
   {
     CKPT_ASSIGN_OR_RETURN(auto index, OpenReader(ctx));
     CKPT_RETURN_IF_ERROR(Plan(*index, options, now, &report));
   }
+  timer.Done("plan");
 
   LiveSet live;
   if (options.dry_run) {
@@ -174,17 +192,21 @@ Result<GcReport> CollectGarbage(StoreContext& ctx, const GcOptions& options) {
     report.checkpoints_removed = removed.size();
     report.chunks_removed = sweep.chunks_removed;
     report.bytes_unreferenced = sweep.bytes_unreferenced;
+    timer.Done("count");
     return report;
   }
   CKPT_RETURN_IF_ERROR(RemoveUnkept(ctx, &report));
+  timer.Done("remove");
   SweepResult sweep;
   {
     // The long mark and scan run on a snapshot, outside any lock; the
     // sweep's session then only marks what was committed in between.
     CKPT_ASSIGN_OR_RETURN(auto index, OpenReader(ctx));
     CKPT_RETURN_IF_ERROR(MarkLive(*index, &live));
+    timer.Done("mark");
     CKPT_ASSIGN_OR_RETURN(sweep, SweepIndex(ctx, *index, live));
   }
+  timer.Done("sweep");
   report.chunks_removed = sweep.chunks_removed;
   report.bytes_unreferenced = sweep.bytes_unreferenced;
   CKPT_ASSIGN_OR_RETURN(auto repack,
@@ -192,11 +214,13 @@ Result<GcReport> CollectGarbage(StoreContext& ctx, const GcOptions& options) {
   report.packs_repacked = repack.packs_repacked;
   report.bytes_repacked = repack.bytes_copied;
   report.packs_damaged = repack.packs_damaged;
+  timer.Done("repack");
   CKPT_ASSIGN_OR_RETURN(auto deleted, DeleteUnusedPacks(ctx, options.grace_seconds, NowNs()));
   report.packs_deleted = deleted.packs_deleted;
   report.orphan_packs_deleted = deleted.orphans_deleted;
   report.bytes_deleted = deleted.bytes_deleted;
   report.packs_pending = deleted.packs_pending;
+  timer.Done("delete");
   return report;
 }
 

@@ -1,5 +1,6 @@
 #include "gc/pack_deleter.h"
 
+#include <algorithm>
 #include <mutex>
 
 #include "pack/pack_writer.h"
@@ -42,6 +43,22 @@ Status DeletePackFile(StoreContext& ctx, Index& index, const std::string& pack,
   return Status::OK();
 }
 
+// Removes `names` with RemoveMany, split across the pool: unlinking a
+// large cached file costs CPU, and the directory syncs overlap.
+Status RemoveInParallel(StoreContext& ctx, const std::vector<std::string>& names) {
+  const size_t parts = std::max<size_t>(1, std::min(names.size(), ctx.pool->size()));
+  std::mutex mu;
+  Status error;
+  ctx.pool->ParallelFor(parts, [&](size_t part) {
+    std::vector<std::string> mine;
+    for (size_t i = part; i < names.size(); i += parts) mine.push_back(names[i]);
+    Status s = ctx.backend->RemoveMany(mine);
+    std::lock_guard<std::mutex> lock(mu);
+    if (!s.ok() && error.ok()) error = s;
+  });
+  return error;
+}
+
 Status DeleteCondemned(StoreContext& ctx, Index& reader, int64_t grace_ns, int64_t now_ns,
                        DeleteResult* result) {
   std::vector<std::string> due;
@@ -52,20 +69,28 @@ Status DeleteCondemned(StoreContext& ctx, Index& reader, int64_t grace_ns, int64
     return true;
   }));
   if (due.empty()) return Status::OK();
-  // Files first: a 'D' key left behind by a crash only makes the next gc
-  // remove an already missing file, which is fine. In parallel, so that the
-  // directory syncs of many deletions are committed together.
-  std::mutex mu;
-  Status error;
+  // What each pack takes with it, read while the files still exist.
+  std::vector<std::string> files(due.size());
+  std::vector<std::vector<Digest>> manifests(due.size());
+  std::vector<uint64_t> sizes(due.size(), 0);
   ctx.pool->ParallelFor(due.size(), [&](size_t i) {
-    DeleteResult one;
-    Status s = DeletePackFile(ctx, reader, due[i], &one);
-    std::lock_guard<std::mutex> lock(mu);
-    if (!s.ok() && error.ok()) error = s;
-    result->packs_deleted += one.packs_deleted;
-    result->bytes_deleted += one.bytes_deleted;
+    files[i] = PackObjectName(due[i]);
+    auto size = ctx.backend->Size(files[i]);
+    if (size.ok()) sizes[i] = *size;
+    manifests[i] = DeadManifestsIn(ctx, reader, due[i]);
   });
-  CKPT_RETURN_IF_ERROR(error);
+  // Files first, all durable, then their tombstones: a crash in between
+  // leaves tombstones too many, never a deleted checkpoint that repair
+  // could bring back. A 'D' key left behind only makes the next gc remove
+  // an already missing file, which is fine.
+  CKPT_RETURN_IF_ERROR(RemoveInParallel(ctx, files).WithContext("gc delete packs"));
+  std::vector<std::string> tombstones;
+  for (size_t i = 0; i < due.size(); ++i) {
+    result->packs_deleted++;
+    result->bytes_deleted += sizes[i];
+    for (const auto& id : manifests[i]) tombstones.push_back(DeletedRefName(id.Hex()));
+  }
+  (void)RemoveInParallel(ctx, tombstones);  // one too many is harmless
   IndexBatch batch;
   for (const auto& pack : due) batch.Delete(CondemnedKey(pack));
   CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx, WriterPriority::kBackground));

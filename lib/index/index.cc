@@ -1,7 +1,9 @@
 #include "index/index.h"
 
 #include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
+#include <rocksdb/table.h>
 #include <rocksdb/transaction_log.h>
 #include <rocksdb/write_batch.h>
 
@@ -44,6 +46,19 @@ Result<std::unique_ptr<Index>> Index::Open(const std::string& path, bool create,
   // writing a new table file at every open. Tidy() bounds the log instead.
   options.avoid_flush_during_recovery = true;
   options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  // Keys are mostly SHA-256 digests and values mostly digests and offsets:
+  // nothing compresses, so compressing tables only costs CPU in every flush,
+  // compaction and read.
+  options.compression = rocksdb::kNoCompression;
+  options.bottommost_compression = rocksdb::kNoCompression;
+  // A save looks up every chunk it cuts, most of them new: a bloom filter
+  // answers "not stored" without reading a block of each table.
+  rocksdb::BlockBasedTableOptions table;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  // Compactions after a large gc sweep rewrite the chunk keys; use both
+  // cores of a small machine.
+  options.max_subcompactions = 2;
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = read_only ? rocksdb::DB::OpenForReadOnly(options, path, &db)
                                 : rocksdb::DB::Open(options, path, &db);

@@ -64,6 +64,8 @@ Status DecodeConfig(const std::string& text, StoreConfig* out) {
                               " is outside 4 KiB .. 64 MiB");
   if (out->zstd_level < 1 || out->zstd_level > 19)
     return Status::Corruption("config: zstd_level out of range");
+  // Libraries of format 1 cannot read deltas, whatever the file says.
+  if (out->format_version < 2) out->delta_max_depth = 0;
   if (out->delta_max_depth > kMaxDeltaDepth)
     return Status::Corruption("config: delta_max_depth out of range");
   return Status::OK();

@@ -50,9 +50,10 @@ Status DecodeUnchecked(StoreContext& ctx, Index& index, const Digest& digest,
     return Status::Corruption(where + ": entry names base " + named.ShortHex() +
                               ", the index " + loc.base.ShortHex());
   CKPT_ASSIGN_OR_RETURN(ChunkLocation base_loc, Locate(index, loc.base, loc.raw_length));
-  // Depth falls by one per link, so the recursion ends even in a damaged
-  // index.
-  if (base_loc.depth + 1 != loc.depth)
+  // Depth falls with every link, so the recursion ends even in a damaged
+  // index. (By one per link, except after a repair or gc found a base a
+  // shorter way.)
+  if (base_loc.depth >= loc.depth)
     return Status::Corruption(where + ": delta depth " + std::to_string(loc.depth) +
                               " over a base of depth " + std::to_string(base_loc.depth));
   CKPT_RETURN_IF_ERROR(DecodeUnchecked(ctx, index, loc.base, base_loc, dst));

@@ -293,9 +293,14 @@ Status SaveRun::RestoreCollectedChunks(Index& writer) {
                              "concurrent gc reclaimed its parent's chunks; save it again");
     uint64_t span = ChunkSpan(ctx_.config.chunk_size, entry.is_blob ? 1 : DTypeSize(entry.dtype));
     uint64_t length = ChunkLength(entry.byte_length, span, job.index);
+    const uint8_t* data = src.data + job.index * span;
+    // Bytes taken on trust were never hashed: a wrong hint must not store
+    // them under the parent's digest.
+    if (src.unchanged_hint && Sha256(data, length) != digest)
+      return Status::InvalidArgument("tensor '" + entry.name +
+                                     "' is marked unchanged_since_parent but has changed");
     bool reused = false;
-    CKPT_RETURN_IF_ERROR(StoreChunk(digest, src.data + job.index * span, length, job, nullptr,
-                                    false, &reused));
+    CKPT_RETURN_IF_ERROR(StoreChunk(digest, data, length, job, nullptr, false, &reused));
     ctx_.chunks_rewritten_after_gc++;
     return Status::OK();
   };
@@ -309,12 +314,20 @@ Status SaveRun::RestoreCollectedChunks(Index& writer) {
     if (present || new_chunks_.count(digest)) continue;
     CKPT_RETURN_IF_ERROR(rewrite(digest, job));
   }
-  // Deltas whose base went are stored whole.
+  // Deltas whose base went are stored whole. A base still there may have
+  // a shorter chain than when this save read it (repair prefers whole
+  // copies); the depth follows it.
   for (const auto& [digest, job] : delta_jobs_) {
-    const ChunkLocation& loc = new_chunks_.at(digest);
+    ChunkLocation& loc = new_chunks_.at(digest);
     if (!loc.is_delta() || new_chunks_.count(loc.base)) continue;
-    CKPT_ASSIGN_OR_RETURN(auto present, writer.Get(ChunkKey(loc.base)));
-    if (!present) CKPT_RETURN_IF_ERROR(rewrite(digest, job));
+    CKPT_ASSIGN_OR_RETURN(auto value, writer.Get(ChunkKey(loc.base)));
+    ChunkLocation base;
+    if (!value || !DecodeChunkLocation(*value, &base).ok() ||
+        base.depth + 1 > ctx_.config.delta_max_depth) {
+      CKPT_RETURN_IF_ERROR(rewrite(digest, job));
+      continue;
+    }
+    loc.depth = static_cast<uint8_t>(base.depth + 1);
   }
   return sink_.Flush();
 }

@@ -61,7 +61,7 @@ Status Verification::AddChain(const Digest& d, ChunkLocation loc) {
       pending_.push_back({Status::Corruption(link + " is missing from the index"), {top}});
       return Status::OK();
     }
-    if (base_loc.depth + 1 != loc.depth || hops >= kMaxDeltaDepth) {
+    if (base_loc.depth >= loc.depth || hops >= kMaxDeltaDepth) {
       pending_.push_back({Status::Corruption(link + " breaks the chain's depth order"), {top}});
       return Status::OK();
     }

@@ -127,3 +127,12 @@ TEST_CASE("format 1 configs have no delta depth and stay format 1", "[unit][stor
   CHECK(c.delta_max_depth == 0);  // no deltas in a store older libraries read
   CHECK(EncodeConfig(c) == v1);
 }
+
+TEST_CASE("a format 1 config never enables deltas", "[unit][store]") {
+  StoreConfig c;
+  REQUIRE(DecodeConfig("ckpt-store\nformat_version=1\nchunk_size=262144\nzstd_level=3\n"
+                       "delta_max_depth=4\nstore_id=00112233445566778899aabbccddeeff\n",
+                       &c)
+              .ok());
+  CHECK(c.delta_max_depth == 0);
+}

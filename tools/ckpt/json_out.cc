@@ -139,6 +139,8 @@ json GcJson(const GcReport& r) {
     decisions.push_back(DecisionJson(d));
     if (!d.keep()) ++to_remove;
   }
+  json steps = json::object();
+  for (const auto& [step, seconds] : r.step_seconds) steps[step] = seconds;
   return {{"dry_run", r.dry_run},
           {"decisions", std::move(decisions)},
           {"runs_without_policy", r.runs_without_policy},
@@ -152,7 +154,8 @@ json GcJson(const GcReport& r) {
           {"packs_deleted", r.packs_deleted},
           {"orphan_packs_deleted", r.orphan_packs_deleted},
           {"bytes_deleted", r.bytes_deleted},
-          {"packs_pending", r.packs_pending}};
+          {"packs_pending", r.packs_pending},
+          {"step_seconds", std::move(steps)}};
 }
 
 }  // namespace ckpt::cli
