@@ -37,7 +37,10 @@ Result<ChunkLocation> Locate(Index& index, const Digest& digest, uint64_t raw_le
 Status DecodeUnchecked(StoreContext& ctx, Index& index, const Digest& digest,
                        const ChunkLocation& loc, uint8_t* dst) {
   const std::string where = "pack " + loc.pack_id + ": chunk " + digest.ShortHex();
-  std::string encoded;
+  // One buffer per chain level and thread, kept: a fresh 256 KiB buffer
+  // per chunk costs an mmap and a page fault per 4 KiB.
+  thread_local std::string levels[kMaxDeltaDepth + 1];
+  std::string& encoded = levels[std::min<int>(loc.depth, kMaxDeltaDepth)];
   CKPT_RETURN_IF_ERROR(ReadPackBytes(*ctx.backend, loc.pack_id, loc.offset, loc.length, &encoded)
                            .WithContext("chunk " + digest.ShortHex()));
   const Codec codec = static_cast<Codec>(loc.codec);
