@@ -19,7 +19,7 @@
 namespace ckpt {
 
 // A tensor in the caller's memory. `data` must stay valid and unchanged for
-// the duration of a synchronous Save.
+// the duration of a synchronous Save; Store::SaveAsync copies it first.
 struct TensorView {
   std::string name;
   DType dtype = DType::kF32;
