@@ -19,7 +19,7 @@
 namespace ckpt {
 
 // A tensor in the caller's memory. `data` must stay valid and unchanged for
-// the duration of a synchronous Save.
+// the duration of a synchronous Save; Store::SaveAsync copies it first.
 struct TensorView {
   std::string name;
   DType dtype = DType::kF32;
@@ -31,7 +31,10 @@ struct TensorView {
   // reading or hashing `data`; with SaveOptions::check_unchanged_hints it
   // hashes anyway and fails if the hint was wrong. Save fails with
   // kInvalidArgument if the parent has no tensor of this name, dtype and
-  // shape.
+  // shape. `data` may then be null; if it is not, Save hashes it in the
+  // rare case that a concurrent gc reclaimed the parent's chunks and they
+  // must be written again (with null data, or in SaveAsync, which does not
+  // stage hinted tensors, that save fails with kAborted instead).
   bool unchanged_since_parent = false;
 };
 

@@ -10,6 +10,7 @@
 #include "ckpt/result.h"
 #include "ckpt/retention.h"
 #include "ckpt/safetensors.h"
+#include "ckpt/save_handle.h"
 #include "ckpt/stats.h"
 #include "ckpt/status.h"
 #include "ckpt/store.h"

@@ -62,6 +62,14 @@ struct StoreOptions {
   uint32_t gc_every_saves = 0;
   // The grace period of those background collections, in seconds.
   int64_t auto_gc_grace_seconds = 3600;
+  // Memory for Store::SaveAsync's copies of tensors and blobs (the staging
+  // area). SaveAsync blocks while a request does not fit beside the saves
+  // still queued; a request larger than this is saved synchronously. The
+  // address range is reserved at the first SaveAsync; its pages become
+  // resident as saves first use them and stay, for reuse, until the Store is
+  // destroyed. So a Store that never calls SaveAsync costs nothing, and one
+  // that does holds at most this much. Default 1 GiB.
+  uint64_t async_staging_bytes = 1ull << 30;
   // Where packs and refs live; null = a local directory backend at `path`.
   // Tests pass a fault-injecting backend here.
   std::shared_ptr<Backend> backend;

@@ -17,6 +17,11 @@
 //
 // Thread-safety: a Store is safe to use from many threads at once.
 //
+// Background saves: SaveAsync copies a request's bytes into a bounded
+// staging area and returns; one background thread per Store then runs the
+// staged saves one at a time, in the order SaveAsync was called. The
+// Store's destructor waits for every queued save to finish.
+//
 // Locking: no Store keeps the index open between calls. Each call that
 // reads opens a read-only view of what is committed at that moment; each
 // call that writes (a save's commit, tag, delete, each step of gc) holds the
@@ -31,7 +36,10 @@
 //   --------------+---------------------------+------------------------------
 //   save / save   | concurrent; a RUN@STEP is | concurrent; a RUN@STEP is
 //                 | committed once (the other | committed once (the other
-//                 | gets kAlreadyExists)      | gets kAlreadyExists)
+//                 | gets kAlreadyExists).     | gets kAlreadyExists)
+//                 | SaveAsync saves of one    |
+//                 | Store: one at a time, in  |
+//                 | submission order          |
 //   save / gc     | concurrent; a save never  | concurrent (cron gc beside a
 //                 | loses a chunk to gc (it   | trainer): the same protocol,
 //                 | rewrites any gc reclaimed)| see docs/design.md
@@ -61,6 +69,7 @@
 #include "ckpt/options.h"
 #include "ckpt/result.h"
 #include "ckpt/retention.h"
+#include "ckpt/save_handle.h"
 #include "ckpt/stats.h"
 #include "ckpt/status.h"
 
@@ -92,6 +101,7 @@ class Store {
   // throughout (kBusy if another process holds them past the timeout).
   static Result<RepairReport> Repair(const StoreOptions& options, const std::string& path);
 
+  // Waits for every save queued by SaveAsync to finish.
   virtual ~Store() = default;
 
   // Returns the persisted settings.
@@ -105,6 +115,39 @@ class Store {
   // committed ones are untouched), kNotSupported (read-only store).
   virtual Result<CheckpointInfo> Save(const SaveRequest& request,
                                       const SaveOptions& options = {}) = 0;
+
+  // Saves like Save, but in the background. Copies the bytes of the
+  // request's tensors and blobs into this Store's staging area
+  // (StoreOptions::async_staging_bytes) and returns as soon as the caller may
+  // change or free its buffers; the returned handle gives the save's info or
+  // error once it has run. The save never sees later writes to the buffers.
+  //
+  // Order: SaveAsync saves of one Store run one at a time, in the order of
+  // the SaveAsync calls, so they commit in that order, and an empty
+  // request.parent resolves (when the save runs) to the run's latest
+  // checkpoint: the one submitted before, if that was saved and has the
+  // highest step. A synchronous Save may commit between them.
+  //
+  // Back-pressure: blocks while the request does not fit in the staging area
+  // beside the saves still queued. A request larger than the whole staging
+  // area is not copied: SaveAsync waits for the saves queued before it, then
+  // saves from the caller's buffers as Save does, and returns a handle that
+  // is already Ready. A tensor marked unchanged_since_parent is not copied,
+  // as the save reads none of its bytes, unless options.check_unchanged_hints
+  // is set; so its buffer may change at once.
+  //
+  // Memory: at most async_staging_bytes of copies (kept for reuse until the
+  // Store is destroyed), plus, per queued save, its names and metadata, plus
+  // the working set of the one save running (as for Save).
+  //
+  // options.progress is called from the background thread; it, like the
+  // rest of `options`, is copied. REQUIRES: not called from such a progress
+  // callback (it could wait for itself). Errors returned at once:
+  // kInvalidArgument (as Save), kNotSupported (read-only store), kIOError
+  // (the staging area could not be reserved). Every other error of Save,
+  // kAlreadyExists included, comes from SaveHandle::Wait.
+  virtual Result<SaveHandle> SaveAsync(const SaveRequest& request,
+                                       const SaveOptions& options = {}) = 0;
 
   // Returns the info of the checkpoint `ref` names. Errors: kNotFound,
   // kInvalidArgument (ambiguous prefix).

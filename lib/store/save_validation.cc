@@ -51,7 +51,7 @@ Status CheckTensor(const TensorView& t) {
     return Status::InvalidArgument("tensor '" + t.name + "': shape and dtype give " +
                                    std::to_string(expected) + " bytes but " +
                                    std::to_string(t.size) + " were given");
-  if (t.size > 0 && t.data == nullptr)
+  if (t.size > 0 && t.data == nullptr && !t.unchanged_since_parent)
     return Status::InvalidArgument("tensor '" + t.name + "' has no data pointer");
   return Status::OK();
 }

@@ -22,6 +22,8 @@ Status StoreImpl::RequireWritable(const std::string& what) const {
 
 
 StoreImpl::~StoreImpl() {
+  // Queued async saves first: each one may still start a background gc.
+  async_.reset();
   std::thread running;
   {
     std::lock_guard<std::mutex> lock(auto_gc_mu_);
@@ -34,6 +36,24 @@ Result<CheckpointInfo> StoreImpl::Save(const SaveRequest& request, const SaveOpt
   auto info = SaveCheckpoint(*ctx_, request, options);
   if (info.ok()) MaybeStartAutoGc();
   return info;
+}
+
+Result<SaveHandle> StoreImpl::SaveAsync(const SaveRequest& request, const SaveOptions& options) {
+  if (ctx_->options.read_only)
+    return Status::NotSupported("store opened read-only")
+        .WithContext("save " + request.run + "@" + std::to_string(request.step));
+  AsyncSaver* saver;
+  {
+    std::lock_guard<std::mutex> lock(async_mu_);
+    if (!async_) {
+      // Through Save, so that async saves count towards gc_every_saves too.
+      async_ = std::make_unique<AsyncSaver>(
+          ctx_->options.async_staging_bytes, ctx_->pool.get(),
+          [this](const SaveRequest& r, const SaveOptions& o) { return StoreImpl::Save(r, o); });
+    }
+    saver = async_.get();
+  }
+  return saver->Submit(request, options);
 }
 
 void StoreImpl::MaybeStartAutoGc() {

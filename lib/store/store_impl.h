@@ -1,10 +1,12 @@
 // store/store_impl: the Store behind the public interface. Thin: each call
-// resolves refs and hands off to saver, loader, verifier or the index.
+// resolves refs and hands off to saver, async saver, loader, verifier or
+// the index.
 #pragma once
 
 #include <atomic>
 #include <thread>
 
+#include "store/async_saver.h"
 #include "store/store_context.h"
 
 namespace ckpt::internal {
@@ -16,6 +18,7 @@ class StoreImpl : public Store {
 
   const StoreConfig& config() const override { return ctx_->config; }
   Result<CheckpointInfo> Save(const SaveRequest& request, const SaveOptions& options) override;
+  Result<SaveHandle> SaveAsync(const SaveRequest& request, const SaveOptions& options) override;
   Result<CheckpointInfo> Resolve(const std::string& ref) override;
   Result<CheckpointDetail> Describe(const std::string& ref) override;
   Result<LoadedCheckpoint> Load(const std::string& ref, const LoadOptions& options) override;
@@ -45,6 +48,9 @@ class StoreImpl : public Store {
   void MaybeStartAutoGc();
 
   std::unique_ptr<StoreContext> ctx_;
+  // SaveAsync's staging and thread, made by its first call.
+  std::mutex async_mu_;
+  std::unique_ptr<AsyncSaver> async_;
   // Background gc (StoreOptions::gc_every_saves).
   mutable std::mutex auto_gc_mu_;
   std::thread auto_gc_;

@@ -1,6 +1,8 @@
-// Saves and loads one checkpoint through the installed public API only.
+// Saves (synchronously and in the background) and loads through the
+// installed public API only.
 #include <ckpt/ckpt.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <vector>
 
@@ -26,6 +28,14 @@ int main(int argc, char** argv) {
   std::vector<float> back(1000);
   ckpt::Status s = (*store)->LoadEntry("consumer@1", "w", back.data(), back.size() * 4);
   if (!s.ok() || back != weights) return 1;
+  request.step = 2;
+  auto pending = (*store)->SaveAsync(request);
+  if (!pending.ok()) return 1;
+  std::fill(weights.begin(), weights.end(), 0.25f);  // the save has its own copy
+  auto saved = pending->Wait();
+  if (!saved.ok() || saved->parent_id != info->id) return 1;
+  s = (*store)->LoadEntry("consumer@2", "w", back.data(), back.size() * 4);
+  if (!s.ok() || back != std::vector<float>(1000, 0.5f)) return 1;
   std::printf("consumer ok: %s (ckpt %s)\n", info->id.substr(0, 12).c_str(), ckpt::kVersionString);
   return 0;
 }
