@@ -83,7 +83,7 @@ Status Rebuild::ReadManifest(const std::string& pack_id, const PackEntry& e) {
   CKPT_RETURN_IF_ERROR(
       DecodeChunk(static_cast<Codec>(e.codec), encoded.data(), encoded.size(), raw.data(), raw.size()));
   if (Sha256(raw.data(), raw.size()) != e.digest) return Status::Corruption("manifest hash mismatch");
-  FoundManifest found{e.digest, {pack_id, e.offset, e.length, e.raw_length, e.codec}, {}, raw};
+  FoundManifest found{e.digest, {pack_id, e.offset, e.length, e.raw_length, e.codec, {}, 0}, {}, raw};
   CKPT_RETURN_IF_ERROR(DecodeManifest(raw, &found.manifest));
   if (deleted_.count(e.digest.Hex())) return Status::OK();
   candidates_.push_back(std::move(found));

@@ -93,7 +93,7 @@ TEST_CASE("CheckpointRecord round trips and rejects bad bytes", "[unit][index]")
   rec.new_raw_bytes = uint64_t{1} << 33;
   rec.shared_bytes = 0;
   rec.manifest = std::string("CKPTMANI\0\x01", 10);
-  rec.manifest_location = {"00112233445566778899aabbccddeeff", 4096, 77, 10, 1};
+  rec.manifest_location = {"00112233445566778899aabbccddeeff", 4096, 77, 10, 1, {}, 0};
   const std::string bytes = EncodeCheckpointRecord(rec);
 
   CheckpointRecord back;
@@ -124,4 +124,29 @@ TEST_CASE("PackRecord round trips and rejects bad bytes", "[unit][index]") {
   CHECK(DecodePackRecord(bytes + '\0', &back).code() == Code::kCorruption);
   CHECK(DecodePackRecord(bytes.substr(0, 1), &back).code() == Code::kCorruption);
   CHECK(DecodePackRecord("", &back).code() == Code::kCorruption);
+}
+
+TEST_CASE("delta chunk locations carry their base and depth", "[unit][index]") {
+  ChunkLocation loc{"00112233445566778899aabbccddeeff", 123, 456, 262144, 18, {}, 3};
+  loc.base.bytes.fill(0xAB);
+  const std::string bytes = EncodeChunkLocation(loc);
+  ChunkLocation back;
+  REQUIRE(DecodeChunkLocation(bytes, &back).ok());
+  CHECK(back.is_delta());
+  CHECK(back.base == loc.base);
+  CHECK(back.depth == 3);
+  CHECK(back.codec == 18);
+  // Without the 33 trailing bytes, with depth 0, or with bytes after them:
+  // malformed.
+  CHECK(DecodeChunkLocation(bytes.substr(0, bytes.size() - 33), &back).code() ==
+        ckpt::Code::kCorruption);
+  std::string zero_depth = bytes;
+  zero_depth.back() = 0;
+  CHECK(DecodeChunkLocation(zero_depth, &back).code() == ckpt::Code::kCorruption);
+  CHECK(DecodeChunkLocation(bytes + "x", &back).code() == ckpt::Code::kCorruption);
+  // A whole chunk's location has no base.
+  loc.codec = 1;
+  loc.depth = 0;
+  REQUIRE(DecodeChunkLocation(EncodeChunkLocation(loc), &back).ok());
+  CHECK_FALSE(back.is_delta());
 }
