@@ -66,7 +66,7 @@ Codec EncodeDelta(const void* data, const void* base, const Digest& base_digest,
     input = split;
   }
   thread_local std::string frame;
-  size_t n = codec_detail::ZstdInto(input, size, params.zstd_level, &frame);
+  size_t n = codec_detail::ZstdInto(input, size, DeltaZstdLevel(params.zstd_level), &frame);
   if (n == 0 || kDeltaHeaderSize + n >= limit) return Codec::kRaw;
   out->assign(base_digest.View());
   out->append(frame.data(), n);

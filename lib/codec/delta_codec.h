@@ -21,6 +21,13 @@
 
 namespace ckpt::internal {
 
+// The zstd level of delta frames for a store of level `store_level`. A delta
+// is mostly zero planes with short runs of noise; zstd's fastest strategy
+// (level 1) measured both faster and smaller on such data than level 3 (on
+// bf16 deltas 7% smaller and twice as fast), so levels up to 3 use 1; a
+// store that asked for more gets what it asked for.
+inline int DeltaZstdLevel(int store_level) { return store_level <= 3 ? 1 : store_level; }
+
 // Bytes of an encoded delta entry before its zstd frame.
 inline constexpr size_t kDeltaHeaderSize = Digest::kSize;
 
