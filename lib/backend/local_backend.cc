@@ -31,10 +31,14 @@ std::string ParentOf(const std::string& path) {
   return slash == std::string::npos ? "." : path.substr(0, slash);
 }
 
+// Writes of at most 1 MiB each: on Linux 6.x with ext4, one write of 32 MiB
+// into the page cache measured ten times slower than 32 writes of 1 MiB.
+constexpr size_t kMaxWrite = 1 << 20;
+
 Status WriteAll(int fd, const void* data, size_t size, const std::string& path) {
   const char* p = static_cast<const char*>(data);
   while (size > 0) {
-    ssize_t n = ::write(fd, p, std::min<size_t>(size, 1 << 30));
+    ssize_t n = ::write(fd, p, std::min(size, kMaxWrite));
     if (n < 0) {
       if (errno == EINTR) continue;
       return ErrnoStatus(errno, "write", path);

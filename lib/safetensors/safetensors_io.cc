@@ -119,7 +119,9 @@ class OutputFile {
   Status Write(const void* data, size_t size) {
     const char* p = static_cast<const char*>(data);
     while (size > 0) {
-      const ssize_t n = write(fd_, p, size);
+      // At most 1 MiB per call: on Linux 6.x with ext4 one 64 MiB write
+      // into the page cache measured ten times slower than 64 of 1 MiB.
+      const ssize_t n = write(fd_, p, std::min<size_t>(size, 1 << 20));
       if (n < 0) {
         if (errno == EINTR) continue;
         return ErrnoStatus("write " + tmp_path_, errno);
