@@ -31,19 +31,27 @@ void XorInto(const uint8_t* a, const uint8_t* b, size_t size, uint8_t* out) {
 
 size_t DeltaPlanes(Codec codec) {
   switch (codec) {
-    case Codec::kDeltaXorPlanes2: return 2;
-    case Codec::kDeltaXorPlanes4: return 4;
-    case Codec::kDeltaXorPlanes8: return 8;
-    default: return 0;
+    case Codec::kDeltaXorPlanes2:
+      return 2;
+    case Codec::kDeltaXorPlanes4:
+      return 4;
+    case Codec::kDeltaXorPlanes8:
+      return 8;
+    default:
+      return 0;
   }
 }
 
 Codec DeltaCodecFor(size_t planes) {
   switch (planes) {
-    case 2: return Codec::kDeltaXorPlanes2;
-    case 4: return Codec::kDeltaXorPlanes4;
-    case 8: return Codec::kDeltaXorPlanes8;
-    default: return Codec::kDeltaXor;
+    case 2:
+      return Codec::kDeltaXorPlanes2;
+    case 4:
+      return Codec::kDeltaXorPlanes4;
+    case 8:
+      return Codec::kDeltaXorPlanes8;
+    default:
+      return Codec::kDeltaXor;
   }
 }
 
@@ -55,10 +63,10 @@ Codec EncodeDelta(const void* data, const void* base, const Digest& base_digest,
   XorInto(static_cast<const uint8_t*>(data), static_cast<const uint8_t*>(base), size, diff);
   // XOR of two nearby floats zeroes their sign and exponent bytes: planes
   // gather those zeros whether or not planes helped the plain encoding.
-  size_t planes = params.is_float && (params.elem_size == 2 || params.elem_size == 4 ||
-                                      params.elem_size == 8)
-                      ? params.elem_size
-                      : 0;
+  size_t planes =
+      params.is_float && (params.elem_size == 2 || params.elem_size == 4 || params.elem_size == 8)
+          ? params.elem_size
+          : 0;
   const uint8_t* input = diff;
   if (planes) {
     uint8_t* split = Scratch(size);

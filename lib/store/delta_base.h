@@ -12,8 +12,8 @@ namespace ckpt::internal {
 
 struct DeltaBase {
   Digest digest;
-  uint8_t depth = 0;              // of the base itself: 0 if stored whole
-  const uint8_t* bytes = nullptr; // its raw bytes, valid until the next call on this thread
+  uint8_t depth = 0;               // of the base itself: 0 if stored whole
+  const uint8_t* bytes = nullptr;  // its raw bytes, valid until the next call on this thread
 };
 
 // Picks and reads (hash-checked) the base for a new chunk of `length` bytes

@@ -1,10 +1,10 @@
 // The delta codec on its own: lossless for every element size, smaller than
 // plain zstd for nearby values, and loud about damaged entries.
-#include <catch2/catch.hpp>
+#include "codec/delta_codec.h"
 
+#include <catch2/catch.hpp>
 #include <cstring>
 
-#include "codec/delta_codec.h"
 #include "test_util.h"
 
 using namespace ckpt::internal;
@@ -42,8 +42,8 @@ TEST_CASE("deltas round trip bit-exact for every element size", "[unit][codec]")
       std::string encoded;
       EncodeParams params = FloatParams(elem);
       params.is_float = elem != 1;
-      Codec codec = EncodeDelta(data.data(), base.data(), base_digest, size, params, size,
-                                &encoded);
+      Codec codec =
+          EncodeDelta(data.data(), base.data(), base_digest, size, params, size, &encoded);
       REQUIRE(IsDeltaCodec(static_cast<uint8_t>(codec)));
       Digest named;
       REQUIRE(DeltaBaseOf(encoded, &named).ok());
@@ -64,8 +64,8 @@ TEST_CASE("a delta of nearby floats beats their plain encoding", "[unit][codec]"
   auto data = Nudged(base, 4, 6);
   std::string plain, delta;
   EncodeChunk(data.data(), data.size(), FloatParams(4), &plain);
-  Codec codec = EncodeDelta(data.data(), base.data(), Sha256(base.data(), base.size()),
-                            data.size(), FloatParams(4), plain.size(), &delta);
+  Codec codec = EncodeDelta(data.data(), base.data(), Sha256(base.data(), base.size()), data.size(),
+                            FloatParams(4), plain.size(), &delta);
   CHECK(codec == Codec::kDeltaXorPlanes4);
   CHECK(delta.size() * 3 < plain.size());  // 3 of 4 planes are zero
 }
@@ -90,9 +90,9 @@ TEST_CASE("damaged delta entries are corruption", "[unit][codec]") {
   CHECK(DeltaBaseOf(encoded.substr(0, 31), &d).code() == Code::kCorruption);
   CHECK(DecodeDelta(codec, encoded.substr(0, 20), base.data(), out.data(), out.size()).code() ==
         Code::kCorruption);
-  CHECK(DecodeDelta(codec, encoded.substr(0, encoded.size() - 4), base.data(), out.data(),
-                    out.size())
-            .code() == Code::kCorruption);
+  CHECK(
+      DecodeDelta(codec, encoded.substr(0, encoded.size() - 4), base.data(), out.data(), out.size())
+          .code() == Code::kCorruption);
   CHECK(DecodeDelta(codec, encoded, base.data(), out.data(), out.size() - 1).code() ==
         Code::kCorruption);
   CHECK(DecodeDelta(Codec::kZstd, encoded, base.data(), out.data(), out.size()).code() ==

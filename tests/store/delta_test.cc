@@ -3,7 +3,6 @@
 // depth bound, gc keeps every base a kept chunk needs, verify and repair
 // follow chains, and a damaged base names every checkpoint over it.
 #include <catch2/catch.hpp>
-
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -16,10 +15,10 @@ using namespace ckpt::test;
 
 namespace {
 
-const std::vector<DType> kAllDTypes = {
-    DType::kBool, DType::kU8,  DType::kI8,  DType::kF8E5M2, DType::kF8E4M3,
-    DType::kI16,  DType::kU16, DType::kF16, DType::kBF16,   DType::kI32,
-    DType::kU32,  DType::kF32, DType::kF64, DType::kI64,    DType::kU64};
+const std::vector<DType> kAllDTypes = {DType::kBool,   DType::kU8,  DType::kI8,  DType::kF8E5M2,
+                                       DType::kF8E4M3, DType::kI16, DType::kU16, DType::kF16,
+                                       DType::kBF16,   DType::kI32, DType::kU32, DType::kF32,
+                                       DType::kF64,    DType::kI64, DType::kU64};
 
 constexpr size_t kElements = 48 * 1024;  // several 64 KiB chunks per tensor
 
@@ -58,8 +57,11 @@ class Series {
     r.run = "run";
     r.step = step;
     for (const auto& [t, bytes] : history_[step])
-      r.tensors.push_back({"t" + std::to_string(static_cast<int>(t)), t,
-                           {static_cast<int64_t>(kElements)}, bytes.data(), bytes.size()});
+      r.tensors.push_back({"t" + std::to_string(static_cast<int>(t)),
+                           t,
+                           {static_cast<int64_t>(kElements)},
+                           bytes.data(),
+                           bytes.size()});
     return r;
   }
 
@@ -261,8 +263,7 @@ TEST_CASE("a damaged base names every checkpoint whose chunks chain through it",
   CHECK_THAT(loaded.status().message(), Catch::Contains("damaged base"));
 }
 
-TEST_CASE("tensors declared unchanged reuse the parent's chunks unread",
-          "[integration][delta]") {
+TEST_CASE("tensors declared unchanged reuse the parent's chunks unread", "[integration][delta]") {
   TempDir dir;
   auto store = MustOpen(dir.path());
   auto frozen = RandomBytes(300 * 1024, 1);
@@ -293,8 +294,8 @@ TEST_CASE("tensors declared unchanged reuse the parent's chunks unread",
     auto wrong = store->Save(second, check);
     REQUIRE_FALSE(wrong.ok());
     CHECK(wrong.status().code() == Code::kInvalidArgument);
-    CHECK_THAT(wrong.status().message(), Catch::Contains("'frozen'") &&
-                                             Catch::Contains("has changed"));
+    CHECK_THAT(wrong.status().message(),
+               Catch::Contains("'frozen'") && Catch::Contains("has changed"));
     CHECK_FALSE(store->Resolve("run@2").ok());
     second.tensors[0].data = frozen.data();  // a true hint passes the check
     REQUIRE(store->Save(second, check).ok());
