@@ -38,6 +38,7 @@ void FaultInjectingBackend::Clear() {
   std::lock_guard<std::mutex> lock(mu_);
   fail_put_at_ = fail_get_at_ = 0;
   random_one_in_ = 0;
+  before_put_ = nullptr;
 }
 
 std::vector<std::string> FaultInjectingBackend::Log() const {
@@ -68,7 +69,24 @@ bool FaultInjectingBackend::TakePutFault(const std::string& name, FaultKind* kin
   return fail;
 }
 
+void FaultInjectingBackend::BeforeNextPut(const std::string& prefix,
+                                          std::function<void()> action) {
+  std::lock_guard<std::mutex> lock(mu_);
+  before_put_prefix_ = prefix;
+  before_put_ = std::move(action);
+}
+
 Status FaultInjectingBackend::Put(const std::string& name, const void* data, size_t size) {
+  std::function<void()> action;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (before_put_ && name.compare(0, before_put_prefix_.size(), before_put_prefix_) == 0) {
+      action = std::move(before_put_);
+      before_put_ = nullptr;
+      log_.push_back("action before put " + name);
+    }
+  }
+  if (action) action();
   FaultKind kind;
   if (!TakePutFault(name, &kind)) return base_->Put(name, data, size);
   const std::string what = "put " + name + ": injected ";

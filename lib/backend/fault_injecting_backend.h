@@ -1,10 +1,12 @@
 // backend/fault_injecting_backend: the one test double of the project. It
 // wraps a real backend and makes chosen calls fail the way disks fail: EIO,
 // ENOSPC, a torn (partial) object, an fsync that reports failure after the
-// bytes were handed over. Every fault is logged with its trigger so that a
-// failing test can be replayed.
+// bytes were handed over. It also injects bad timing: another actor (a gc in
+// another process) running at the worst moment of a save. Every fault is
+// logged with its trigger so that a failing test can be replayed.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -33,6 +35,9 @@ class FaultInjectingBackend : public Backend {
   void FailPutsRandomly(uint64_t seed, uint32_t one_in, FaultKind kind);
   // The n-th Get from now fails with kIOError.
   void FailGetAt(uint64_t n);
+  // Runs `action` once, just before the next Put of an object whose name
+  // starts with `prefix`, then lets that Put proceed.
+  void BeforeNextPut(const std::string& prefix, std::function<void()> action);
   // Removes every planned fault.
   void Clear();
   // Faults injected so far, one line each.
@@ -66,6 +71,8 @@ class FaultInjectingBackend : public Backend {
   FaultKind random_kind_ = FaultKind::kIOError;
   std::mt19937_64 rng_;
   std::vector<std::string> log_;
+  std::string before_put_prefix_;
+  std::function<void()> before_put_;
 };
 
 }  // namespace ckpt::internal
