@@ -2,8 +2,8 @@
 
 namespace ckpt::internal {
 
-Status PackSink::Add(EntryKind kind, uint8_t codec, const Digest& digest,
-                     std::string_view encoded, uint32_t raw_length, ChunkLocation* loc) {
+Status PackSink::Add(EntryKind kind, uint8_t codec, const Digest& digest, std::string_view encoded,
+                     uint32_t raw_length, ChunkLocation* loc) {
   std::unique_ptr<PackWriter> full;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -16,7 +16,43 @@ Status PackSink::Add(EntryKind kind, uint8_t codec, const Digest& digest,
     loc->codec = codec;
     if (current_->size() >= target_) full = std::move(current_);
   }
-  return full ? Seal(std::move(full)) : Status::OK();
+  return full ? SealInBackground(std::move(full)) : Status::OK();
+}
+
+PackSink::~PackSink() { (void)WaitAll(); }
+
+Status PackSink::SealInBackground(std::unique_ptr<PackWriter> writer) {
+  std::future<Status> oldest;
+  {
+    std::lock_guard<std::mutex> lock(sealing_mu_);
+    if (sealing_.size() >= kMaxSealing) {
+      oldest = std::move(sealing_.front());
+      sealing_.pop_front();
+    }
+  }
+  Status s = oldest.valid() ? oldest.get() : Status::OK();
+  // std::async takes a copyable callable: hand the writer over as a raw
+  // pointer and own it again inside.
+  PackWriter* raw = writer.release();
+  auto future = std::async(std::launch::async,
+                           [this, raw] { return Seal(std::unique_ptr<PackWriter>(raw)); });
+  std::lock_guard<std::mutex> lock(sealing_mu_);
+  sealing_.push_back(std::move(future));
+  return s;
+}
+
+Status PackSink::WaitAll() {
+  std::deque<std::future<Status>> pending;
+  {
+    std::lock_guard<std::mutex> lock(sealing_mu_);
+    pending.swap(sealing_);
+  }
+  Status first;
+  for (auto& f : pending) {
+    Status s = f.get();
+    if (first.ok() && !s.ok()) first = s;
+  }
+  return first;
 }
 
 Status PackSink::Flush() {
@@ -25,7 +61,9 @@ Status PackSink::Flush() {
     std::lock_guard<std::mutex> lock(mu_);
     last = std::move(current_);
   }
-  return last ? Seal(std::move(last)) : Status::OK();
+  Status s = last ? Seal(std::move(last)) : Status::OK();
+  Status pending = WaitAll();
+  return s.ok() ? pending : s;
 }
 
 Status PackSink::Seal(std::unique_ptr<PackWriter> writer) {
