@@ -90,7 +90,8 @@ Status CheckOptions(const StoreOptions& o) {
 }  // namespace
 
 Result<StoreConfig> LoadOrCreateConfig(Backend& backend, const StoreOptions& options,
-                                       const std::string& path) {
+                                       const std::string& path,
+                                       const std::function<Status()>& before_create) {
   auto size = backend.Size(kConfigObject);
   if (size.ok()) {
     if (options.error_if_exists) return Status::AlreadyExists("a store exists at " + path);
@@ -110,6 +111,7 @@ Result<StoreConfig> LoadOrCreateConfig(Backend& backend, const StoreOptions& opt
   config.zstd_level = options.zstd_level;
   config.delta_max_depth = options.delta_max_depth;
   config.store_id = RandomHexId(16);
+  if (before_create) CKPT_RETURN_IF_ERROR(before_create());
   std::string text = EncodeConfig(config);
   CKPT_RETURN_IF_ERROR(backend.Put(kConfigObject, text.data(), text.size()));
   return config;

@@ -12,6 +12,7 @@
 //   store_id=<32 hex digits>
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "ckpt/backend.h"
@@ -30,8 +31,11 @@ std::string EncodeConfig(const StoreConfig& config);
 Status DecodeConfig(const std::string& text, StoreConfig* out);
 
 // Reads the config of the store in `backend`, or creates it from `options`
-// when absent and options.create_if_missing. Errors as Store::Open.
+// when absent and options.create_if_missing; then `before_create` (if set)
+// runs after the options are checked and before the config is written.
+// Errors as Store::Open.
 Result<StoreConfig> LoadOrCreateConfig(Backend& backend, const StoreOptions& options,
-                                       const std::string& path);
+                                       const std::string& path,
+                                       const std::function<Status()>& before_create = {});
 
 }  // namespace ckpt::internal

@@ -1,5 +1,7 @@
 // store/store_open: Store::Open, the layout of a store directory, and the
-// order in which a new store comes to exist (config first, then index).
+// order in which a new store comes to exist: index first, config last, so
+// that a crash in between leaves a directory that is not yet a store (the
+// next init completes it), never a store without an index.
 #include <boost/filesystem.hpp>
 
 #include "backend/local_backend.h"
@@ -36,18 +38,23 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const st
   ctx->backend = *backend;
   boost::system::error_code ec;
   bool had_config = ctx->backend->Size(kConfigObject).ok();
-  auto config = LoadOrCreateConfig(*ctx->backend, options, path);
+  const std::string index_dir = IndexDirOf(path);
+  auto create_index = [&]() -> Status {
+    CKPT_ASSIGN_OR_RETURN(auto lock, StoreLock::Acquire(path, true, ctx->lock_timeout()));
+    CKPT_ASSIGN_OR_RETURN(auto index, Index::Open(index_dir, true, false));
+    return Status::OK();
+  };
+  auto config = LoadOrCreateConfig(*ctx->backend, options, path, create_index);
   if (!config.ok()) return config.status().WithContext("open store");
   ctx->config = *config;
-  const std::string index_dir = IndexDirOf(path);
-  if (had_config && !fs::exists(index_dir + "/CURRENT", ec))
-    return Status::Corruption("store " + path + " has no index; run 'ckpt repair' to rebuild it");
-  {
-    // Created under the writer lock; otherwise opened once now so that a
-    // damaged index is reported here rather than at the first operation.
-    auto lock = StoreLock::Acquire(path, !had_config, ctx->lock_timeout());
+  if (had_config) {
+    if (!fs::exists(index_dir + "/CURRENT", ec))
+      return Status::Corruption("store " + path + " has no index; run 'ckpt repair' to rebuild it");
+    // Opened once now, so that a damaged index is reported here rather
+    // than at the first operation.
+    auto lock = StoreLock::Acquire(path, false, ctx->lock_timeout());
     if (!lock.ok()) return lock.status().WithContext("open store " + path);
-    auto index = Index::Open(index_dir, !had_config, had_config);
+    auto index = Index::Open(index_dir, false, true);
     if (!index.ok()) return index.status().WithContext("open store " + path);
   }
   ctx->pool = std::make_unique<ThreadPool>(options.threads);

@@ -98,3 +98,20 @@ TEST_CASE("two stores open on one directory both write and see each other", "[un
   CHECK((*reader)->ListCheckpoints("")->size() == 2);
   CHECK((*reader)->Tag("a", "t").code() == Code::kNotSupported);
 }
+
+TEST_CASE("an init cut short before its config is completed by the next init",
+          "[integration][store]") {
+  TempDir dir;
+  {
+    // What a crash between the two steps of creating a store leaves: the
+    // index, and no config.
+    MustOpen(dir.path());
+  }
+  std::filesystem::remove(dir.Sub("config"));
+  auto plain = Store::Open({}, dir.path());
+  REQUIRE_FALSE(plain.ok());
+  CHECK(plain.status().code() == Code::kNotFound);  // not a store yet
+  auto store = MustOpen(dir.path());
+  REQUIRE(store->Save(StepState(0).Request("run", 0)).ok());
+  CHECK(store->Load("run@0").ok());
+}
