@@ -67,6 +67,8 @@ class SaveRun {
   Codec Encode(const uint8_t* data, uint64_t length, const ChunkJob& job, bool allow_delta,
                const EncodeParams& params, std::string* out, DeltaBase* base);
   Status MatchParent(const Manifest& parent);
+  // Sets the record's new, new raw and shared byte counts from new_chunks_.
+  void CountNewBytes(CheckpointRecord* record) const;
   Status CheckHints() const;
   PlanesChoice PlanesFor(size_t source, const uint8_t* data, uint64_t length,
                          const EncodeParams& params);
@@ -332,16 +334,21 @@ Status SaveRun::RestoreCollectedChunks(Index& writer) {
   return sink_.Flush();
 }
 
+void SaveRun::CountNewBytes(CheckpointRecord* record) const {
+  record->new_bytes = record->new_raw_bytes = 0;
+  for (const auto& [digest, loc] : new_chunks_) {
+    record->new_bytes += loc.length;
+    record->new_raw_bytes += loc.raw_length;
+  }
+  record->shared_bytes = logical_bytes_ - record->new_raw_bytes;
+}
+
 Result<CheckpointInfo> SaveRun::Commit(Manifest& manifest) {
   ResolvedCheckpoint c;
   c.record.manifest = EncodeManifest(manifest);
   c.id = Sha256(c.record.manifest.data(), c.record.manifest.size());
   c.manifest = manifest;
-  for (const auto& [digest, loc] : new_chunks_) {
-    c.record.new_bytes += loc.length;
-    c.record.new_raw_bytes += loc.raw_length;
-  }
-  c.record.shared_bytes = logical_bytes_ - c.record.new_raw_bytes;
+  CountNewBytes(&c.record);
   // The manifest goes into the last pack too, so repair can find it.
   std::string encoded;
   Codec codec = EncodeChunk(c.record.manifest.data(), c.record.manifest.size(), {}, &encoded);
@@ -356,6 +363,7 @@ Result<CheckpointInfo> SaveRun::Commit(Manifest& manifest) {
   CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx_));
   Index& writer = session.index();
   CKPT_RETURN_IF_ERROR(RestoreCollectedChunks(writer));
+  CountNewBytes(&c.record);  // chunks written again count as they are stored now
   IndexBatch batch;
   for (const auto& [digest, loc] : new_chunks_) {
     batch.Put(ChunkKey(digest), EncodeChunkLocation(loc));

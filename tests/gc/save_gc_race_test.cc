@@ -51,9 +51,12 @@ TEST_CASE("a gc during a save's pack writes costs the save nothing", "[integrati
       gc_status = report.status();
       if (report.ok()) CHECK(report->chunks_removed > 0);
     });
-    REQUIRE(store->Save(second.Request("run", 1)).ok());
+    auto info = store->Save(second.Request("run", 1));
+    REQUIRE(info.ok());
     REQUIRE(gc_status.ok());
     CHECK(store->Counters().chunks_rewritten_after_gc > 0);
+    // Everything was written by this save in the end: nothing is shared.
+    CHECK(info->shared_bytes == 0);
     RequireLoadsAndVerifies(*store, "run@1", second);
   }
 
