@@ -66,5 +66,12 @@ TEST_CASE("SIGKILL during saves loses no committed checkpoint", "[crash][slow]")
     REQUIRE(loaded.ok());
     CHECK(StepState(step).Matches(*loaded));
   }
+  // The kills must have fallen among many commits, not before the first.
+  // Sanitized builds save several times slower, so fewer commits fit in
+  // the same kill delays.
+#ifdef CKPT_SANITIZED_BUILD
+  CHECK(committed.size() >= 25);
+#else
   CHECK(committed.size() >= 50);
+#endif
 }
