@@ -134,8 +134,9 @@ Codec SaveRun::Encode(const uint8_t* data, uint64_t length, const ChunkJob& job,
   if (!try_delta) return EncodeChunk(data, length, params, out);
   thread_local std::string plain;
   Codec plain_codec = Codec::kRaw;
+  const bool plain_tried = score.PlainWorthTrying();
   size_t limit = length;  // a delta must at least beat storing the bytes raw
-  if (score.PlainWorthTrying()) {
+  if (plain_tried) {
     plain_codec = EncodeChunk(data, length, params, &plain);
     limit = plain.size();
   }
@@ -145,7 +146,7 @@ Codec SaveRun::Encode(const uint8_t* data, uint64_t length, const ChunkJob& job,
     return codec;
   }
   score.plain_wins++;
-  if (score.PlainWorthTrying() && limit != length) {
+  if (plain_tried) {  // even when it came out raw: never compress a chunk twice
     out->swap(plain);
     return plain_codec;
   }

@@ -77,14 +77,14 @@ std::set<Digest> Verification::WithDependents(const std::set<Digest>& chunks) co
   for (const auto& [d, loc] : chunks_)
     if (loc.is_delta()) dependents[loc.base].push_back(d);
   std::set<Digest> out = chunks;
-  std::vector<Digest> todo(chunks.begin(), chunks.end());
-  while (!todo.empty()) {
-    Digest d = todo.back();
-    todo.pop_back();
+  std::vector<Digest> unvisited(chunks.begin(), chunks.end());
+  while (!unvisited.empty()) {
+    Digest d = unvisited.back();
+    unvisited.pop_back();
     auto it = dependents.find(d);
     if (it == dependents.end()) continue;
     for (const Digest& dep : it->second)
-      if (out.insert(dep).second) todo.push_back(dep);
+      if (out.insert(dep).second) unvisited.push_back(dep);
   }
   return out;
 }
