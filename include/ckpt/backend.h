@@ -45,15 +45,25 @@ class Backend {
   virtual Status Remove(const std::string& name) = 0;
 
   // Deletes every object in `names`, in order; missing ones are OK. All the
-  // deletions are durable on OK. Backends override it to make many deletions
-  // durable at once; the default calls Remove for each. On error some may
-  // have been deleted.
+  // deletions (and the absence of the objects that were missing) are
+  // durable on OK. Backends override it to make many deletions durable at
+  // once; the default calls Remove for each. On error some may have been
+  // deleted.
   virtual Status RemoveMany(const std::vector<std::string>& names) {
     for (const auto& name : names) {
       Status s = Remove(name);
       if (!s.ok()) return s;
     }
     return Status::OK();
+  }
+
+  // Like RemoveMany, but the deletions need not be durable on OK: after a
+  // crash some objects may be back. For deletions that a later call of
+  // RemoveMany confirms (gc deletes pack files this way: making gigabytes of
+  // deletions durable at once can cost a file system more than the
+  // deletions). Default: RemoveMany.
+  virtual Status RemoveManyUnsynced(const std::vector<std::string>& names) {
+    return RemoveMany(names);
   }
 
   // Returns when object `name` was last written, in ns since the Unix

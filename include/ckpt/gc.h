@@ -50,15 +50,20 @@ struct GcReport {
   // Runs skipped because neither they nor the store have a policy.
   std::vector<std::string> runs_without_policy;
   uint64_t checkpoints_removed = 0;
-  uint64_t chunks_removed = 0;         // index entries of chunks no kept checkpoint uses
-  uint64_t bytes_unreferenced = 0;     // stored bytes of those chunks (dry run: would be)
+  // Index entries that stop counting: every entry of a pack left with
+  // nothing live (as the pack's record counts them, manifest copies
+  // included), and the dead chunk entries of packs that stay.
+  uint64_t chunks_removed = 0;
+  // Bytes of those: whole pack files, and the dead entries of packs that
+  // stay (dry run: would be).
+  uint64_t bytes_unreferenced = 0;
   uint64_t packs_repacked = 0;
-  uint64_t bytes_repacked = 0;         // live bytes copied into new packs
-  uint64_t packs_damaged = 0;          // due for repacking but failing their hashes: left alone
-  uint64_t packs_deleted = 0;          // pack files deleted (condemned or orphaned)
-  uint64_t orphan_packs_deleted = 0;   // of those, packs of saves that never committed
-  uint64_t bytes_deleted = 0;          // pack file bytes deleted
-  uint64_t packs_pending = 0;          // condemned packs still within the grace period
+  uint64_t bytes_repacked = 0;        // live bytes copied into new packs
+  uint64_t packs_damaged = 0;         // due for repacking but failing their hashes: left alone
+  uint64_t packs_deleted = 0;         // pack files deleted (condemned or orphaned)
+  uint64_t orphan_packs_deleted = 0;  // of those, packs of saves that never committed
+  uint64_t bytes_deleted = 0;         // pack file bytes deleted
+  uint64_t packs_pending = 0;         // condemned packs still within the grace period
   bool dry_run = false;
   // Wall time of each step in seconds, in order: "plan", "remove", "mark",
   // "sweep", "repack", "delete" (a dry run: "plan", "count"). For tuning

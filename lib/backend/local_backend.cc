@@ -168,21 +168,36 @@ Status LocalBackend::Remove(const std::string& name) {
   return SyncDirectory(ParentOf(path));
 }
 
+namespace {
+
+// Unlinks every name; returns the directories that held one.
+Result<std::set<std::string>> UnlinkAll(const std::vector<std::string>& paths) {
+  std::set<std::string> dirs;
+  for (const auto& path : paths) {
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoStatus(errno, "remove", path);
+    dirs.insert(ParentOf(path));
+  }
+  return dirs;
+}
+
+}  // namespace
+
 Status LocalBackend::RemoveMany(const std::vector<std::string>& names) {
   // One directory sync per directory, after all the unlinks: the file
   // system commits them together, so this costs about one sync, not one
-  // per object.
-  std::set<std::string> dirs;
-  for (const auto& name : names) {
-    const std::string path = PathOf(name);
-    if (::unlink(path.c_str()) != 0) {
-      if (errno == ENOENT) continue;
-      return ErrnoStatus(errno, "remove", path);
-    }
-    dirs.insert(ParentOf(path));
-  }
+  // per object. Directories of names already missing are synced too, so
+  // that an unsynced earlier removal becomes durable.
+  std::vector<std::string> paths;
+  for (const auto& name : names) paths.push_back(PathOf(name));
+  CKPT_ASSIGN_OR_RETURN(auto dirs, UnlinkAll(paths));
   for (const auto& dir : dirs) CKPT_RETURN_IF_ERROR(SyncDirectory(dir));
   return Status::OK();
+}
+
+Status LocalBackend::RemoveManyUnsynced(const std::vector<std::string>& names) {
+  std::vector<std::string> paths;
+  for (const auto& name : names) paths.push_back(PathOf(name));
+  return UnlinkAll(paths).status();
 }
 
 }  // namespace internal

@@ -20,6 +20,7 @@ class LocalBackend : public Backend {
   Result<std::vector<std::string>> List(const std::string& prefix) override;
   Status Remove(const std::string& name) override;
   Status RemoveMany(const std::vector<std::string>& names) override;
+  Status RemoveManyUnsynced(const std::vector<std::string>& names) override;
   Result<int64_t> ModifiedTimeNs(const std::string& name) override;
   std::string Describe() const override { return "local:" + root_; }
 

@@ -1,8 +1,8 @@
 #include "gc/collector.h"
 
 #include <chrono>
-#include <mutex>
 #include <map>
+#include <mutex>
 #include <set>
 
 #include "gc/live_set.h"
@@ -17,10 +17,9 @@
 namespace ckpt::internal {
 namespace {
 
-
 // Checkpoints of one run as CheckpointInfo, with their tags.
-Result<std::vector<CheckpointInfo>> RunCheckpoints(Index& index, const std::string& run,
-                                                   const std::multimap<std::string, std::string>& tags) {
+Result<std::vector<CheckpointInfo>> RunCheckpoints(
+    Index& index, const std::string& run, const std::multimap<std::string, std::string>& tags) {
   std::vector<Digest> ids;
   CKPT_RETURN_IF_ERROR(index.Scan(RunPrefix(run), [&](auto, std::string_view v) {
     if (v.size() == Digest::kSize) ids.push_back(Digest::FromView(v));
@@ -70,7 +69,8 @@ Status Plan(Index& index, const GcOptions& options, int64_t now, GcReport* repor
       for (auto& c : checkpoints) report->decisions.push_back({std::move(c), {"no policy"}});
       continue;
     }
-    for (auto& d : ApplyRetention(*policy, checkpoints, now)) report->decisions.push_back(std::move(d));
+    for (auto& d : ApplyRetention(*policy, checkpoints, now))
+      report->decisions.push_back(std::move(d));
   }
   return Status::OK();
 }
@@ -79,11 +79,12 @@ Status Plan(Index& index, const GcOptions& options, int64_t now, GcReport* repor
 // (durably) before the session, so it stays short; one left for a
 // checkpoint that turns out to stay is withdrawn.
 Status RemoveBatch(StoreContext& ctx, const std::vector<Digest>& ids, GcReport* report) {
-  // In parallel: each Put waits for its fsyncs, which the file system
-  // commits together.
+  // Many at once: each Put mostly waits for its fsyncs, which the file
+  // system commits together.
+  constexpr size_t kPutThreads = 16;
   std::mutex mu;
   Status put_error;
-  ctx.pool->ParallelFor(ids.size(), [&](size_t i) {
+  ForEachOnThreads(ids.size(), kPutThreads, [&](size_t i) {
     std::string hex = ids[i].Hex();
     Status s = ctx.backend->Put(DeletedRefName(hex), hex.data(), hex.size());
     std::lock_guard<std::mutex> lock(mu);
@@ -109,8 +110,10 @@ Status RemoveBatch(StoreContext& ctx, const std::vector<Digest>& ids, GcReport* 
       removed++;
     }
     s = index.Commit(batch);
-    if (s.ok()) report->checkpoints_removed += removed;
-    else kept = ids;
+    if (s.ok())
+      report->checkpoints_removed += removed;
+    else
+      kept = ids;
   }
   for (const auto& id : kept) (void)ctx.backend->Remove(DeletedRefName(id.Hex()));
   return s.WithContext("gc remove checkpoints");
@@ -118,7 +121,7 @@ Status RemoveBatch(StoreContext& ctx, const std::vector<Digest>& ids, GcReport* 
 
 // Step 2, in batches so that each writer session stays short.
 Status RemoveUnkept(StoreContext& ctx, GcReport* report) {
-  constexpr size_t kBatch = 32;
+  constexpr size_t kBatch = 128;
   std::vector<Digest> batch;
   for (const auto& d : report->decisions) {
     Digest id;
@@ -167,8 +170,8 @@ Result<GcReport> CollectGarbage(StoreContext& ctx, const GcOptions& options) {
     return Status::InvalidArgument("gc: the policy given keeps nothing but tagged checkpoints");
   std::lock_guard<std::mutex> one_gc(ctx.gc_mu);
   // One gc per store across processes too; a second one waits for the first.
-  CKPT_ASSIGN_OR_RETURN(auto gc_lock, StoreLock::Acquire(ctx.path, true, ctx.lock_timeout(),
-                                                         "gc.lock"));
+  CKPT_ASSIGN_OR_RETURN(auto gc_lock,
+                        StoreLock::Acquire(ctx.path, true, ctx.lock_timeout(), "gc.lock"));
   const int64_t now = NowNs();
   GcReport report;
   report.dry_run = options.dry_run;
@@ -187,8 +190,8 @@ Result<GcReport> CollectGarbage(StoreContext& ctx, const GcOptions& options) {
       Digest id;
       if (!d.keep() && Digest::FromHex(d.checkpoint.id, &id)) removed.insert(id);
     }
-    CKPT_RETURN_IF_ERROR(MarkLive(*index, &live, removed));
-    CKPT_ASSIGN_OR_RETURN(auto sweep, CountDead(*index, live));
+    CKPT_RETURN_IF_ERROR(MarkLive(ctx, *index, &live, removed));
+    CKPT_ASSIGN_OR_RETURN(auto sweep, CountDead(ctx, *index, live));
     report.checkpoints_removed = removed.size();
     report.chunks_removed = sweep.chunks_removed;
     report.bytes_unreferenced = sweep.bytes_unreferenced;
@@ -202,7 +205,7 @@ Result<GcReport> CollectGarbage(StoreContext& ctx, const GcOptions& options) {
     // The long mark and scan run on a snapshot, outside any lock; the
     // sweep's session then only marks what was committed in between.
     CKPT_ASSIGN_OR_RETURN(auto index, OpenReader(ctx));
-    CKPT_RETURN_IF_ERROR(MarkLive(*index, &live));
+    CKPT_RETURN_IF_ERROR(MarkLive(ctx, *index, &live));
     timer.Done("mark");
     CKPT_ASSIGN_OR_RETURN(sweep, SweepIndex(ctx, *index, live));
   }

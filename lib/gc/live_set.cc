@@ -1,6 +1,7 @@
 #include "gc/live_set.h"
 
 #include <algorithm>
+#include <mutex>
 
 #include "store/config.h"
 
@@ -10,39 +11,66 @@ bool LiveSet::ContainsChunk(const Digest& d) const {
   return std::binary_search(chunks.begin(), chunks.end(), d);
 }
 
-void LiveSet::Compact() {
-  std::sort(chunks.begin(), chunks.end());
-  chunks.erase(std::unique(chunks.begin(), chunks.end()), chunks.end());
-}
-
 namespace {
 
-// Adds the bases of live delta chunks, and theirs, until none is missing.
-// Chains are at most kMaxDeltaDepth long, so that many passes over the
-// 'B' keys (one per delta chunk) suffice; a damaged index cannot loop.
-Status MarkBases(Index& index, LiveSet* live) {
-  for (int pass = 0; pass <= kMaxDeltaDepth; ++pass) {
-    std::vector<Digest> found;
-    CKPT_RETURN_IF_ERROR(index.Scan("B", [&](std::string_view k, std::string_view v) {
-      if (v.size() != Digest::kSize) return true;  // verify reports it
-      Digest base = Digest::FromView(v);
-      if (live->ContainsChunk(Digest::FromView(k.substr(1))) && !live->ContainsChunk(base))
-        found.push_back(base);
-      return true;
-    }));
-    if (found.empty()) return Status::OK();
-    live->chunks.insert(live->chunks.end(), found.begin(), found.end());
-    live->Compact();
-  }
-  return Status::Corruption("gc mark: delta chains longer than " +
-                            std::to_string(kMaxDeltaDepth) + " in the index");
+void SortUnique(std::vector<Digest>* v) {
+  std::sort(v->begin(), v->end());
+  v->erase(std::unique(v->begin(), v->end()), v->end());
+}
+
+// Drops from sorted `fresh` what `live` holds already.
+void DropKnown(const LiveSet& live, std::vector<Digest>* fresh) {
+  std::vector<Digest> out;
+  out.reserve(fresh->size());
+  std::set_difference(fresh->begin(), fresh->end(), live.chunks.begin(), live.chunks.end(),
+                      std::back_inserter(out));
+  fresh->swap(out);
+}
+
+// Looks up every chunk in `fresh` (sorted, none of them in live yet), counts
+// its bytes to its pack, adds it to live, and returns the bases of the
+// delta chunks among them. Chunks missing from the index are left to
+// verify to report.
+Result<std::vector<Digest>> Locate(StoreContext& ctx, Index& index, LiveSet* live,
+                                   const std::vector<Digest>& fresh) {
+  std::mutex mu;
+  Status error;
+  std::vector<Digest> bases;
+  std::map<std::string, uint64_t> bytes;
+  // Sorted batches of lookups, spread over the pool.
+  constexpr size_t kBatch = 512;
+  const size_t batches = (fresh.size() + kBatch - 1) / kBatch;
+  ctx.pool->ParallelFor(batches, [&](size_t b) {
+    std::map<std::string, uint64_t> my_bytes;
+    std::vector<Digest> my_bases;
+    std::vector<std::optional<ChunkLocation>> found;
+    const size_t begin = b * kBatch, end = std::min(fresh.size(), begin + kBatch);
+    Status my_error = index.FindChunks(fresh, begin, end, &found).WithContext("gc mark");
+    for (const auto& loc : found) {
+      if (!loc) continue;
+      my_bytes[loc->pack_id] += loc->length;
+      if (loc->is_delta()) my_bases.push_back(loc->base);
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    if (!my_error.ok() && error.ok()) error = my_error;
+    for (const auto& [pack, n] : my_bytes) bytes[pack] += n;
+    bases.insert(bases.end(), my_bases.begin(), my_bases.end());
+  });
+  CKPT_RETURN_IF_ERROR(error);
+  for (const auto& [pack, n] : bytes) live->pack_live_bytes[pack] += n;
+  std::vector<Digest> merged;
+  merged.reserve(live->chunks.size() + fresh.size());
+  std::merge(live->chunks.begin(), live->chunks.end(), fresh.begin(), fresh.end(),
+             std::back_inserter(merged));
+  live->chunks.swap(merged);
+  return bases;
 }
 
 }  // namespace
 
-Status MarkLive(Index& index, LiveSet* live, const std::set<Digest>& excluded) {
-  size_t compacted = live->chunks.size();
-  size_t checkpoints_before = live->checkpoints.size();
+Status MarkLive(StoreContext& ctx, Index& index, LiveSet* live, const std::set<Digest>& excluded) {
+  std::vector<Digest> fresh;
+  size_t compacted = 0;
   Status error;
   CKPT_RETURN_IF_ERROR(index.Scan("M", [&](std::string_view k, std::string_view v) {
     Digest id = Digest::FromView(k.substr(1));
@@ -58,18 +86,26 @@ Status MarkLive(Index& index, LiveSet* live, const std::set<Digest>& excluded) {
     }
     live->checkpoints.insert(id);
     live->manifests[id] = rec.manifest_location;
-    for (const auto& e : m.entries) live->chunks.insert(live->chunks.end(), e.chunks.begin(), e.chunks.end());
+    live->pack_live_bytes[rec.manifest_location.pack_id] += rec.manifest_location.length;
+    for (const auto& e : m.entries) fresh.insert(fresh.end(), e.chunks.begin(), e.chunks.end());
     // Checkpoints share most chunks: deduplicate as we go to bound memory.
-    if (live->chunks.size() > 2 * compacted + (1 << 16)) {
-      live->Compact();
-      compacted = live->chunks.size();
+    if (fresh.size() > 2 * compacted + (1 << 16)) {
+      SortUnique(&fresh);
+      compacted = fresh.size();
     }
     return true;
   }));
   CKPT_RETURN_IF_ERROR(error);
-  live->Compact();
-  if (live->checkpoints.size() == checkpoints_before) return Status::OK();
-  return MarkBases(index, live);
+  // Live chunks, then their bases, then theirs: chains are at most
+  // kMaxDeltaDepth long, so a damaged index cannot make this loop.
+  for (int pass = 0; pass <= kMaxDeltaDepth + 1; ++pass) {
+    SortUnique(&fresh);
+    DropKnown(*live, &fresh);
+    if (fresh.empty()) return Status::OK();
+    CKPT_ASSIGN_OR_RETURN(fresh, Locate(ctx, index, live, fresh));
+  }
+  return Status::Corruption("gc mark: delta chains longer than " + std::to_string(kMaxDeltaDepth) +
+                            " in the index");
 }
 
 }  // namespace ckpt::internal

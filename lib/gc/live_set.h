@@ -1,7 +1,9 @@
 // gc/live_set: the mark phase. Walks every committed checkpoint (streaming
-// over the index, one manifest at a time) and collects the chunks and
-// manifest copies they need, and the bases of live delta chunks down their
-// chains. Memory: 32 bytes per distinct live chunk.
+// over the index, one manifest at a time), collects the chunks and
+// manifest copies they need and, by looking each new live chunk up, the
+// bases of delta chunks down their chains and how many live bytes every
+// pack holds. Memory: 32 bytes per distinct live chunk, plus one counter
+// per pack.
 #pragma once
 
 #include <map>
@@ -13,18 +15,20 @@
 namespace ckpt::internal {
 
 struct LiveSet {
-  std::vector<Digest> chunks;  // sorted, unique after Compact()
+  std::vector<Digest> chunks;  // sorted, unique
   std::set<Digest> checkpoints;
   // Where each live checkpoint's manifest copy sits.
   std::map<Digest, ChunkLocation> manifests;
+  // Stored bytes of live chunks and manifest copies, by pack (hex id).
+  std::map<std::string, uint64_t> pack_live_bytes;
 
   bool ContainsChunk(const Digest& d) const;
-  void Compact();
 };
 
 // Marks every committed checkpoint not yet in live->checkpoints, except
 // those in `excluded` (the ones a dry run pretends are removed). Calling it
 // again later adds only the checkpoints committed in between.
-Status MarkLive(Index& index, LiveSet* live, const std::set<Digest>& excluded = {});
+Status MarkLive(StoreContext& ctx, Index& index, LiveSet* live,
+                const std::set<Digest>& excluded = {});
 
 }  // namespace ckpt::internal

@@ -43,29 +43,68 @@ Status DeletePackFile(StoreContext& ctx, Index& index, const std::string& pack,
   return Status::OK();
 }
 
-// Removes `names` with RemoveMany, split across the pool: unlinking a
-// large cached file costs CPU, and the directory syncs overlap.
+// Removes `names` with RemoveManyUnsynced on several threads: an unlink
+// of a large file mostly waits (the file system frees its blocks and the
+// kernel its cached pages), so more unlinks in flight than cores pays.
 Status RemoveInParallel(StoreContext& ctx, const std::vector<std::string>& names) {
-  const size_t parts = std::max<size_t>(1, std::min(names.size(), ctx.pool->size()));
+  constexpr size_t kUnlinkThreads = 8;
   std::mutex mu;
   Status error;
-  ctx.pool->ParallelFor(parts, [&](size_t part) {
-    std::vector<std::string> mine;
-    for (size_t i = part; i < names.size(); i += parts) mine.push_back(names[i]);
-    Status s = ctx.backend->RemoveMany(mine);
+  ForEachOnThreads(names.size(), kUnlinkThreads, [&](size_t i) {
+    Status s = ctx.backend->RemoveManyUnsynced({names[i]});
     std::lock_guard<std::mutex> lock(mu);
     if (!s.ok() && error.ok()) error = s;
   });
   return error;
 }
 
+std::string EncodeIds(const std::vector<Digest>& ids) {
+  std::string out;
+  for (const auto& id : ids) out.append(id.View());
+  return out;
+}
+
+// The tombstones of manifests in packs deleted by an earlier gc: once the
+// deletion of the pack file is durable (RemoveMany confirms it), nothing
+// can bring those manifests back, and the tombstones go.
+Status RetireTombstones(StoreContext& ctx) {
+  std::vector<std::string> keys, files, tombstones;
+  std::vector<std::string> values;
+  {
+    CKPT_ASSIGN_OR_RETURN(auto reader, OpenReader(ctx));
+    CKPT_RETURN_IF_ERROR(reader->Scan("G", [&](std::string_view k, std::string_view v) {
+      if (v.empty()) return true;
+      keys.emplace_back(k);
+      values.emplace_back(v);
+      files.push_back(PackObjectName(PackIdOfKey(k)));
+      for (size_t i = 0; i + Digest::kSize <= v.size(); i += Digest::kSize)
+        tombstones.push_back(DeletedRefName(Digest::FromView(v.substr(i, Digest::kSize)).Hex()));
+      return true;
+    }));
+  }
+  if (keys.empty()) return Status::OK();
+  CKPT_RETURN_IF_ERROR(ctx.backend->RemoveMany(files).WithContext("gc confirm deleted packs"));
+  (void)ctx.backend->RemoveManyUnsynced(tombstones);  // one too many is harmless
+  CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx, WriterPriority::kBackground));
+  IndexBatch batch;
+  for (const auto& key : keys) batch.Put(key, "");
+  return session.index().Commit(batch).WithContext("gc confirm deleted packs");
+}
+
+// Packs condemned longer ago than the grace period: the index forgets them
+// first ('D' becomes 'G', listing the manifests whose tombstones they
+// guard), then the files go, unsynced. A crash in between, or one that
+// undoes an unlink, leaves a file with a 'G' key, which the next gc deletes
+// again (see DeleteOrphans).
 Status DeleteCondemned(StoreContext& ctx, Index& reader, int64_t grace_ns, int64_t now_ns,
                        DeleteResult* result) {
   std::vector<std::string> due;
   CKPT_RETURN_IF_ERROR(reader.Scan("D", [&](std::string_view k, std::string_view v) {
     int64_t at = v.size() == 8 ? static_cast<int64_t>(DecodeFixed64(v.data())) : 0;
-    if (now_ns - at >= grace_ns) due.push_back(PackIdOfKey(k));
-    else result->packs_pending++;
+    if (now_ns - at >= grace_ns)
+      due.push_back(PackIdOfKey(k));
+    else
+      result->packs_pending++;
     return true;
   }));
   if (due.empty()) return Status::OK();
@@ -79,22 +118,21 @@ Status DeleteCondemned(StoreContext& ctx, Index& reader, int64_t grace_ns, int64
     if (size.ok()) sizes[i] = *size;
     manifests[i] = DeadManifestsIn(ctx, reader, due[i]);
   });
-  // Files first, all durable, then their tombstones: a crash in between
-  // leaves tombstones too many, never a deleted checkpoint that repair
-  // could bring back. A 'D' key left behind only makes the next gc remove
-  // an already missing file, which is fine.
+  {
+    IndexBatch batch;
+    for (size_t i = 0; i < due.size(); ++i) {
+      batch.Delete(CondemnedKey(due[i]));
+      batch.Put(GoneKey(due[i]), EncodeIds(manifests[i]));
+    }
+    CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx, WriterPriority::kBackground));
+    CKPT_RETURN_IF_ERROR(session.index().Commit(batch).WithContext("gc delete packs"));
+  }
   CKPT_RETURN_IF_ERROR(RemoveInParallel(ctx, files).WithContext("gc delete packs"));
-  std::vector<std::string> tombstones;
   for (size_t i = 0; i < due.size(); ++i) {
     result->packs_deleted++;
     result->bytes_deleted += sizes[i];
-    for (const auto& id : manifests[i]) tombstones.push_back(DeletedRefName(id.Hex()));
   }
-  (void)RemoveInParallel(ctx, tombstones);  // one too many is harmless
-  IndexBatch batch;
-  for (const auto& pack : due) batch.Delete(CondemnedKey(pack));
-  CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx, WriterPriority::kBackground));
-  return session.index().Commit(batch);
+  return Status::OK();
 }
 
 Status DeleteOrphans(StoreContext& ctx, int64_t grace_ns, int64_t now_ns, DeleteResult* result) {
@@ -108,6 +146,11 @@ Status DeleteOrphans(StoreContext& ctx, int64_t grace_ns, int64_t now_ns, Delete
     CKPT_ASSIGN_OR_RETURN(auto indexed, index->Get(PackKey(pack)));
     CKPT_ASSIGN_OR_RETURN(auto condemned, index->Get(CondemnedKey(pack)));
     if (indexed || condemned) continue;
+    CKPT_ASSIGN_OR_RETURN(auto gone, index->Get(GoneKey(pack)));
+    if (gone) {  // deleted once already: a crash brought it back
+      CKPT_RETURN_IF_ERROR(ctx.backend->Remove(name).WithContext("gc delete pack " + pack));
+      continue;
+    }
     auto modified = ctx.backend->ModifiedTimeNs(name);
     if (!modified.ok() || now_ns - *modified < grace_ns) continue;  // maybe a save in flight
     CKPT_RETURN_IF_ERROR(DeletePackFile(ctx, *index, pack, result));
@@ -121,6 +164,7 @@ Status DeleteOrphans(StoreContext& ctx, int64_t grace_ns, int64_t now_ns, Delete
 Result<DeleteResult> DeleteUnusedPacks(StoreContext& ctx, int64_t grace_seconds, int64_t now_ns) {
   DeleteResult result;
   const int64_t grace_ns = grace_seconds * kNsPerSecond;
+  CKPT_RETURN_IF_ERROR(RetireTombstones(ctx));
   {
     CKPT_ASSIGN_OR_RETURN(auto reader, OpenReader(ctx));
     CKPT_RETURN_IF_ERROR(DeleteCondemned(ctx, *reader, grace_ns, now_ns, &result));

@@ -3,6 +3,9 @@
 // files no index entry ever named that are older than the grace period
 // (left by saves that crashed or failed before their commit). The grace
 // period protects loads and saves in flight that still read those files.
+// The unlinks are not synced: a pack whose file a crash brings back has a
+// 'G' key and goes at the next gc, and the tombstones it guards stay until
+// that next gc has made its deletion durable.
 #pragma once
 
 #include "store/store_context.h"

@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "pack/pack_writer.h"
 #include "store/index_sessions.h"
 #include "util/bytes.h"
 
@@ -31,111 +32,160 @@ void BumpGcGeneration(uint64_t current, IndexBatch* batch) {
 
 namespace {
 
-// A dead chunk entry, compact: a sweep of a million dead chunks keeps a
-// million of these in memory.
+// A dead chunk entry of a pack that stays, compact.
 struct DeadChunk {
   Digest digest;
-  uint32_t pack;    // index into DeadList::packs
+  uint32_t pack;    // index into SweepPlan::partial_packs
   uint32_t length;  // stored bytes
   uint8_t depth;    // delta depth: deltas go before their bases
 };
 
-struct DeadList {
-  std::vector<DeadChunk> chunks;
-  std::vector<std::string> packs;
-  std::map<std::string, uint32_t> pack_numbers;
-
-  void Add(const Digest& d, const ChunkLocation& loc) {
-    auto [it, added] = pack_numbers.emplace(loc.pack_id, static_cast<uint32_t>(packs.size()));
-    if (added) packs.push_back(loc.pack_id);
-    chunks.push_back({d, it->second, loc.length, loc.depth});
-  }
+struct SweepPlan {
+  std::vector<std::string> condemn;        // packs with nothing live
+  std::vector<std::string> partial_packs;  // packs that stay, with dead entries
+  std::vector<DeadChunk> dead;
+  std::vector<std::string> legacy_base_keys;  // format 2's 'B' keys
 };
 
-// The long part, on a snapshot and outside any lock: which chunk entries
-// are dead, and how full each pack is.
-Status PlanSweep(Index& index, const LiveSet& live, SweepResult* result, DeadList* dead) {
-  for (const auto& [id, loc] : live.manifests) result->packs[loc.pack_id].live_bytes += loc.length;
+struct IndexedPack {
+  std::string id;
+  PackRecord record;
+};
+
+Result<std::vector<IndexedPack>> IndexedPacks(Index& index) {
+  std::vector<IndexedPack> packs;
   Status error;
-  CKPT_RETURN_IF_ERROR(index.Scan("C", [&](std::string_view k, std::string_view v) {
-    ChunkLocation loc;
-    error = DecodeChunkLocation(v, &loc);
-    if (!error.ok()) return false;
-    PackUsage& usage = result->packs[loc.pack_id];
-    Digest digest = Digest::FromView(k.substr(1));
-    if (live.ContainsChunk(digest)) {
-      usage.live_bytes += loc.length;
-      return true;
-    }
-    usage.dead_bytes += loc.length;
-    result->chunks_removed++;
-    result->bytes_unreferenced += loc.length;
-    if (dead) dead->Add(digest, loc);
-    return true;
+  CKPT_RETURN_IF_ERROR(index.Scan("P", [&](std::string_view k, std::string_view v) {
+    IndexedPack p{PackIdOfKey(k), {}};
+    error = DecodePackRecord(v, &p.record).WithContext("index record of pack " + p.id);
+    packs.push_back(std::move(p));
+    return error.ok();
   }));
   CKPT_RETURN_IF_ERROR(error);
-  // Packs with no chunk entries left (e.g. holding only the manifest of a
-  // deleted checkpoint) show up only here.
-  return index.Scan("P", [&](std::string_view k, std::string_view v) {
-    PackRecord record;
-    if (DecodePackRecord(v, &record).ok()) result->packs[PackIdOfKey(k)].file_bytes = record.size;
+  return packs;
+}
+
+// The dead chunk entries of `pack`, which holds live ones too: entries the
+// index still points into it that no live checkpoint needs. Found from the
+// pack's own index; from a scan of every chunk entry when that is
+// unreadable (a damaged pack must not stop gc, and its dead entries must go
+// all the same: a delta among them may rest on a base this sweep condemns).
+Status FindDeadEntries(StoreContext& ctx, Index& index, const LiveSet& live,
+                       const std::string& pack, SweepPlan* plan, SweepResult* result) {
+  const uint32_t number = static_cast<uint32_t>(plan->partial_packs.size());
+  bool any = false;
+  auto add = [&](const Digest& digest, const ChunkLocation& loc) {
+    plan->dead.push_back({digest, number, loc.length, loc.depth});
+    result->chunks_removed++;
+    result->bytes_unreferenced += loc.length;
+    any = true;
+  };
+  std::vector<PackEntry> entries;
+  uint64_t size;
+  if (ReadPackIndex(*ctx.backend, pack, &entries, &size).ok()) {
+    for (const PackEntry& e : entries) {
+      if (e.kind != EntryKind::kChunk || live.ContainsChunk(e.digest)) continue;
+      CKPT_ASSIGN_OR_RETURN(auto found, index.FindChunk(e.digest));
+      if (found && found->pack_id == pack && found->offset == e.offset) add(e.digest, *found);
+    }
+  } else {
+    Status error;
+    CKPT_RETURN_IF_ERROR(index.Scan("C", [&](std::string_view k, std::string_view v) {
+      ChunkLocation loc;
+      error = DecodeChunkLocation(v, &loc).WithContext("gc sweep");
+      if (!error.ok()) return false;
+      Digest digest = Digest::FromView(k.substr(1));
+      if (loc.pack_id == pack && !live.ContainsChunk(digest)) add(digest, loc);
+      return true;
+    }));
+    CKPT_RETURN_IF_ERROR(error);
+  }
+  if (any) plan->partial_packs.push_back(pack);
+  return Status::OK();
+}
+
+// The long part, on a snapshot and outside any lock: which packs have
+// nothing live, and which dead entries the others hold.
+Status PlanSweep(StoreContext& ctx, Index& index, const LiveSet& live, SweepResult* result,
+                 SweepPlan* plan) {
+  CKPT_ASSIGN_OR_RETURN(auto packs, IndexedPacks(index));
+  for (const IndexedPack& p : packs) {
+    auto it = live.pack_live_bytes.find(p.id);
+    if (it == live.pack_live_bytes.end()) {
+      plan->condemn.push_back(p.id);
+      result->chunks_removed += p.record.entry_count;
+      result->bytes_unreferenced += p.record.size;
+      continue;
+    }
+    result->packs[p.id] = {it->second, p.record.size};
+    CKPT_RETURN_IF_ERROR(FindDeadEntries(ctx, index, live, p.id, plan, result));
+  }
+  return index.Scan("B", [&](std::string_view k, auto) {
+    plan->legacy_base_keys.emplace_back(k);
     return true;
   });
 }
 
-// The short part, in a writer session: checkpoints committed since the
-// snapshot bring their chunks back to life; the rest is deleted.
 // Marks checkpoints committed since `live` was; their chunks and manifest
 // copies come back to life.
-Status MarkNew(Index& index, LiveSet& live, SweepResult* result) {
-  std::set<Digest> before = live.checkpoints;
-  CKPT_RETURN_IF_ERROR(MarkLive(index, &live));
-  for (const auto& [id, loc] : live.manifests)
-    if (!before.count(id)) result->packs[loc.pack_id].live_bytes += loc.length;
-  return Status::OK();
+Status MarkNew(StoreContext& ctx, Index& index, LiveSet& live) {
+  return MarkLive(ctx, index, &live);
+}
+
+void Undo(const DeadChunk& d, SweepResult* result) {
+  result->chunks_removed--;
+  result->bytes_unreferenced -= d.length;
 }
 
 // Deletes dead entries [begin, end) in one session; large sweeps take
 // several, so that no session holds the lock for long.
-Status DeleteDead(Index& index, LiveSet& live, SweepResult* result, const DeadList& dead,
-                  size_t begin, size_t end) {
-  CKPT_RETURN_IF_ERROR(MarkNew(index, live, result));
+Status DeleteDead(StoreContext& ctx, Index& index, LiveSet& live, SweepResult* result,
+                  const SweepPlan& plan, size_t begin, size_t end) {
+  CKPT_RETURN_IF_ERROR(MarkNew(ctx, index, live));
   IndexBatch batch;
   for (size_t i = begin; i < end; ++i) {
-    const DeadChunk& d = dead.chunks[i];
+    const DeadChunk& d = plan.dead[i];
     if (live.ContainsChunk(d.digest)) {
-      PackUsage& usage = result->packs[dead.packs[d.pack]];
-      usage.live_bytes += d.length;
-      usage.dead_bytes -= d.length;
-      result->chunks_removed--;
-      result->bytes_unreferenced -= d.length;
+      Undo(d, result);
       continue;
     }
     batch.Delete(ChunkKey(d.digest));
-    if (d.depth > 0) batch.Delete(BaseKey(d.digest));
   }
   CKPT_ASSIGN_OR_RETURN(uint64_t generation, ReadGcGeneration(index));
   BumpGcGeneration(generation, &batch);
   return index.Commit(batch).WithContext("gc sweep");
 }
 
-// The last session: condemns the packs left with nothing live.
-Status ApplySweep(Index& index, LiveSet& live, SweepResult* result) {
-  CKPT_RETURN_IF_ERROR(MarkNew(index, live, result));
+// The condemning session: condemns the packs still with nothing live. One
+// that a checkpoint committed since brought back to life stays, and loses
+// its dead entries here, so that no delta left indexed in it outlives its
+// base.
+Status ApplySweep(StoreContext& ctx, Index& index, LiveSet& live, SweepResult* result,
+                  SweepPlan* plan) {
+  CKPT_RETURN_IF_ERROR(MarkNew(ctx, index, live));
   IndexBatch batch;
   // Condemned as of this commit, not of gc's start: the grace period
   // counts from when the index stopped pointing into the pack.
   std::string condemned_at;
   PutFixed64(&condemned_at, static_cast<uint64_t>(NowNs()));
-  for (auto it = result->packs.begin(); it != result->packs.end();) {
-    if (it->second.live_bytes == 0) {
-      batch.Delete(PackKey(it->first));
-      batch.Put(CondemnedKey(it->first), condemned_at);
-      it = result->packs.erase(it);
-    } else {
-      ++it;
+  SweepPlan revived;
+  for (const std::string& pack : plan->condemn) {
+    auto it = live.pack_live_bytes.find(pack);
+    if (it == live.pack_live_bytes.end()) {
+      batch.Delete(PackKey(pack));
+      batch.Put(CondemnedKey(pack), condemned_at);
+      continue;
     }
+    CKPT_ASSIGN_OR_RETURN(auto record, index.Get(PackKey(pack)));
+    PackRecord rec;
+    if (record) (void)DecodePackRecord(*record, &rec);
+    result->chunks_removed -= rec.entry_count;
+    result->bytes_unreferenced -= rec.size;
+    result->packs[pack] = {it->second, rec.size};
+    CKPT_RETURN_IF_ERROR(FindDeadEntries(ctx, index, live, pack, &revived, result));
   }
+  for (const DeadChunk& d : revived.dead) batch.Delete(ChunkKey(d.digest));
+  for (const auto& key : plan->legacy_base_keys) batch.Delete(key);
   CKPT_ASSIGN_OR_RETURN(uint64_t generation, ReadGcGeneration(index));
   BumpGcGeneration(generation, &batch);
   return index.Commit(batch).WithContext("gc sweep");
@@ -143,29 +193,43 @@ Status ApplySweep(Index& index, LiveSet& live, SweepResult* result) {
 
 }  // namespace
 
-Result<SweepResult> CountDead(Index& snapshot, const LiveSet& live) {
+Result<SweepResult> CountDead(StoreContext& ctx, Index& snapshot, const LiveSet& live) {
   SweepResult result;
-  CKPT_RETURN_IF_ERROR(PlanSweep(snapshot, live, &result, nullptr));
+  SweepPlan plan;
+  CKPT_RETURN_IF_ERROR(PlanSweep(ctx, snapshot, live, &result, &plan));
   return result;
 }
 
 Result<SweepResult> SweepIndex(StoreContext& ctx, Index& snapshot, LiveSet& live) {
   SweepResult result;
-  DeadList dead;
-  CKPT_RETURN_IF_ERROR(PlanSweep(snapshot, live, &result, &dead));
-  // Deepest deltas first: a session boundary (or a crash) between two
-  // deletes then never leaves an indexed chunk whose base is gone, which
-  // saves rely on when they reuse an entry.
-  std::stable_sort(dead.chunks.begin(), dead.chunks.end(),
+  SweepPlan plan;
+  CKPT_RETURN_IF_ERROR(PlanSweep(ctx, snapshot, live, &result, &plan));
+  // Every commit must leave each counted delta with its whole chain, which
+  // saves rely on when they reuse an entry. So: first the dead deltas of
+  // packs that stay, deepest first (their bases go later, or with their
+  // pack); then the condemnation of whole packs, deltas and all; only then
+  // the dead whole chunks of packs that stay, which a dead delta of a
+  // condemned pack may have rested on until its pack went.
+  std::stable_sort(plan.dead.begin(), plan.dead.end(),
                    [](const DeadChunk& a, const DeadChunk& b) { return a.depth > b.depth; });
-  constexpr size_t kDeletesPerSession = 100000;
-  for (size_t begin = 0; begin < dead.chunks.size(); begin += kDeletesPerSession) {
-    size_t end = std::min(dead.chunks.size(), begin + kDeletesPerSession);
+  const size_t first_whole = std::find_if(plan.dead.begin(), plan.dead.end(),
+                                          [](const DeadChunk& d) { return d.depth == 0; }) -
+                             plan.dead.begin();
+  auto delete_range = [&](size_t from, size_t to) -> Status {
+    constexpr size_t kDeletesPerSession = 100000;
+    for (size_t begin = from; begin < to; begin += kDeletesPerSession) {
+      size_t end = std::min(to, begin + kDeletesPerSession);
+      CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx, WriterPriority::kBackground));
+      CKPT_RETURN_IF_ERROR(DeleteDead(ctx, session.index(), live, &result, plan, begin, end));
+    }
+    return Status::OK();
+  };
+  CKPT_RETURN_IF_ERROR(delete_range(0, first_whole));
+  {
     CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx, WriterPriority::kBackground));
-    CKPT_RETURN_IF_ERROR(DeleteDead(session.index(), live, &result, dead, begin, end));
+    CKPT_RETURN_IF_ERROR(ApplySweep(ctx, session.index(), live, &result, &plan));
   }
-  CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx, WriterPriority::kBackground));
-  CKPT_RETURN_IF_ERROR(ApplySweep(session.index(), live, &result));
+  CKPT_RETURN_IF_ERROR(delete_range(first_whole, plan.dead.size()));
   return result;
 }
 

@@ -1,10 +1,12 @@
-// gc/sweeper: the index half of the sweep. Deletes the index entries of
-// chunks no live checkpoint needs and condemns packs left with nothing
-// live ('D' keys); reports how full every remaining pack is, for repacking.
-// The deletes happen in a writer session that first marks what was
-// committed since the snapshot, so no committed checkpoint loses a chunk;
-// saves that deduplicated against a deleted entry notice the changed gc
-// generation at their own commit and write the chunk again.
+// gc/sweeper: the index half of the sweep. Condemns packs with nothing
+// live (their 'P' key goes, a 'D' key comes; every chunk entry into them
+// stops counting at once, and a compaction filter drops the entries
+// later), deletes one by one only the dead chunk entries of packs that
+// stay, and reports how full every remaining pack is, for repacking. The
+// commits happen in writer sessions that first mark what was committed
+// since the snapshot, so no committed checkpoint loses a chunk; saves that
+// deduplicated against a chunk gone since notice the changed gc generation
+// at their own commit and write the chunk again.
 #pragma once
 
 #include <map>
@@ -16,22 +18,26 @@ namespace ckpt::internal {
 
 struct PackUsage {
   uint64_t live_bytes = 0;  // stored bytes of entries still needed
-  uint64_t dead_bytes = 0;  // stored bytes of chunk entries this sweep removes
   uint64_t file_bytes = 0;  // the pack file's size, from its 'P' record
 };
 
 struct SweepResult {
+  // Entries that stop counting: every entry of a condemned pack (as its
+  // 'P' record counts them, manifest copies included), and the dead chunk
+  // entries of packs that stay.
   uint64_t chunks_removed = 0;
+  // Bytes of those: condemned pack files whole, dead entries of the rest.
   uint64_t bytes_unreferenced = 0;
   std::map<std::string, PackUsage> packs;  // by pack id, packs still indexed
 };
 
 // Counts what `live` leaves dead in `snapshot` (a dry run).
-Result<SweepResult> CountDead(Index& snapshot, const LiveSet& live);
+Result<SweepResult> CountDead(StoreContext& ctx, Index& snapshot, const LiveSet& live);
 
-// Finds the dead entries on `snapshot` (the view `live` was marked on),
-// then, in one short writer session, marks the checkpoints committed since,
-// deletes the entries still dead, and condemns packs left with nothing live.
+// Plans on `snapshot` (the view `live` was marked on), then, in short
+// writer sessions that each first mark the checkpoints committed since:
+// deletes the dead delta entries of packs that stay, condemns the packs
+// left with nothing live, and deletes the dead whole chunks of the rest.
 Result<SweepResult> SweepIndex(StoreContext& ctx, Index& snapshot, LiveSet& live);
 
 // Index key of the gc generation, bumped by every commit that deletes or

@@ -7,6 +7,8 @@
 #include <rocksdb/transaction_log.h>
 #include <rocksdb/write_batch.h>
 
+#include "index/dead_pack_filter.h"
+
 namespace ckpt::internal {
 namespace {
 
@@ -35,8 +37,7 @@ void IndexBatch::Delete(std::string_view key) {
   rep_->Delete(rocksdb::Slice(key.data(), key.size()));
 }
 
-Result<std::unique_ptr<Index>> Index::Open(const std::string& path, bool create,
-                                           bool read_only) {
+Result<std::unique_ptr<Index>> Index::Open(const std::string& path, bool create, bool read_only) {
   rocksdb::Options options;
   options.create_if_missing = create;
   options.paranoid_checks = true;
@@ -59,14 +60,49 @@ Result<std::unique_ptr<Index>> Index::Open(const std::string& path, bool create,
   // Compactions after a large gc sweep rewrite the chunk keys; use both
   // cores of a small machine.
   options.max_subcompactions = 2;
+  auto filter = std::make_shared<DeadPackFilterFactory>();
+  if (!read_only) options.compaction_filter_factory = filter;
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = read_only ? rocksdb::DB::OpenForReadOnly(options, path, &db)
                                 : rocksdb::DB::Open(options, path, &db);
   if (!s.ok()) return FromRocks(s, "open " + path);
-  return std::unique_ptr<Index>(new Index(db, read_only));
+  std::unique_ptr<Index> index(new Index(db, read_only, std::move(filter)));
+  if (!read_only) CKPT_RETURN_IF_ERROR(index->LoadDeadPacks());
+  return index;
 }
 
-Index::Index(rocksdb::DB* db, bool read_only) : db_(db), read_only_(read_only) {}
+Index::Index(rocksdb::DB* db, bool read_only, std::shared_ptr<DeadPackFilterFactory> filter)
+    : filter_(std::move(filter)), db_(db), read_only_(read_only) {}
+
+Status Index::LoadDeadPacks() {
+  auto dead = std::make_shared<PackIdSet>();
+  for (const char* prefix : {"D", "G"}) {
+    CKPT_RETURN_IF_ERROR(Scan(prefix, [&](std::string_view k, auto) {
+      dead->insert(std::string(k.substr(1)));
+      return true;
+    }));
+  }
+  filter_->SetDeadPacks(std::move(dead));
+  return Status::OK();
+}
+
+// After a full compaction no chunk entry points into a pack of the set the
+// filter had: the 'G' keys of those packs, once their tombstones are gone
+// (empty value), have nothing left to do.
+void Index::ForgetCompactedGonePacks() {
+  auto dead = filter_->dead_packs();
+  if (!dead || dead->empty()) return;
+  IndexBatch batch;
+  bool any = false;
+  (void)Scan("G", [&](std::string_view k, std::string_view v) {
+    if (v.empty() && dead->count(std::string(k.substr(1)))) {
+      batch.Delete(k);
+      any = true;
+    }
+    return true;
+  });
+  if (any) (void)Commit(batch);
+}
 
 void Index::Tidy() {
   // Every open replays the log into a memtable; keep that replay cheap.
@@ -80,7 +116,7 @@ void Index::Tidy() {
                     memtable > kMaxMemtableBytes))
     (void)db_->Flush(rocksdb::FlushOptions());
   if (db_->GetIntProperty("rocksdb.num-files-at-level0", &level0) && level0 > kMaxLevel0Files)
-    (void)db_->CompactRange(rocksdb::CompactRangeOptions(), nullptr, nullptr);
+    (void)CompactAll();
 }
 
 Index::~Index() {
@@ -92,17 +128,80 @@ Index::~Index() {
 
 Result<std::optional<std::string>> Index::Get(std::string_view key) {
   std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), rocksdb::Slice(key.data(), key.size()),
-                               &value);
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), rocksdb::Slice(key.data(), key.size()), &value);
   if (s.IsNotFound()) return std::optional<std::string>();
   if (!s.ok()) return FromRocks(s, "get");
   return std::optional<std::string>(std::move(value));
 }
 
+Status Index::CompactAll() {
+  if (read_only_) return Status::NotSupported("index: compaction of a read-only view");
+  rocksdb::CompactRangeOptions options;
+  // Every level, so that the filter sees every chunk entry.
+  options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  CKPT_RETURN_IF_ERROR(FromRocks(db_->CompactRange(options, nullptr, nullptr), "compact"));
+  ForgetCompactedGonePacks();
+  return Status::OK();
+}
+
+Result<bool> Index::HasPack(const std::string& pack_id) {
+  {
+    std::lock_guard<std::mutex> lock(pack_memo_mu_);
+    auto it = pack_memo_.find(pack_id);
+    if (it != pack_memo_.end()) return it->second;
+  }
+  CKPT_ASSIGN_OR_RETURN(auto record, Get(PackKey(pack_id)));
+  std::lock_guard<std::mutex> lock(pack_memo_mu_);
+  pack_memo_[pack_id] = record.has_value();
+  return record.has_value();
+}
+
+Result<std::optional<ChunkLocation>> Index::FindChunk(const Digest& digest) {
+  CKPT_ASSIGN_OR_RETURN(auto value, Get(ChunkKey(digest)));
+  if (!value) return std::optional<ChunkLocation>();
+  ChunkLocation loc;
+  CKPT_RETURN_IF_ERROR(
+      DecodeChunkLocation(*value, &loc).WithContext("index entry of chunk " + digest.ShortHex()));
+  CKPT_ASSIGN_OR_RETURN(bool indexed, HasPack(loc.pack_id));
+  if (!indexed) return std::optional<ChunkLocation>();
+  return std::optional<ChunkLocation>(std::move(loc));
+}
+
+Status Index::FindChunks(const std::vector<Digest>& digests, size_t begin, size_t end,
+                         std::vector<std::optional<ChunkLocation>>* out) {
+  const size_t n = end - begin;
+  out->assign(n, std::nullopt);
+  std::vector<std::string> keys(n);
+  std::vector<rocksdb::Slice> slices(n);
+  for (size_t i = 0; i < n; ++i) {
+    keys[i] = ChunkKey(digests[begin + i]);
+    slices[i] = rocksdb::Slice(keys[i]);
+  }
+  std::vector<rocksdb::PinnableSlice> values(n);
+  std::vector<rocksdb::Status> statuses(n);
+  db_->MultiGet(rocksdb::ReadOptions(), db_->DefaultColumnFamily(), n, slices.data(), values.data(),
+                statuses.data(), /*sorted_input=*/true);
+  for (size_t i = 0; i < n; ++i) {
+    if (statuses[i].IsNotFound()) continue;
+    CKPT_RETURN_IF_ERROR(FromRocks(statuses[i], "get"));
+    ChunkLocation loc;
+    CKPT_RETURN_IF_ERROR(
+        DecodeChunkLocation(std::string_view(values[i].data(), values[i].size()), &loc)
+            .WithContext("index entry of chunk " + digests[begin + i].ShortHex()));
+    CKPT_ASSIGN_OR_RETURN(bool indexed, HasPack(loc.pack_id));
+    if (indexed) (*out)[i] = std::move(loc);
+  }
+  return Status::OK();
+}
+
 Status Index::Commit(IndexBatch& batch) {
   rocksdb::WriteOptions options;
   options.sync = true;
-  return FromRocks(db_->Write(options, &batch.rep()), "commit");
+  Status s = FromRocks(db_->Write(options, &batch.rep()), "commit");
+  std::lock_guard<std::mutex> lock(pack_memo_mu_);
+  pack_memo_.clear();  // the batch may have added or removed packs
+  return s;
 }
 
 Status Index::Scan(std::string_view prefix,

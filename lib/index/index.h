@@ -5,8 +5,11 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "ckpt/result.h"
 #include "index/index_keys.h"
@@ -17,6 +20,8 @@ class WriteBatch;
 }  // namespace rocksdb
 
 namespace ckpt::internal {
+
+class DeadPackFilterFactory;
 
 // Mutations to commit together.
 class IndexBatch {
@@ -39,26 +44,46 @@ class Index {
   // read_only opens see the state at open time and keep every table file
   // open, so later compactions by a writer cannot pull files from under
   // them. A database open read-write elsewhere yields kBusy.
-  static Result<std::unique_ptr<Index>> Open(const std::string& path, bool create,
-                                             bool read_only);
+  static Result<std::unique_ptr<Index>> Open(const std::string& path, bool create, bool read_only);
   // Closes a read-write database after housekeeping that keeps later opens
   // fast (flushing a large write-ahead log, compacting many level-0 files).
   ~Index();
 
   // Returns the value of `key`, or nullopt if absent.
   Result<std::optional<std::string>> Get(std::string_view key);
+  // Where chunk `digest` is stored, or nullopt if it is not: a 'C' entry
+  // counts only while its pack is indexed (has a 'P' key). Errors:
+  // kCorruption (undecodable entry).
+  Result<std::optional<ChunkLocation>> FindChunk(const Digest& digest);
+  // FindChunk for each of `digests` (sorted, for speed), in one batched
+  // lookup: out[i] is the answer for digests[i].
+  Status FindChunks(const std::vector<Digest>& digests, size_t begin, size_t end,
+                    std::vector<std::optional<ChunkLocation>>* out);
+  // Whether pack `pack_id` (hex) is indexed. Answers are remembered until
+  // the next Commit.
+  Result<bool> HasPack(const std::string& pack_id);
   // Applies `batch` atomically with a synced WAL write.
   Status Commit(IndexBatch& batch);
+  // Compacts the whole database (read-write only). Chunk entries into
+  // condemned or deleted packs are dropped on the way, and the 'G' keys
+  // that have nothing left to do go.
+  Status CompactAll();
   // Calls fn(key, value) for every key starting with `prefix`, in order,
   // until fn returns false.
   Status Scan(std::string_view prefix,
               const std::function<bool(std::string_view, std::string_view)>& fn);
 
  private:
-  Index(rocksdb::DB* db, bool read_only);
+  Index(rocksdb::DB* db, bool read_only, std::shared_ptr<DeadPackFilterFactory> filter);
+  Status LoadDeadPacks();
   void Tidy();
+  void ForgetCompactedGonePacks();
+
+  std::shared_ptr<DeadPackFilterFactory> filter_;  // outlives db_
   std::unique_ptr<rocksdb::DB> db_;
   bool read_only_;
+  std::mutex pack_memo_mu_;
+  std::unordered_map<std::string, bool> pack_memo_;
 };
 
 }  // namespace ckpt::internal

@@ -7,12 +7,17 @@
 //   'M' checkpoint_id:32            -> CheckpointRecord
 //   'R' run 0x00 step:fixed64-BE    -> checkpoint_id:32   (big-endian: sorts by step)
 //   'T' tag                         -> checkpoint_id:32
-//   'P' pack_id:16                  -> PackRecord
+//   'P' pack_id:16                  -> PackRecord   (the pack is indexed: a 'C' entry
+//                                      counts only while the 'P' key of its pack exists)
 //   'D' pack_id:16                  -> condemned_at_ns:fixed64   (gc: no longer indexed;
 //                                      the file goes once the grace period has passed)
+//   'G' pack_id:16                  -> checkpoint_id:32 ...   (gc: the file is deleted; the
+//                                      ids are tombstones to remove once that is durable;
+//                                      the key goes after a compaction has dropped every
+//                                      'C' entry into the pack)
 //   'Y' run                         -> RetentionPolicy (run "" = the store-wide default)
-//   'B' digest:32                   -> base_digest:32   (one per delta chunk: the
-//                                      edges gc follows to keep every base alive)
+//   'B' digest:32                   -> base_digest:32   (format 2 only; format 3 reads
+//                                      bases from ChunkLocation, and gc deletes these)
 // Values:
 //   ChunkLocation    := pack_id:16 offset:varint length:varint raw_length:varint codec:u8
 //                       [base_digest:32 depth:u8]   (delta codecs only)
@@ -66,9 +71,10 @@ std::string RunPrefix(std::string_view run);
 std::string TagKey(std::string_view tag);
 std::string PackKey(const std::string& pack_id);
 std::string CondemnedKey(const std::string& pack_id);
+std::string GoneKey(const std::string& pack_id);
 std::string PolicyKey(std::string_view run);
 std::string BaseKey(const Digest& digest);
-// Pack id (hex) of a 'P' or 'D' key.
+// Pack id (hex) of a 'P', 'D' or 'G' key.
 std::string PackIdOfKey(std::string_view key);
 // Splits a RunStepKey; false if malformed.
 bool ParseRunStepKey(std::string_view key, std::string* run, uint64_t* step);

@@ -17,8 +17,7 @@ std::string EncodeConfig(const StoreConfig& c) {
   // Format 1 predates deltas; writing the key would make its config
   // unreadable to the libraries that created it.
   if (c.format_version >= 2) out << "delta_max_depth=" << c.delta_max_depth << "\n";
-  out
-      << "store_id=" << c.store_id << "\n";
+  out << "store_id=" << c.store_id << "\n";
   return out.str();
 }
 
@@ -115,6 +114,17 @@ Result<StoreConfig> LoadOrCreateConfig(Backend& backend, const StoreOptions& opt
   std::string text = EncodeConfig(config);
   CKPT_RETURN_IF_ERROR(backend.Put(kConfigObject, text.data(), text.size()));
   return config;
+}
+
+Status UpgradeConfig(Backend& backend, StoreConfig* config) {
+  StoreConfig upgraded = *config;
+  upgraded.format_version = kFormatVersion;
+  std::string text = EncodeConfig(upgraded);
+  CKPT_RETURN_IF_ERROR(
+      backend.Put(kConfigObject, text.data(), text.size())
+          .WithContext("upgrade store to format " + std::to_string(kFormatVersion)));
+  *config = upgraded;
+  return Status::OK();
 }
 
 }  // namespace ckpt::internal

@@ -5,11 +5,12 @@
 //
 // Config object ("config" in the backend), UTF-8 text, one key=value a line:
 //   ckpt-store
-//   format_version=2
+//   format_version=3
 //   chunk_size=262144
 //   zstd_level=3
 //   delta_max_depth=1        (format 2 on; absent = 0, no deltas)
 //   store_id=<32 hex digits>
+// Format 3 has the same keys as format 2; see ckpt/version.h.
 #pragma once
 
 #include <functional>
@@ -27,6 +28,9 @@ inline constexpr const char* kConfigObject = "config";
 inline constexpr int kMaxDeltaDepth = 16;
 
 std::string EncodeConfig(const StoreConfig& config);
+// Rewrites the config of an older format as kFormatVersion (see
+// ckpt/version.h), atomically; the caller holds the store lock.
+Status UpgradeConfig(Backend& backend, StoreConfig* config);
 // Errors: kCorruption (malformed), kVersionMismatch (newer format).
 Status DecodeConfig(const std::string& text, StoreConfig* out);
 

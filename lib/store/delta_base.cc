@@ -14,9 +14,9 @@ bool FindDeltaBase(StoreContext& ctx, Index& view, const Digest& parent_chunk, u
   Digest candidate = parent_chunk;
   for (int hops = 0;; ++hops) {
     if (hops > kMaxDeltaDepth) return false;  // a damaged index; store whole
-    auto value = view.Get(ChunkKey(candidate));
-    ChunkLocation loc;
-    if (!value.ok() || !*value || !DecodeChunkLocation(**value, &loc).ok()) return false;
+    auto found = view.FindChunk(candidate);
+    if (!found.ok() || !*found) return false;
+    const ChunkLocation& loc = **found;
     if (loc.raw_length != length) return false;
     if (loc.depth < max_depth) {
       out->digest = candidate;

@@ -7,8 +7,8 @@
 #include "chunk/chunker.h"
 #include "codec/chunk_codec.h"
 #include "codec/delta_codec.h"
-#include "store/config.h"
 #include "pack/pack_writer.h"
+#include "store/config.h"
 
 namespace ckpt::internal {
 
@@ -16,10 +16,9 @@ namespace {
 
 Result<ChunkLocation> Locate(Index& index, const Digest& digest, uint64_t raw_length) {
   const std::string what = "chunk " + digest.ShortHex();
-  CKPT_ASSIGN_OR_RETURN(auto value, index.Get(ChunkKey(digest)));
-  if (!value) return Status::Corruption(what + " is missing from the index");
-  ChunkLocation loc;
-  CKPT_RETURN_IF_ERROR(DecodeChunkLocation(*value, &loc).WithContext(what));
+  CKPT_ASSIGN_OR_RETURN(auto found, index.FindChunk(digest));
+  if (!found) return Status::Corruption(what + " is missing from the index");
+  ChunkLocation& loc = *found;
   if (loc.raw_length != raw_length)
     return Status::Corruption(what + ": index says " + std::to_string(loc.raw_length) +
                               " bytes, expected " + std::to_string(raw_length));
@@ -28,7 +27,7 @@ Result<ChunkLocation> Locate(Index& index, const Digest& digest, uint64_t raw_le
   if (loc.depth > kMaxDeltaDepth)
     return Status::Corruption(what + ": delta chain of " + std::to_string(loc.depth) +
                               " bases is longer than any store allows");
-  return loc;
+  return std::move(loc);
 }
 
 // Decodes chunk `digest`, stored at `loc`, into `dst`, bases first, without
@@ -50,8 +49,8 @@ Status DecodeUnchecked(StoreContext& ctx, Index& index, const Digest& digest,
   Digest named;
   CKPT_RETURN_IF_ERROR(DeltaBaseOf(encoded, &named).WithContext(where));
   if (named != loc.base)
-    return Status::Corruption(where + ": entry names base " + named.ShortHex() +
-                              ", the index " + loc.base.ShortHex());
+    return Status::Corruption(where + ": entry names base " + named.ShortHex() + ", the index " +
+                              loc.base.ShortHex());
   CKPT_ASSIGN_OR_RETURN(ChunkLocation base_loc, Locate(index, loc.base, loc.raw_length));
   // Depth falls with every link, so the recursion ends even in a damaged
   // index. (By one per link, except after a repair or gc found a base a
@@ -82,9 +81,8 @@ Status ReadChunk(StoreContext& ctx, Index& index, const Digest& digest, uint64_t
 }
 
 Status ReadEntryRange(StoreContext& ctx, Index& view, const ResolvedCheckpoint& c,
-                      const ManifestEntry& entry,
-                      uint64_t offset, uint64_t length, uint8_t* dst, const ProgressFn& progress,
-                      uint64_t progress_base, uint64_t progress_total) {
+                      const ManifestEntry& entry, uint64_t offset, uint64_t length, uint8_t* dst,
+                      const ProgressFn& progress, uint64_t progress_base, uint64_t progress_total) {
   if (offset > entry.byte_length || length > entry.byte_length - offset)
     return Status::InvalidArgument("range passes the end of '" + entry.name + "' (" +
                                    std::to_string(entry.byte_length) + " bytes)");

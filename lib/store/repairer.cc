@@ -7,6 +7,7 @@
 #include <set>
 
 #include "backend/local_backend.h"
+#include "ckpt/version.h"
 #include "codec/chunk_codec.h"
 #include "codec/delta_codec.h"
 #include "gc/policy_codec.h"
@@ -80,10 +81,12 @@ Status Rebuild::Flush(bool force) {
 Status Rebuild::ReadManifest(const std::string& pack_id, const PackEntry& e) {
   std::string encoded, raw(e.raw_length, '\0');
   CKPT_RETURN_IF_ERROR(ReadPackBytes(backend_, pack_id, e.offset, e.length, &encoded));
-  CKPT_RETURN_IF_ERROR(
-      DecodeChunk(static_cast<Codec>(e.codec), encoded.data(), encoded.size(), raw.data(), raw.size()));
-  if (Sha256(raw.data(), raw.size()) != e.digest) return Status::Corruption("manifest hash mismatch");
-  FoundManifest found{e.digest, {pack_id, e.offset, e.length, e.raw_length, e.codec, {}, 0}, {}, raw};
+  CKPT_RETURN_IF_ERROR(DecodeChunk(static_cast<Codec>(e.codec), encoded.data(), encoded.size(),
+                                   raw.data(), raw.size()));
+  if (Sha256(raw.data(), raw.size()) != e.digest)
+    return Status::Corruption("manifest hash mismatch");
+  FoundManifest found{
+      e.digest, {pack_id, e.offset, e.length, e.raw_length, e.codec, {}, 0}, {}, raw};
   CKPT_RETURN_IF_ERROR(DecodeManifest(raw, &found.manifest));
   if (deleted_.count(e.digest.Hex())) return Status::OK();
   candidates_.push_back(std::move(found));
@@ -154,9 +157,8 @@ Status Rebuild::IndexDeltas() {
     }
     loc.depth = static_cast<uint8_t>(depth);
     batch_.Put(ChunkKey(digest), EncodeChunkLocation(loc));
-    batch_.Put(BaseKey(digest), loc.base.View());
     report_.chunks_indexed++;
-    batched_ += 2;
+    ++batched_;
     CKPT_RETURN_IF_ERROR(Flush(false));
   }
   for (auto& [digest, loc] : deltas_)
@@ -189,9 +191,8 @@ Status Rebuild::CommitCheckpoints() {
   ChooseManifests();
   std::vector<const FoundManifest*> order;
   for (const auto& [key, found] : manifests_) order.push_back(&found);
-  std::sort(order.begin(), order.end(), [](auto* a, auto* b) {
-    return a->manifest.wall_time_ns < b->manifest.wall_time_ns;
-  });
+  std::sort(order.begin(), order.end(),
+            [](auto* a, auto* b) { return a->manifest.wall_time_ns < b->manifest.wall_time_ns; });
   std::set<Digest> seen;
   for (const FoundManifest* f : order) {
     CheckpointRecord rec;
@@ -238,8 +239,10 @@ Status Rebuild::RestorePolicies() {
   CKPT_ASSIGN_OR_RETURN(auto names, backend_.List("refs/policies/"));
   for (const auto& name : names) {
     std::string run = name.substr(std::string("refs/policies/").size());
-    if (run == "=default") run.clear();
-    else if (!IsValidName(run)) continue;
+    if (run == "=default")
+      run.clear();
+    else if (!IsValidName(run))
+      continue;
     CKPT_ASSIGN_OR_RETURN(uint64_t size, backend_.Size(name));
     std::string encoded(size, '\0');
     CKPT_RETURN_IF_ERROR(backend_.Get(name, 0, size, encoded.data()));
@@ -290,7 +293,6 @@ Result<RepairReport> Store::Repair(const StoreOptions& options, const std::strin
   open.read_only = false;
   CKPT_ASSIGN_OR_RETURN(auto backend, OpenBackend(open, path));
   CKPT_ASSIGN_OR_RETURN(auto config, LoadOrCreateConfig(*backend, open, path));
-  (void)config;
   const std::string index_dir = IndexDirOf(path), fresh = path + "/index.repair",
                     old = path + "/index.old";
   boost::system::error_code ec;
@@ -308,6 +310,10 @@ Result<RepairReport> Store::Repair(const StoreOptions& options, const std::strin
     Rebuild rebuild(*backend, *index);
     CKPT_ASSIGN_OR_RETURN(report, rebuild.Run());
   }
+  // The rebuilt index follows format 3's rules (no 'B' keys): an older
+  // library must not take it for its own.
+  if (config.format_version < kFormatVersion)
+    CKPT_RETURN_IF_ERROR(UpgradeConfig(*backend, &config).WithContext("repair"));
   if (fs::exists(index_dir, ec)) CKPT_RETURN_IF_ERROR(RenameDir(index_dir, old));
   CKPT_RETURN_IF_ERROR(RenameDir(fresh, index_dir));
   CKPT_RETURN_IF_ERROR(SyncDirectory(path));

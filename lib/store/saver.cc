@@ -9,8 +9,8 @@
 #include "codec/chunk_codec.h"
 #include "codec/delta_codec.h"
 #include "gc/sweeper.h"
-#include "store/index_sessions.h"
 #include "store/delta_base.h"
+#include "store/index_sessions.h"
 #include "store/pack_sink.h"
 #include "store/ref_resolver.h"
 #include "store/save_validation.h"
@@ -48,7 +48,9 @@ class SaveRun {
   // `reader` is the index view the save began with; it answers "is this
   // chunk stored already?" during the save.
   SaveRun(StoreContext& ctx, Index& reader, const SaveOptions& options)
-      : ctx_(ctx), reader_(reader), options_(options),
+      : ctx_(ctx),
+        reader_(reader),
+        options_(options),
         sink_(*ctx.backend, ctx.options.pack_target_size) {}
 
   Status Run(Manifest* manifest, const SaveRequest& request,
@@ -61,8 +63,8 @@ class SaveRun {
   void ProcessChunk(const ChunkJob& job);
   // Stores chunk `job` unless `dedup` (if given) has it; then sets *reused.
   // With `allow_delta`, tries a delta against the parent's chunk.
-  Status StoreChunk(const Digest& digest, const uint8_t* data, uint64_t length,
-                    const ChunkJob& job, Index* dedup, bool allow_delta, bool* reused);
+  Status StoreChunk(const Digest& digest, const uint8_t* data, uint64_t length, const ChunkJob& job,
+                    Index* dedup, bool allow_delta, bool* reused);
   // Encodes a new chunk: plain, or as a delta when that is smaller.
   Codec Encode(const uint8_t* data, uint64_t length, const ChunkJob& job, bool allow_delta,
                const EncodeParams& params, std::string* out, DeltaBase* base);
@@ -70,6 +72,9 @@ class SaveRun {
   // Sets the record's new, new raw and shared byte counts from new_chunks_.
   void CountNewBytes(CheckpointRecord* record) const;
   Status CheckHints() const;
+  // Forgets new chunks that another save has indexed since this one looked;
+  // true if there were any.
+  Result<bool> DropChunksStoredMeanwhile(Index& writer);
   PlanesChoice PlanesFor(size_t source, const uint8_t* data, uint64_t length,
                          const EncodeParams& params);
   void Fail(Status s);
@@ -93,7 +98,7 @@ class SaveRun {
   // Jobs of the chunks stored as deltas, to store whole again if a
   // concurrent gc reclaimed their base.
   std::unordered_map<Digest, ChunkJob, DigestHash> delta_jobs_;
-  uint64_t gc_generation_ = 0;    // when the save began
+  uint64_t gc_generation_ = 0;  // when the save began
   Status first_error_;
   std::atomic<bool> failed_{false};
   std::atomic<uint64_t> done_bytes_{0};
@@ -123,9 +128,8 @@ PlanesChoice SaveRun::PlanesFor(size_t source, const uint8_t* data, uint64_t len
   return choice;
 }
 
-Codec SaveRun::Encode(const uint8_t* data, uint64_t length, const ChunkJob& job,
-                      bool allow_delta, const EncodeParams& params, std::string* out,
-                      DeltaBase* base) {
+Codec SaveRun::Encode(const uint8_t* data, uint64_t length, const ChunkJob& job, bool allow_delta,
+                      const EncodeParams& params, std::string* out, DeltaBase* base) {
   const Source& src = sources_[job.source];
   EncodingScore& score = scores_[job.source];
   bool try_delta = allow_delta && src.parent && job.index < src.parent->chunks.size() &&
@@ -156,7 +160,7 @@ Codec SaveRun::Encode(const uint8_t* data, uint64_t length, const ChunkJob& job,
 Status SaveRun::StoreChunk(const Digest& digest, const uint8_t* data, uint64_t length,
                            const ChunkJob& job, Index* dedup, bool allow_delta, bool* reused) {
   if (dedup) {
-    CKPT_ASSIGN_OR_RETURN(auto existing, dedup->Get(ChunkKey(digest)));
+    CKPT_ASSIGN_OR_RETURN(auto existing, dedup->FindChunk(digest));
     if (existing) {
       *reused = true;  // stored by an earlier save: costs nothing more
       return Status::OK();
@@ -205,8 +209,9 @@ void SaveRun::ProcessChunk(const ChunkJob& job) {
       std::lock_guard<std::mutex> lock(mu_);
       reused_.push_back(job);
     }
-    if (!s.ok()) Fail(s.WithContext("chunk " + std::to_string(job.index) + " of '" + entry.name +
-                                    "' (" + digest.ShortHex() + ")"));
+    if (!s.ok())
+      Fail(s.WithContext("chunk " + std::to_string(job.index) + " of '" + entry.name + "' (" +
+                         digest.ShortHex() + ")"));
   }
   Progress(length);
 }
@@ -285,9 +290,30 @@ Status SaveRun::Run(Manifest* manifest, const SaveRequest& request,
   return Status::OK();
 }
 
+// Their entries stay as they are: an index entry is only ever replaced
+// when its pack is no longer indexed (see index/dead_pack_filter.h). Our
+// copies become unreferenced bytes in our packs, for gc to reclaim.
+Result<bool> SaveRun::DropChunksStoredMeanwhile(Index& writer) {
+  bool dropped = false;
+  for (auto it = new_chunks_.begin(); it != new_chunks_.end();) {
+    CKPT_ASSIGN_OR_RETURN(auto existing, writer.FindChunk(it->first));
+    if (!existing) {
+      ++it;
+      continue;
+    }
+    delta_jobs_.erase(it->first);
+    it = new_chunks_.erase(it);
+    dropped = true;
+  }
+  return dropped;
+}
+
 Status SaveRun::RestoreCollectedChunks(Index& writer) {
+  CKPT_ASSIGN_OR_RETURN(bool dropped, DropChunksStoredMeanwhile(writer));
   CKPT_ASSIGN_OR_RETURN(uint64_t generation, ReadGcGeneration(writer));
-  if (generation == gc_generation_) return Status::OK();  // no gc swept since we looked
+  // Nothing to restore unless a gc swept since we looked, or one of our
+  // deltas may now rest on another save's copy of its base.
+  if (generation == gc_generation_ && !dropped) return Status::OK();
   auto rewrite = [&](const Digest& digest, const ChunkJob& job) -> Status {
     const Source& src = sources_[job.source];
     const ManifestEntry& entry = *src.entry;
@@ -313,7 +339,7 @@ Status SaveRun::RestoreCollectedChunks(Index& writer) {
   // whole chain.
   for (const ChunkJob& job : reused_) {
     const Digest& digest = sources_[job.source].entry->chunks[job.index];
-    CKPT_ASSIGN_OR_RETURN(auto present, writer.Get(ChunkKey(digest)));
+    CKPT_ASSIGN_OR_RETURN(auto present, writer.FindChunk(digest));
     if (present || new_chunks_.count(digest)) continue;
     CKPT_RETURN_IF_ERROR(rewrite(digest, job));
   }
@@ -323,14 +349,12 @@ Status SaveRun::RestoreCollectedChunks(Index& writer) {
   for (const auto& [digest, job] : delta_jobs_) {
     ChunkLocation& loc = new_chunks_.at(digest);
     if (!loc.is_delta() || new_chunks_.count(loc.base)) continue;
-    CKPT_ASSIGN_OR_RETURN(auto value, writer.Get(ChunkKey(loc.base)));
-    ChunkLocation base;
-    if (!value || !DecodeChunkLocation(*value, &base).ok() ||
-        base.depth + 1 > ctx_.config.delta_max_depth) {
+    auto base = writer.FindChunk(loc.base);
+    if (!base.ok() || !*base || (*base)->depth + 1 > ctx_.config.delta_max_depth) {
       CKPT_RETURN_IF_ERROR(rewrite(digest, job));
       continue;
     }
-    loc.depth = static_cast<uint8_t>(base.depth + 1);
+    loc.depth = static_cast<uint8_t>((*base)->depth + 1);
   }
   return sink_.Flush();
 }
@@ -366,10 +390,8 @@ Result<CheckpointInfo> SaveRun::Commit(Manifest& manifest) {
   CKPT_RETURN_IF_ERROR(RestoreCollectedChunks(writer));
   CountNewBytes(&c.record);  // chunks written again count as they are stored now
   IndexBatch batch;
-  for (const auto& [digest, loc] : new_chunks_) {
+  for (const auto& [digest, loc] : new_chunks_)
     batch.Put(ChunkKey(digest), EncodeChunkLocation(loc));
-    if (loc.is_delta()) batch.Put(BaseKey(digest), loc.base.View());
-  }
   for (const auto& [id, record] : sink_.sealed()) batch.Put(PackKey(id), EncodePackRecord(record));
   batch.Put(CheckpointKey(c.id), EncodeCheckpointRecord(c.record));
   batch.Put(run_key, c.id.View());
@@ -389,7 +411,6 @@ Result<CheckpointInfo> SaveRun::Commit(Manifest& manifest) {
   }
   return MakeInfo(c, {});
 }
-
 
 }  // namespace
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <unordered_set>
 
 #include "gc/collector.h"
 #include "gc/policy_codec.h"
@@ -19,7 +20,6 @@ Status StoreImpl::RequireWritable(const std::string& what) const {
   if (ctx_->options.read_only) return Status::NotSupported(what + ": store opened read-only");
   return Status::OK();
 }
-
 
 StoreImpl::~StoreImpl() {
   // Queued async saves first: each one may still start a background gc.
@@ -107,8 +107,10 @@ Result<LoadedCheckpoint> StoreImpl::Load(const std::string& ref, const LoadOptio
     CKPT_RETURN_IF_ERROR(ReadEntryRange(*ctx_, *index, c, e, 0, e.byte_length, data.data(),
                                         options.progress, base, total));
     base += e.byte_length;
-    if (e.is_blob) out.blobs.push_back({e.name, std::move(data)});
-    else out.tensors.push_back({e.name, e.dtype, e.shape, std::move(data)});
+    if (e.is_blob)
+      out.blobs.push_back({e.name, std::move(data)});
+    else
+      out.tensors.push_back({e.name, e.dtype, e.shape, std::move(data)});
   }
   return out;
 }
@@ -158,12 +160,11 @@ Result<std::vector<CheckpointInfo>> StoreImpl::ListCheckpoints(const std::string
     return Status::InvalidArgument("invalid run name '" + run + "'");
   CKPT_ASSIGN_OR_RETURN(auto index, OpenReader(*ctx_));
   std::vector<Digest> ids;
-  CKPT_RETURN_IF_ERROR(index->Scan(run.empty() ? "R" : RunPrefix(run),
-                                         [&](auto, std::string_view v) {
-                                           if (v.size() == Digest::kSize)
-                                             ids.push_back(Digest::FromView(v));
-                                           return true;
-                                         }));
+  CKPT_RETURN_IF_ERROR(
+      index->Scan(run.empty() ? "R" : RunPrefix(run), [&](auto, std::string_view v) {
+        if (v.size() == Digest::kSize) ids.push_back(Digest::FromView(v));
+        return true;
+      }));
   if (!run.empty() && ids.empty()) return Status::NotFound("run '" + run + "' not found");
   CKPT_ASSIGN_OR_RETURN(auto tags, TagsById(*index));
   std::vector<CheckpointInfo> out;
@@ -221,8 +222,7 @@ Status StoreImpl::SetPolicy(const std::string& run, const RetentionPolicy& polic
   CKPT_RETURN_IF_ERROR(RequireWritable("set policy"));
   if (!run.empty() && !IsValidName(run))
     return Status::InvalidArgument("invalid run name '" + run + "'");
-  if (policy.empty())
-    return Status::InvalidArgument("a policy needs at least one keep rule");
+  if (policy.empty()) return Status::InvalidArgument("a policy needs at least one keep rule");
   std::string encoded = EncodePolicy(policy);
   CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(*ctx_));
   // The ref first, like tags: repair restores policies from these objects.
@@ -236,8 +236,9 @@ Status StoreImpl::UnsetPolicy(const std::string& run) {
   CKPT_RETURN_IF_ERROR(RequireWritable("unset policy"));
   CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(*ctx_));
   CKPT_ASSIGN_OR_RETURN(auto existing, LoadPolicy(session.index(), run));
-  if (!existing) return Status::NotFound(run.empty() ? "no default policy is set"
-                                                     : "run '" + run + "' has no policy");
+  if (!existing)
+    return Status::NotFound(run.empty() ? "no default policy is set"
+                                        : "run '" + run + "' has no policy");
   CKPT_RETURN_IF_ERROR(ctx_->backend->Remove(PolicyRefName(run)));
   IndexBatch batch;
   batch.Delete(PolicyKey(run));
@@ -247,8 +248,9 @@ Status StoreImpl::UnsetPolicy(const std::string& run) {
 Result<RetentionPolicy> StoreImpl::GetPolicy(const std::string& run) {
   CKPT_ASSIGN_OR_RETURN(auto index, OpenReader(*ctx_));
   CKPT_ASSIGN_OR_RETURN(auto policy, LoadPolicy(*index, run));
-  if (!policy) return Status::NotFound(run.empty() ? "no default policy is set"
-                                                   : "run '" + run + "' has no policy");
+  if (!policy)
+    return Status::NotFound(run.empty() ? "no default policy is set"
+                                        : "run '" + run + "' has no policy");
   return *policy;
 }
 
@@ -291,10 +293,21 @@ Result<StoreStats> StoreImpl::Stats() {
   CKPT_ASSIGN_OR_RETURN(auto index, OpenReader(*ctx_));
   StoreStats s;
   Status decode;
+  std::unordered_set<std::string> packs;  // entries into other packs no longer count
+  CKPT_RETURN_IF_ERROR(index->Scan("P", [&](std::string_view k, std::string_view v) {
+    PackRecord rec;
+    decode = DecodePackRecord(v, &rec);
+    packs.insert(PackIdOfKey(k));
+    s.packs++;
+    s.pack_bytes += rec.size;
+    return decode.ok();
+  }));
+  CKPT_RETURN_IF_ERROR(decode);
   CKPT_RETURN_IF_ERROR(index->Scan("C", [&](auto, std::string_view v) {
     ChunkLocation loc;
     decode = DecodeChunkLocation(v, &loc);
     if (!decode.ok()) return false;
+    if (!packs.count(loc.pack_id)) return true;
     s.chunks++;
     s.unique_raw_bytes += loc.raw_length;
     s.stored_chunk_bytes += loc.length;
@@ -305,14 +318,6 @@ Result<StoreStats> StoreImpl::Stats() {
       s.max_delta_depth = std::max<uint32_t>(s.max_delta_depth, loc.depth);
     }
     return true;
-  }));
-  CKPT_RETURN_IF_ERROR(decode);
-  CKPT_RETURN_IF_ERROR(index->Scan("P", [&](auto, std::string_view v) {
-    PackRecord rec;
-    decode = DecodePackRecord(v, &rec);
-    s.packs++;
-    s.pack_bytes += rec.size;
-    return decode.ok();
   }));
   CKPT_RETURN_IF_ERROR(decode);
   CKPT_RETURN_IF_ERROR(index->Scan("M", [&](auto, std::string_view v) {

@@ -55,12 +55,13 @@ Status Verification::AddChain(const Digest& d, ChunkLocation loc) {
     const Digest base = loc.base;
     if (chunks_.count(base)) return Status::OK();  // walked from another chunk already
     const std::string link = "delta chunk " + top.ShortHex() + ": base " + base.ShortHex();
-    CKPT_ASSIGN_OR_RETURN(auto value, index_->Get(ChunkKey(base)));
-    ChunkLocation base_loc;
-    if (!value || !DecodeChunkLocation(*value, &base_loc).ok()) {
+    auto found = index_->FindChunk(base);
+    if (!found.ok() && found.status().code() != Code::kCorruption) return found.status();
+    if (!found.ok() || !*found) {
       pending_.push_back({Status::Corruption(link + " is missing from the index"), {top}});
       return Status::OK();
     }
+    const ChunkLocation base_loc = **found;
     if (base_loc.depth >= loc.depth || hops >= kMaxDeltaDepth) {
       pending_.push_back({Status::Corruption(link + " breaks the chain's depth order"), {top}});
       return Status::OK();
@@ -108,16 +109,16 @@ Status Verification::CheckIndex() {
     for (const auto& e : m.entries) {
       for (const auto& d : e.chunks) {
         if (chunks_.count(d) || missing.count(d)) continue;
-        auto value = index_->Get(ChunkKey(d));
-        ChunkLocation loc;
-        if (!value.ok()) {
-          scan_error = value.status();
+        auto found = index_->FindChunk(d);
+        if (!found.ok() && found.status().code() != Code::kCorruption) {
+          scan_error = found.status();
           return false;
         }
-        if (!*value || !DecodeChunkLocation(**value, &loc).ok()) {
+        if (!found.ok() || !*found) {
           missing.insert(d);
           continue;
         }
+        const ChunkLocation loc = **found;
         chunks_.emplace(d, loc);
         Status chain = AddChain(d, loc);
         if (!chain.ok()) {
@@ -132,8 +133,8 @@ Status Verification::CheckIndex() {
   }));
   CKPT_RETURN_IF_ERROR(scan_error);
   for (const auto& d : missing)
-    pending_.push_back({Status::Corruption("chunk " + d.ShortHex() + " is missing from the index"),
-                        {d}});
+    pending_.push_back(
+        {Status::Corruption("chunk " + d.ShortHex() + " is missing from the index"), {d}});
   return Status::OK();
 }
 
@@ -147,8 +148,7 @@ void Verification::CheckPacks() {
     PackRecord record;
     if (!size.ok()) {
       s = size.status();
-    } else if (rec.ok() && *rec && DecodePackRecord(**rec, &record).ok() &&
-               record.size != *size) {
+    } else if (rec.ok() && *rec && DecodePackRecord(**rec, &record).ok() && record.size != *size) {
       s = Status::Corruption("size " + std::to_string(*size) + " differs from the indexed " +
                              std::to_string(record.size));
     } else if (options_.read_data) {
@@ -216,7 +216,8 @@ Status Verification::MapToCheckpoints() {
     p.tensors.assign(tensors[i].begin(), tensors[i].end());
     std::string touched;
     for (const auto& t : p.tensors) touched += (touched.empty() ? "" : ", ") + t;
-    if (!touched.empty()) p.status = Status(p.status.code(), p.status.message() + "; affects " + touched);
+    if (!touched.empty())
+      p.status = Status(p.status.code(), p.status.message() + "; affects " + touched);
     report_.problems.push_back(std::move(p));
   }
   return Status::OK();

@@ -69,5 +69,15 @@ void ThreadPool::ParallelFor(size_t n, const std::function<void(size_t)>& fn) {
   shared->cv.wait(lock, [&] { return shared->done.load() == n; });
 }
 
-}  // namespace ckpt::internal
+void ForEachOnThreads(size_t n, size_t threads, const std::function<void(size_t)>& fn) {
+  std::atomic<size_t> next{0};
+  auto drain = [&] {
+    for (size_t i = next++; i < n; i = next++) fn(i);
+  };
+  std::vector<std::thread> started;
+  for (size_t t = 1; t < std::min(threads, n); ++t) started.emplace_back(drain);
+  drain();
+  for (auto& t : started) t.join();
+}
 
+}  // namespace ckpt::internal

@@ -40,4 +40,9 @@ class ThreadPool {
 // Number of worker threads to use for `requested` (<= 0: the core count).
 int ResolveThreadCount(int requested);
 
+// Runs fn(i) for i in [0, n) on up to `threads` threads started for the
+// call, each taking the next index: for blocking I/O (fsync, unlinking large
+// files), where more calls in flight than cores pays.
+void ForEachOnThreads(size_t n, size_t threads, const std::function<void(size_t)>& fn);
+
 }  // namespace ckpt::internal

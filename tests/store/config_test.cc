@@ -52,7 +52,7 @@ TEST_CASE("config round trips through encode and decode", "[unit][store]") {
   const StoreConfig c = Sample();
   const std::string text = EncodeConfig(c);
   CHECK(text ==
-        "ckpt-store\nformat_version=2\nchunk_size=262144\nzstd_level=3\ndelta_max_depth=2\n"
+        "ckpt-store\nformat_version=3\nchunk_size=262144\nzstd_level=3\ndelta_max_depth=2\n"
         "store_id=00112233445566778899aabbccddeeff\n");
   StoreConfig back;
   REQUIRE(DecodeConfig(text, &back).ok());
@@ -76,29 +76,25 @@ TEST_CASE("malformed configs are corruption", "[unit][store]") {
       std::string(""), std::string("ckpt-store"),  // no format_version
       std::string("not-a-store\nformat_version=1\n"),
       std::string("ckpt-store \nformat_version=1\nchunk_size=4096\nzstd_level=3\n"),
-      Without("format_version"),
-      With("format_version", "format_version=one"),     // non-numeric
-      With("format_version", "format_version="),        // empty value
-      With("chunk_size", "chunk_size=12abc"),           // trailing junk
-      With("chunk_size", "chunk_size= 4096"),           // leading space
-      With("chunk_size", "chunk_size=-4096"),           // negative
-      With("chunk_size", "chunk_size=4095"),            // below 4 KiB
-      With("chunk_size", "chunk_size=67108865"),        // above 64 MiB
-      With("chunk_size", "chunk_size=4294967296"),      // 2^32 does not wrap to 0 and pass
+      Without("format_version"), With("format_version", "format_version=one"),  // non-numeric
+      With("format_version", "format_version="),                                // empty value
+      With("chunk_size", "chunk_size=12abc"),                                   // trailing junk
+      With("chunk_size", "chunk_size= 4096"),                                   // leading space
+      With("chunk_size", "chunk_size=-4096"),                                   // negative
+      With("chunk_size", "chunk_size=4095"),                                    // below 4 KiB
+      With("chunk_size", "chunk_size=67108865"),                                // above 64 MiB
+      With("chunk_size", "chunk_size=4294967296"),            // 2^32 does not wrap to 0 and pass
       With("chunk_size", "chunk_size=99999999999999999999"),  // overflows int64
-      Without("chunk_size"),
-      With("chunk_size", ""),                           // blank line
-      With("zstd_level", "zstd_level=0"),
-      With("zstd_level", "zstd_level=20"),
-      With("zstd_level", "zstd_level=3x"),
-      With("store_id", "store_id"));                    // no '='
+      Without("chunk_size"), With("chunk_size", ""),          // blank line
+      With("zstd_level", "zstd_level=0"), With("zstd_level", "zstd_level=20"),
+      With("zstd_level", "zstd_level=3x"), With("store_id", "store_id"));  // no '='
   INFO("config:\n" << bad);
   CHECK(DecodeCode(bad) == Code::kCorruption);
 }
 
 TEST_CASE("a config of a newer format is a version mismatch", "[unit][store]") {
-  const std::string text = With("format_version", "format_version=" +
-                                                      std::to_string(ckpt::kFormatVersion + 1));
+  const std::string text =
+      With("format_version", "format_version=" + std::to_string(ckpt::kFormatVersion + 1));
   CHECK(DecodeCode(text) == Code::kVersionMismatch);
   // Checked before the other fields, which a newer format may define differently.
   CHECK(DecodeCode(text + "chunk_size=1\n") == Code::kVersionMismatch);

@@ -70,3 +70,23 @@ TEST_CASE("ParallelFor returns only after every call has finished", "[unit][util
   });
   CHECK(finished.load() == 64);
 }
+
+TEST_CASE("ForEachOnThreads runs each index exactly once, with calls overlapping", "[unit][util]") {
+  const size_t threads = GENERATE(size_t{1}, size_t{8});
+  const size_t n = GENERATE(size_t{0}, size_t{1}, size_t{64});
+  auto counts = std::make_unique<std::atomic<int>[]>(n);
+  for (size_t i = 0; i < n; ++i) counts[i] = 0;
+  std::atomic<int> running{0}, most{0};
+  ckpt::internal::ForEachOnThreads(n, threads, [&](size_t i) {
+    int now = ++running;
+    for (int seen = most.load(); now > seen && !most.compare_exchange_weak(seen, now);) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // a blocking call
+    counts[i].fetch_add(1);
+    --running;
+  });
+  for (size_t i = 0; i < n; ++i) CHECK(counts[i].load() == 1);
+  // Blocking calls overlap beyond the cores of a small machine.
+  if (threads == 8 && n == 64) CHECK(most.load() > 2);
+  if (threads == 1) CHECK(most.load() <= 1);
+}

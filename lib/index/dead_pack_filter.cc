@@ -1,0 +1,37 @@
+#include "index/dead_pack_filter.h"
+
+namespace ckpt::internal {
+namespace {
+
+class DeadPackFilter : public rocksdb::CompactionFilter {
+ public:
+  explicit DeadPackFilter(std::shared_ptr<const PackIdSet> packs) : packs_(std::move(packs)) {}
+
+  bool Filter(int, const rocksdb::Slice& key, const rocksdb::Slice& value, std::string*,
+              bool*) const override {
+    constexpr size_t kChunkKeySize = 33, kPackIdSize = 16;
+    if (key.size() != kChunkKeySize || key[0] != 'C' || value.size() < kPackIdSize) return false;
+    return packs_->count(std::string(value.data(), kPackIdSize)) > 0;
+  }
+  const char* Name() const override { return "ckpt.DeadPackFilter"; }
+
+ private:
+  std::shared_ptr<const PackIdSet> packs_;
+};
+
+}  // namespace
+
+void DeadPackFilterFactory::SetDeadPacks(std::shared_ptr<const PackIdSet> packs) {
+  packs_.store(std::move(packs));
+}
+
+std::shared_ptr<const PackIdSet> DeadPackFilterFactory::dead_packs() const { return packs_.load(); }
+
+std::unique_ptr<rocksdb::CompactionFilter> DeadPackFilterFactory::CreateCompactionFilter(
+    const rocksdb::CompactionFilter::Context&) {
+  auto packs = packs_.load();
+  if (!packs || packs->empty()) return nullptr;  // keep everything
+  return std::make_unique<DeadPackFilter>(std::move(packs));
+}
+
+}  // namespace ckpt::internal
