@@ -5,10 +5,14 @@ namespace {
 
 const char* KindName(FaultKind kind) {
   switch (kind) {
-    case FaultKind::kIOError: return "EIO";
-    case FaultKind::kNoSpace: return "ENOSPC";
-    case FaultKind::kTornWrite: return "torn write";
-    case FaultKind::kFsyncFail: return "fsync failure";
+    case FaultKind::kIOError:
+      return "EIO";
+    case FaultKind::kNoSpace:
+      return "ENOSPC";
+    case FaultKind::kTornWrite:
+      return "torn write";
+    case FaultKind::kFsyncFail:
+      return "fsync failure";
   }
   return "?";
 }
@@ -39,6 +43,7 @@ void FaultInjectingBackend::Clear() {
   fail_put_at_ = fail_get_at_ = 0;
   random_one_in_ = 0;
   before_put_ = nullptr;
+  corrupt_gets_of_.clear();
 }
 
 std::vector<std::string> FaultInjectingBackend::Log() const {
@@ -69,8 +74,7 @@ bool FaultInjectingBackend::TakePutFault(const std::string& name, FaultKind* kin
   return fail;
 }
 
-void FaultInjectingBackend::BeforeNextPut(const std::string& prefix,
-                                          std::function<void()> action) {
+void FaultInjectingBackend::BeforeNextPut(const std::string& prefix, std::function<void()> action) {
   std::lock_guard<std::mutex> lock(mu_);
   before_put_prefix_ = prefix;
   before_put_ = std::move(action);
@@ -115,7 +119,18 @@ Status FaultInjectingBackend::Get(const std::string& name, uint64_t offset, size
       return Status::IOError("get " + name + ": injected EIO");
     }
   }
-  return base_->Get(name, offset, length, dst);
+  Status s = base_->Get(name, offset, length, dst);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (s.ok() && length > 0 && !corrupt_gets_of_.empty() && name.rfind(corrupt_gets_of_, 0) == 0) {
+    static_cast<uint8_t*>(dst)[length / 2] ^= 0x10;
+    log_.push_back("get #" + std::to_string(gets_) + " " + name + ": byte flipped");
+  }
+  return s;
+}
+
+void FaultInjectingBackend::CorruptGetsOf(const std::string& prefix) {
+  std::lock_guard<std::mutex> lock(mu_);
+  corrupt_gets_of_ = prefix;
 }
 
 }  // namespace ckpt::internal

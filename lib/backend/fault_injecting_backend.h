@@ -18,10 +18,10 @@
 namespace ckpt::internal {
 
 enum class FaultKind {
-  kIOError,     // nothing is written; Put returns kIOError (EIO)
-  kNoSpace,     // nothing is written; Put returns kNoSpace (ENOSPC)
-  kTornWrite,   // the first half of the bytes lands under the name; kIOError
-  kFsyncFail,   // all bytes land, but Put reports kIOError (failed fsync)
+  kIOError,    // nothing is written; Put returns kIOError (EIO)
+  kNoSpace,    // nothing is written; Put returns kNoSpace (ENOSPC)
+  kTornWrite,  // the first half of the bytes lands under the name; kIOError
+  kFsyncFail,  // all bytes land, but Put reports kIOError (failed fsync)
 };
 
 class FaultInjectingBackend : public Backend {
@@ -35,6 +35,10 @@ class FaultInjectingBackend : public Backend {
   void FailPutsRandomly(uint64_t seed, uint32_t one_in, FaultKind kind);
   // The n-th Get from now fails with kIOError.
   void FailGetAt(uint64_t n);
+  // While set, every Get of an object whose name starts with `prefix`
+  // returns its bytes with the middle one flipped, as a failing disk or bus
+  // might; the object itself stays intact. An empty prefix stops it.
+  void CorruptGetsOf(const std::string& prefix);
   // Runs `action` once, just before the next Put of an object whose name
   // starts with `prefix`, then lets that Put proceed.
   void BeforeNextPut(const std::string& prefix, std::function<void()> action);
@@ -73,6 +77,7 @@ class FaultInjectingBackend : public Backend {
   std::vector<std::string> log_;
   std::string before_put_prefix_;
   std::function<void()> before_put_;
+  std::string corrupt_gets_of_;
 };
 
 }  // namespace ckpt::internal

@@ -13,16 +13,16 @@ namespace ckpt::internal {
 
 // Persisted; never renumber. Ids 16..31 are reserved for delta codecs.
 enum class Codec : uint8_t {
-  kRaw = 0,           // the bytes as they are
-  kZstd = 1,          // zstd frame of the bytes
-  kZstdPlanes2 = 2,   // zstd frame of the byte planes of 2-byte elements
-  kZstdPlanes4 = 3,   // ... of 4-byte elements
-  kZstdPlanes8 = 4,   // ... of 8-byte elements
+  kRaw = 0,          // the bytes as they are
+  kZstd = 1,         // zstd frame of the bytes
+  kZstdPlanes2 = 2,  // zstd frame of the byte planes of 2-byte elements
+  kZstdPlanes4 = 3,  // ... of 4-byte elements
+  kZstdPlanes8 = 4,  // ... of 8-byte elements
   // Deltas against a base chunk (see delta_codec.h).
-  kDeltaXor = 16,        // zstd frame of chunk XOR base
-  kDeltaXorPlanes2 = 17, // ... byte planes of 2-byte elements of chunk XOR base
-  kDeltaXorPlanes4 = 18, // ... of 4-byte elements
-  kDeltaXorPlanes8 = 19, // ... of 8-byte elements
+  kDeltaXor = 16,         // zstd frame of chunk XOR base
+  kDeltaXorPlanes2 = 17,  // ... byte planes of 2-byte elements of chunk XOR base
+  kDeltaXorPlanes4 = 18,  // ... of 4-byte elements
+  kDeltaXorPlanes8 = 19,  // ... of 8-byte elements
 };
 
 // True for the kDeltaXor* codecs, whose entries name a base chunk.
@@ -58,11 +58,19 @@ Codec EncodeChunk(const void* data, size_t size, const EncodeParams& params, std
 Status DecodeChunk(Codec codec, const void* encoded, size_t encoded_size, void* dst,
                    size_t raw_size);
 
+// True if decoding `encoded` (a non-delta entry) checks its own result:
+// its zstd frame carries a content checksum, which DecodeChunk verifies.
+// Frames written by ckpt 0.1.0 before format 3 have none, raw entries none.
+bool ChunkSelfChecked(Codec codec, const void* encoded, size_t encoded_size);
+
 // Lower-level pieces shared with delta_codec.
 namespace codec_detail {
 // zstd frame of `size` bytes into `out`; returns its size, 0 on failure.
 size_t ZstdInto(const void* data, size_t size, int level, std::string* out);
-// Decodes a zstd frame of exactly `raw_size` bytes into `dst`.
+// True if `frame` is a zstd frame with a content checksum.
+bool HasContentChecksum(const void* frame, size_t size);
+// Decodes a zstd frame of exactly `raw_size` bytes into `dst`, checking
+// its content checksum if it has one.
 Status ZstdFrom(const void* encoded, size_t encoded_size, void* dst, size_t raw_size);
 // Per-thread scratch of at least `size` bytes (reused: no page faults).
 uint8_t* Scratch(size_t size);

@@ -87,6 +87,12 @@ Status DeltaBaseOf(std::string_view encoded, Digest* base) {
   return Status::OK();
 }
 
+bool DeltaSelfChecked(std::string_view encoded) {
+  return encoded.size() > kDeltaHeaderSize &&
+         codec_detail::HasContentChecksum(encoded.data() + kDeltaHeaderSize,
+                                          encoded.size() - kDeltaHeaderSize);
+}
+
 Status DecodeDelta(Codec codec, std::string_view encoded, const uint8_t* base, uint8_t* dst,
                    size_t raw_size) {
   if (!IsDeltaCodec(static_cast<uint8_t>(codec)))

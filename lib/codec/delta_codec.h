@@ -40,6 +40,9 @@ Codec EncodeDelta(const void* data, const void* base, const Digest& base_digest,
 
 // Reads the base digest from the start of an encoded delta entry.
 Status DeltaBaseOf(std::string_view encoded, Digest* base);
+// True if decoding the delta entry `encoded` checks its own frame: the
+// frame carries a content checksum (see ChunkSelfChecked).
+bool DeltaSelfChecked(std::string_view encoded);
 
 // Decodes delta entry `encoded` of codec `codec` against `base` (the base
 // chunk's raw bytes, `raw_size` of them) into `dst`. `dst` may equal

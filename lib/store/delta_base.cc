@@ -27,9 +27,10 @@ bool FindDeltaBase(StoreContext& ctx, Index& view, const Digest& parent_chunk, u
   }
   thread_local std::vector<uint8_t> bytes;
   if (bytes.size() < length) bytes.resize(length);
-  // A base that fails its hash must not carry new data: store whole, and
-  // leave the damage for verify to report.
-  if (!ReadChunk(ctx, view, out->digest, length, bytes.data()).ok()) return false;
+  // A damaged base must not carry new data: store whole, and leave the
+  // damage for verify to report.
+  if (!ReadChunk(ctx, view, out->digest, length, bytes.data(), ChunkCheck::kFrameChecksums).ok())
+    return false;
   out->bytes = bytes.data();
   return true;
 }

@@ -33,8 +33,10 @@ Result<ChunkLocation> Locate(Index& index, const Digest& digest, uint64_t raw_le
 // Decodes chunk `digest`, stored at `loc`, into `dst`, bases first, without
 // checking hashes: the caller checks the result once, so a chain of d
 // deltas costs one SHA-256, not d+1.
+// *self_checked is cleared unless every frame decoded carried a content
+// checksum (which zstd verified).
 Status DecodeUnchecked(StoreContext& ctx, Index& index, const Digest& digest,
-                       const ChunkLocation& loc, uint8_t* dst) {
+                       const ChunkLocation& loc, uint8_t* dst, bool* self_checked) {
   const std::string where = "pack " + loc.pack_id + ": chunk " + digest.ShortHex();
   // One buffer per chain level and thread, kept: a fresh 256 KiB buffer
   // per chunk costs an mmap and a page fault per 4 KiB.
@@ -43,9 +45,12 @@ Status DecodeUnchecked(StoreContext& ctx, Index& index, const Digest& digest,
   CKPT_RETURN_IF_ERROR(ReadPackBytes(*ctx.backend, loc.pack_id, loc.offset, loc.length, &encoded)
                            .WithContext("chunk " + digest.ShortHex()));
   const Codec codec = static_cast<Codec>(loc.codec);
-  if (!loc.is_delta())
+  if (!loc.is_delta()) {
+    if (!ChunkSelfChecked(codec, encoded.data(), encoded.size())) *self_checked = false;
     return DecodeChunk(codec, encoded.data(), encoded.size(), dst, loc.raw_length)
         .WithContext(where);
+  }
+  if (!DeltaSelfChecked(encoded)) *self_checked = false;
   Digest named;
   CKPT_RETURN_IF_ERROR(DeltaBaseOf(encoded, &named).WithContext(where));
   if (named != loc.base)
@@ -58,16 +63,18 @@ Status DecodeUnchecked(StoreContext& ctx, Index& index, const Digest& digest,
   if (base_loc.depth >= loc.depth)
     return Status::Corruption(where + ": delta depth " + std::to_string(loc.depth) +
                               " over a base of depth " + std::to_string(base_loc.depth));
-  CKPT_RETURN_IF_ERROR(DecodeUnchecked(ctx, index, loc.base, base_loc, dst));
+  CKPT_RETURN_IF_ERROR(DecodeUnchecked(ctx, index, loc.base, base_loc, dst, self_checked));
   return DecodeDelta(codec, encoded, dst, dst, loc.raw_length).WithContext(where);
 }
 
 }  // namespace
 
 Status ReadChunk(StoreContext& ctx, Index& index, const Digest& digest, uint64_t raw_length,
-                 uint8_t* dst) {
+                 uint8_t* dst, ChunkCheck check) {
   CKPT_ASSIGN_OR_RETURN(ChunkLocation loc, Locate(index, digest, raw_length));
-  Status s = DecodeUnchecked(ctx, index, digest, loc, dst);
+  bool self_checked = true;
+  Status s = DecodeUnchecked(ctx, index, digest, loc, dst, &self_checked);
+  if (s.ok() && check == ChunkCheck::kFrameChecksums && self_checked) return Status::OK();
   if (s.ok() && Sha256(dst, raw_length) == digest) return Status::OK();
   const std::string where = "pack " + loc.pack_id + ": chunk " + digest.ShortHex();
   if (loc.is_delta()) {

@@ -6,17 +6,26 @@
 
 namespace ckpt::internal {
 
-// Reads chunk `digest` (raw length `raw_length`) into `dst`, verifying its
-// hash; a delta chunk decodes its bases first. Errors carry the pack and
-// chunk (and the damaged base of a delta); callers add checkpoint and
-// tensor.
+// How ReadChunk checks the bytes it decoded.
+enum class ChunkCheck {
+  kHash,  // SHA-256 of the result against the digest: every load and export
+  // zstd's content checksums when every frame of the chain has one, else
+  // kHash. For a save reading a delta base: it guards against damage at a
+  // tenth of the cost, and a base read wrong cannot go unnoticed, since the
+  // load of the new chunk checks its SHA-256.
+  kFrameChecksums,
+};
+
+// Reads chunk `digest` (raw length `raw_length`) into `dst`, checking it
+// as `check` says; a delta chunk decodes its bases first. Errors carry the
+// pack and chunk (and the damaged base of a delta); callers add checkpoint
+// and tensor.
 Status ReadChunk(StoreContext& ctx, Index& index, const Digest& digest, uint64_t raw_length,
-                 uint8_t* dst);
+                 uint8_t* dst, ChunkCheck check = ChunkCheck::kHash);
 
 // Reads bytes [offset, offset+length) of `entry` of checkpoint `c` into dst.
 Status ReadEntryRange(StoreContext& ctx, Index& index, const ResolvedCheckpoint& c,
-                      const ManifestEntry& entry,
-                      uint64_t offset, uint64_t length, uint8_t* dst, const ProgressFn& progress,
-                      uint64_t progress_base, uint64_t progress_total);
+                      const ManifestEntry& entry, uint64_t offset, uint64_t length, uint8_t* dst,
+                      const ProgressFn& progress, uint64_t progress_base, uint64_t progress_total);
 
 }  // namespace ckpt::internal

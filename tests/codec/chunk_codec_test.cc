@@ -148,11 +148,29 @@ TEST_CASE("DecodeChunk rejects unknown codec ids", "[unit][codec]") {
   for (int id : {5, 15, 20, 31, 255}) {
     INFO("codec " << id);
     CHECK_FALSE(ckpt::internal::IsKnownCodec(static_cast<uint8_t>(id)));
-    ckpt::Status s = DecodeChunk(static_cast<Codec>(id), data.data(), data.size(), out.data(),
-                                 out.size());
+    ckpt::Status s =
+        DecodeChunk(static_cast<Codec>(id), data.data(), data.size(), out.data(), out.size());
     CHECK_FALSE(s.ok());
     CHECK(s.code() == Code::kCorruption);
   }
   for (int id = 0; id <= 4; ++id) CHECK(ckpt::internal::IsKnownCodec(static_cast<uint8_t>(id)));
   CHECK(std::string(ckpt::internal::CodecName(Codec::kZstdPlanes4)) == "zstd+planes4");
+}
+
+TEST_CASE("zstd frames carry a content checksum that catches a flipped byte", "[unit][codec]") {
+  std::string encoded;
+  const std::vector<uint8_t> data = SmoothF32(16384);
+  const Codec codec = RoundTrip(data, Params(4, true), &encoded);
+  REQUIRE(codec != Codec::kRaw);
+  CHECK(ckpt::internal::ChunkSelfChecked(codec, encoded.data(), encoded.size()));
+  CHECK_FALSE(ckpt::internal::ChunkSelfChecked(Codec::kRaw, data.data(), data.size()));
+  // Past the header: a flipped literal still parses, only the checksum
+  // can tell.
+  for (size_t at : {encoded.size() / 2, encoded.size() - 6}) {
+    std::string damaged = encoded;
+    damaged[at] = static_cast<char>(damaged[at] ^ 0x10);
+    std::vector<uint8_t> back(data.size());
+    ckpt::Status s = DecodeChunk(codec, damaged.data(), damaged.size(), back.data(), back.size());
+    CHECK(s.code() == Code::kCorruption);
+  }
 }

@@ -8,10 +8,12 @@
 #include <map>
 #include <set>
 
+#include "backend/fault_injecting_backend.h"
 #include "store/store_fixture.h"
 
 using namespace ckpt;
 using namespace ckpt::test;
+using ckpt::internal::FaultInjectingBackend;
 
 namespace {
 
@@ -310,4 +312,26 @@ TEST_CASE("tensors declared unchanged reuse the parent's chunks unread", "[integ
     orphan.tensors[0].shape = {300 * 256};
     CHECK(store->Save(orphan).status().code() == Code::kInvalidArgument);
   }
+}
+
+TEST_CASE("a save never builds a delta on a base that read back damaged",
+          "[integration][delta][corruption]") {
+  TempDir dir;
+  const Series series = MakeSeries(2);
+  auto faulty = std::make_shared<FaultInjectingBackend>(NewLocalBackend(dir.path()));
+  StoreOptions options;
+  options.backend = faulty;
+  auto store = MustOpen(dir.path(), options);
+  REQUIRE(store->Save(series.Request(0)).ok());
+  // Every base the next save reads comes back with one byte flipped (the
+  // packs on disk stay sound): the bases' frame checksums must catch it,
+  // so the chunks are stored whole instead of as deltas over wrong bytes.
+  faulty->CorruptGetsOf("packs/");
+  REQUIRE(store->Save(series.Request(1)).ok());
+  faulty->CorruptGetsOf("");
+  RequireAllLoad(*store, series, {0, 1});
+  RequireVerifies(*store);
+  auto stats = store->Stats();
+  REQUIRE(stats.ok());
+  CHECK(stats->delta_chunks == 0);
 }
