@@ -66,7 +66,7 @@ size_t ZstdInto(const void* data, size_t size, int level, std::string* out) {
   out->resize(ZSTD_compressBound(size));
   ZSTD_CCtx* cctx = ThreadCCtx();
   // The frame carries zstd's checksum of its content (XXH64, 4 bytes):
-  // decoding then catches damage at a tenth of the cost of SHA-256, which
+  // decoding then catches damage at a fraction of the cost of SHA-256, which
   // lets a save trust the delta bases it reads (see ChunkSelfChecked).
   if (ZSTD_isError(ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level)) ||
       ZSTD_isError(ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1)))

@@ -11,7 +11,7 @@ enum class ChunkCheck {
   kHash,  // SHA-256 of the result against the digest: every load and export
   // zstd's content checksums when every frame of the chain has one, else
   // kHash. For a save reading a delta base: it guards against damage at a
-  // tenth of the cost, and a base read wrong cannot go unnoticed, since the
+  // fraction of the cost, and a base read wrong cannot go unnoticed, since the
   // load of the new chunk checks its SHA-256.
   kFrameChecksums,
 };
