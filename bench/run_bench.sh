@@ -205,6 +205,10 @@ for sc in "${SC_LIST[@]}"; do
     ln -f "$OUT/data/$sc/ckpt-$k.safetensors" "$STAGE/model.safetensors"
     line="  ckpt-$k:"
     for t in "${TOOL_LIST[@]}"; do
+      # Every tool reads its input from the page cache: the file was written
+      # minutes ago and the kernel may have dropped it since, and otherwise
+      # the first tool of each round would pay the disk read for the rest.
+      cat "$STAGE/model.safetensors" >/dev/null
       sync
       case $t in
         ckpt) timed save "$CKPT" -q --store "$S/ckpt" import "$STAGE/model.safetensors" \
@@ -272,7 +276,7 @@ MD=$OUT/report.md
   echo "- Machine: $CPU, $CORES cores, $(mib $((RAM_KIB * 1024))) MiB RAM, $FS, Linux $KERNEL, $OS; load average $LOAD_START at start, $LOAD_END at end"
   echo "- Tools: ckpt $V_CKPT; $V_RESTIC (repository v2, compression auto); $V_BORG (no encryption, zstd,3)"
   echo "- Each tool stores the same 6 checkpoint files into a fresh repository, one save per checkpoint; stored = \`du -sb\` of the repository after all 6; save = median wall time of saves 2..6; restore = median wall time of $RESTORE_REPS restores of checkpoint 6 (tools taking turns, each into a fresh directory); every restore is checked byte-identical with \`cmp\`."
-  echo "- Page cache is warm for all tools alike (dropping it needs root); \`sync\` runs before every timed command. Save peak RSS is the largest of the 6 saves."
+  echo "- Page cache is warm for all tools alike (dropping it needs root): each save's input file is read once before each tool's timed save; \`sync\` runs before every timed command. Save peak RSS is the largest of the 6 saves."
   echo
   echo "| scenario | data per checkpoint | changed bytes | in unchanged 4 KiB / 256 KiB chunks | zstd -3 of one file |"
   echo "|---|---:|---:|---:|---:|"
