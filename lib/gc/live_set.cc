@@ -36,12 +36,12 @@ Result<std::vector<Digest>> Locate(StoreContext& ctx, Index& index, LiveSet* liv
   std::mutex mu;
   Status error;
   std::vector<Digest> bases;
-  std::map<std::string, uint64_t> bytes;
+  std::map<std::string, uint64_t> bytes, entries;
   // Sorted batches of lookups, spread over the pool.
   constexpr size_t kBatch = 512;
   const size_t batches = (fresh.size() + kBatch - 1) / kBatch;
   ctx.pool->ParallelFor(batches, [&](size_t b) {
-    std::map<std::string, uint64_t> my_bytes;
+    std::map<std::string, uint64_t> my_bytes, my_entries;
     std::vector<Digest> my_bases;
     std::vector<std::optional<ChunkLocation>> found;
     const size_t begin = b * kBatch, end = std::min(fresh.size(), begin + kBatch);
@@ -49,15 +49,18 @@ Result<std::vector<Digest>> Locate(StoreContext& ctx, Index& index, LiveSet* liv
     for (const auto& loc : found) {
       if (!loc) continue;
       my_bytes[loc->pack_id] += loc->length;
+      my_entries[loc->pack_id]++;
       if (loc->is_delta()) my_bases.push_back(loc->base);
     }
     std::lock_guard<std::mutex> lock(mu);
     if (!my_error.ok() && error.ok()) error = my_error;
     for (const auto& [pack, n] : my_bytes) bytes[pack] += n;
+    for (const auto& [pack, n] : my_entries) entries[pack] += n;
     bases.insert(bases.end(), my_bases.begin(), my_bases.end());
   });
   CKPT_RETURN_IF_ERROR(error);
   for (const auto& [pack, n] : bytes) live->pack_live_bytes[pack] += n;
+  for (const auto& [pack, n] : entries) live->pack_live_entries[pack] += n;
   std::vector<Digest> merged;
   merged.reserve(live->chunks.size() + fresh.size());
   std::merge(live->chunks.begin(), live->chunks.end(), fresh.begin(), fresh.end(),
@@ -87,6 +90,7 @@ Status MarkLive(StoreContext& ctx, Index& index, LiveSet* live, const std::set<D
     live->checkpoints.insert(id);
     live->manifests[id] = rec.manifest_location;
     live->pack_live_bytes[rec.manifest_location.pack_id] += rec.manifest_location.length;
+    live->pack_live_entries[rec.manifest_location.pack_id]++;
     for (const auto& e : m.entries) fresh.insert(fresh.end(), e.chunks.begin(), e.chunks.end());
     // Checkpoints share most chunks: deduplicate as we go to bound memory.
     if (fresh.size() > 2 * compacted + (1 << 16)) {

@@ -21,6 +21,9 @@ struct LiveSet {
   std::map<Digest, ChunkLocation> manifests;
   // Stored bytes of live chunks and manifest copies, by pack (hex id).
   std::map<std::string, uint64_t> pack_live_bytes;
+  // How many of those entries, by pack: a pack whose every entry is live
+  // needs no sweeping.
+  std::map<std::string, uint64_t> pack_live_entries;
 
   bool ContainsChunk(const Digest& d) const;
 };

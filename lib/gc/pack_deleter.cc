@@ -67,12 +67,11 @@ std::string EncodeIds(const std::vector<Digest>& ids) {
 // The tombstones of manifests in packs deleted by an earlier gc: once the
 // deletion of the pack file is durable (RemoveMany confirms it), nothing
 // can bring those manifests back, and the tombstones go.
-Status RetireTombstones(StoreContext& ctx) {
+Status RetireTombstones(StoreContext& ctx, Index& reader) {
   std::vector<std::string> keys, files, tombstones;
   std::vector<std::string> values;
   {
-    CKPT_ASSIGN_OR_RETURN(auto reader, OpenReader(ctx));
-    CKPT_RETURN_IF_ERROR(reader->Scan("G", [&](std::string_view k, std::string_view v) {
+    CKPT_RETURN_IF_ERROR(reader.Scan("G", [&](std::string_view k, std::string_view v) {
       if (v.empty()) return true;
       keys.emplace_back(k);
       values.emplace_back(v);
@@ -164,9 +163,11 @@ Status DeleteOrphans(StoreContext& ctx, int64_t grace_ns, int64_t now_ns, Delete
 Result<DeleteResult> DeleteUnusedPacks(StoreContext& ctx, int64_t grace_seconds, int64_t now_ns) {
   DeleteResult result;
   const int64_t grace_ns = grace_seconds * kNsPerSecond;
-  CKPT_RETURN_IF_ERROR(RetireTombstones(ctx));
   {
+    // One view for both: each open of a view holds the store lock shared
+    // for a moment, which a saver waiting to commit has to wait out.
     CKPT_ASSIGN_OR_RETURN(auto reader, OpenReader(ctx));
+    CKPT_RETURN_IF_ERROR(RetireTombstones(ctx, *reader));
     CKPT_RETURN_IF_ERROR(DeleteCondemned(ctx, *reader, grace_ns, now_ns, &result));
   }
   CKPT_RETURN_IF_ERROR(DeleteOrphans(ctx, grace_ns, now_ns, &result));

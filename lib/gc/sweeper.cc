@@ -118,6 +118,9 @@ Status PlanSweep(StoreContext& ctx, Index& index, const LiveSet& live, SweepResu
       continue;
     }
     result->packs[p.id] = {it->second, p.record.size};
+    auto entries = live.pack_live_entries.find(p.id);
+    if (entries != live.pack_live_entries.end() && entries->second == p.record.entry_count)
+      continue;  // every entry live: nothing to sweep, no need to read its index
     CKPT_RETURN_IF_ERROR(FindDeadEntries(ctx, index, live, p.id, plan, result));
   }
   return index.Scan("B", [&](std::string_view k, auto) {

@@ -330,3 +330,34 @@ TEST_CASE("repair of a format 2 store writes a format 3 config", "[integration][
   REQUIRE(store.ok());
   CHECK(a.LoadsFrom(**store, "a@0"));
 }
+
+TEST_CASE("gc reads no pack whose every entry is live", "[integration][gc]") {
+  TempDir dir;
+  auto faulty = std::make_shared<FaultInjectingBackend>(NewLocalBackend(dir.path()));
+  StoreOptions options;
+  options.backend = faulty;
+  auto store = MustOpen(dir.path(), options);
+  const OneTensor a(1 << 20, 1), b(1 << 20, 2);
+  REQUIRE(store->Save(a.Request("a", 0)).ok());
+  REQUIRE(store->Save(b.Request("b", 0)).ok());
+  faulty->CorruptGetsOf("packs/");  // logs every read of a pack
+  auto report = store->Gc(KeepLast(10, 0));
+  REQUIRE(report.ok());
+  CHECK(report->chunks_removed == 0);
+  CHECK(faulty->Log().empty());
+  faulty->CorruptGetsOf("");
+  // With a dead entry in a pack, that pack is read (and only it).
+  REQUIRE(store->Delete("a@0").ok());
+  SaveRequest both = b.Request("c", 0);
+  both.tensors.push_back(
+      {"y", DType::kU8, {static_cast<int64_t>(a.bytes.size())}, a.bytes.data(), a.bytes.size()});
+  REQUIRE(store->Save(both).ok());  // reuses a@0's chunks: its pack stays, with a dead manifest
+  REQUIRE(store->Delete("b@0").ok());
+  faulty->CorruptGetsOf("packs/");
+  report = store->Gc(KeepLast(10, 3600));
+  faulty->CorruptGetsOf("");
+  REQUIRE(report.ok());
+  CHECK_FALSE(faulty->Log().empty());
+  CHECK(a.LoadsFrom(*store, "a@0") == false);
+  RequireClean(*store);
+}
