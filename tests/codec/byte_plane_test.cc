@@ -40,3 +40,20 @@ TEST_CASE("byte-plane split with an unsupported element size copies", "[unit][co
   ckpt::internal::BytePlaneSplit(src.data(), src.size(), elem, planes.data());
   CHECK(planes == src);
 }
+
+TEST_CASE("byte-plane split and join match the definition on long inputs", "[unit][codec]") {
+  // Long enough for the vector loops (16 elements at a time) and their tails.
+  const size_t elem = GENERATE(size_t{2}, size_t{4}, size_t{8});
+  const size_t count = GENERATE(size_t{16}, size_t{17}, size_t{31}, size_t{4096 + 5});
+  const size_t size = count * elem + 1;
+  const std::vector<uint8_t> src = ckpt::test::RandomBytes(size, 7 * count + elem);
+  std::vector<uint8_t> expected(size);
+  for (size_t i = 0; i < count; ++i)
+    for (size_t j = 0; j < elem; ++j) expected[j * count + i] = src[i * elem + j];
+  expected[size - 1] = src[size - 1];
+  std::vector<uint8_t> planes(size), back(size);
+  ckpt::internal::BytePlaneSplit(src.data(), size, elem, planes.data());
+  CHECK(planes == expected);
+  ckpt::internal::BytePlaneJoin(expected.data(), size, elem, back.data());
+  CHECK(back == src);
+}
