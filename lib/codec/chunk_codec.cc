@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "codec/byte_plane.h"
+#include "codec/plane_frames.h"
 
 namespace ckpt::internal {
 namespace {
@@ -32,28 +33,24 @@ ZSTD_DCtx* ThreadDCtx() {
   return ctx.get();
 }
 
-Codec PlanesCodec(size_t elem_size) {
+Codec PlaneFramesCodec(size_t elem_size) {
   switch (elem_size) {
     case 2:
-      return Codec::kZstdPlanes2;
+      return Codec::kZstdPlaneFrames2;
     case 4:
-      return Codec::kZstdPlanes4;
+      return Codec::kZstdPlaneFrames4;
     default:
-      return Codec::kZstdPlanes8;
+      return Codec::kZstdPlaneFrames8;
   }
 }
 
-size_t PlanesElemSize(Codec codec) {
-  switch (codec) {
-    case Codec::kZstdPlanes2:
-      return 2;
-    case Codec::kZstdPlanes4:
-      return 4;
-    case Codec::kZstdPlanes8:
-      return 8;
-    default:
-      return 0;
-  }
+// Byte planes + plane frames of `size` bytes into `out` (replacing it).
+size_t EncodePlanar(const uint8_t* bytes, size_t size, size_t elem_size, int store_level,
+                    std::string* out) {
+  uint8_t* planes = codec_detail::Scratch(size);
+  BytePlaneSplit(bytes, size, elem_size, planes);
+  out->clear();
+  return EncodePlaneFrames(planes, size, elem_size, PlaneZstdLevel(store_level), out);
 }
 
 bool PlanarElemSize(size_t elem_size) { return elem_size == 2 || elem_size == 4 || elem_size == 8; }
@@ -92,6 +89,33 @@ bool HasContentChecksum(const void* frame, size_t size) {
          (p[4] & 0x04) != 0;
 }
 
+size_t PlanesOf(Codec codec) {
+  switch (codec) {
+    case Codec::kZstdPlanes2:
+    case Codec::kZstdPlaneFrames2:
+    case Codec::kDeltaXorPlanes2:
+    case Codec::kDeltaXorPlaneFrames2:
+      return 2;
+    case Codec::kZstdPlanes4:
+    case Codec::kZstdPlaneFrames4:
+    case Codec::kDeltaXorPlanes4:
+    case Codec::kDeltaXorPlaneFrames4:
+      return 4;
+    case Codec::kZstdPlanes8:
+    case Codec::kZstdPlaneFrames8:
+    case Codec::kDeltaXorPlanes8:
+    case Codec::kDeltaXorPlaneFrames8:
+      return 8;
+    default:
+      return 0;
+  }
+}
+
+bool IsPlaneFrames(Codec codec) {
+  const auto v = static_cast<uint8_t>(codec);
+  return (v >= 5 && v <= 7) || (v >= 20 && v <= 22);
+}
+
 // A fresh buffer per chunk would cost a page fault and a zero fill for
 // every 4 KiB of it.
 uint8_t* Scratch(size_t size) {
@@ -102,6 +126,8 @@ uint8_t* Scratch(size_t size) {
 
 }  // namespace codec_detail
 
+using codec_detail::IsPlaneFrames;
+using codec_detail::PlanesOf;
 using codec_detail::Scratch;
 using codec_detail::ZstdFrom;
 using codec_detail::ZstdInto;
@@ -110,11 +136,10 @@ bool PlanesHelp(const void* data, size_t size, const EncodeParams& params) {
   if (!params.is_float || !PlanarElemSize(params.elem_size)) return false;
   size_t n = std::min(size, kSampleSize) / params.elem_size * params.elem_size;
   if (n == 0) return false;
-  std::vector<uint8_t> planes(n);
-  BytePlaneSplit(static_cast<const uint8_t*>(data), n, params.elem_size, planes.data());
   std::string a, b;
   size_t plain = ZstdInto(data, n, params.zstd_level, &a);
-  size_t split = ZstdInto(planes.data(), n, params.zstd_level, &b);
+  size_t split = EncodePlanar(static_cast<const uint8_t*>(data), n, params.elem_size,
+                              params.zstd_level, &b);
   return split != 0 && (plain == 0 || split < plain);
 }
 
@@ -125,13 +150,18 @@ bool ChunkSelfChecked(Codec codec, const void* encoded, size_t encoded_size) {
     case Codec::kZstdPlanes4:
     case Codec::kZstdPlanes8:
       return codec_detail::HasContentChecksum(encoded, encoded_size);
+    case Codec::kZstdPlaneFrames2:
+    case Codec::kZstdPlaneFrames4:
+    case Codec::kZstdPlaneFrames8:
+      return PlaneFramesSelfChecked(static_cast<const uint8_t*>(encoded), encoded_size,
+                                    PlanesOf(codec));
     default:
       return false;
   }
 }
 
 bool IsKnownCodec(uint8_t value) {
-  return value <= static_cast<uint8_t>(Codec::kZstdPlanes8) || IsDeltaCodec(value);
+  return value <= static_cast<uint8_t>(Codec::kZstdPlaneFrames8) || IsDeltaCodec(value);
 }
 
 const char* CodecName(Codec codec) {
@@ -154,6 +184,18 @@ const char* CodecName(Codec codec) {
       return "delta-xor+zstd+planes4";
     case Codec::kDeltaXorPlanes8:
       return "delta-xor+zstd+planes8";
+    case Codec::kZstdPlaneFrames2:
+      return "zstd-per-plane2";
+    case Codec::kZstdPlaneFrames4:
+      return "zstd-per-plane4";
+    case Codec::kZstdPlaneFrames8:
+      return "zstd-per-plane8";
+    case Codec::kDeltaXorPlaneFrames2:
+      return "delta-xor+zstd-per-plane2";
+    case Codec::kDeltaXorPlaneFrames4:
+      return "delta-xor+zstd-per-plane4";
+    case Codec::kDeltaXorPlaneFrames8:
+      return "delta-xor+zstd-per-plane8";
   }
   return "unknown";
 }
@@ -164,19 +206,13 @@ Codec EncodeChunk(const void* data, size_t size, const EncodeParams& params, std
       params.is_float && PlanarElemSize(params.elem_size) &&
       (params.planes == PlanesChoice::kUse ||
        (params.planes == PlanesChoice::kDecideBySample && PlanesHelp(data, size, params)));
-  size_t n;
-  if (planar) {
-    uint8_t* planes = Scratch(size);
-    BytePlaneSplit(bytes, size, params.elem_size, planes);
-    n = ZstdInto(planes, size, params.zstd_level, out);
-  } else {
-    n = ZstdInto(bytes, size, params.zstd_level, out);
-  }
+  size_t n = planar ? EncodePlanar(bytes, size, params.elem_size, params.zstd_level, out)
+                    : ZstdInto(bytes, size, params.zstd_level, out);
   if (n == 0 || n >= size) {
     out->assign(reinterpret_cast<const char*>(bytes), size);
     return Codec::kRaw;
   }
-  return planar ? PlanesCodec(params.elem_size) : Codec::kZstd;
+  return planar ? PlaneFramesCodec(params.elem_size) : Codec::kZstd;
 }
 
 Status DecodeChunk(Codec codec, const void* encoded, size_t encoded_size, void* dst,
@@ -186,12 +222,18 @@ Status DecodeChunk(Codec codec, const void* encoded, size_t encoded_size, void* 
     std::memcpy(dst, encoded, raw_size);
     return Status::OK();
   }
-  size_t elem = PlanesElemSize(codec);
-  if (codec != Codec::kZstd && elem == 0)
+  if (codec == Codec::kZstd) return ZstdFrom(encoded, encoded_size, dst, raw_size);
+  const size_t elem = PlanesOf(codec);
+  if (elem == 0 || IsDeltaCodec(static_cast<uint8_t>(codec)))
     return Status::Corruption("unknown codec " + std::to_string(static_cast<int>(codec)));
-  void* target = elem ? Scratch(raw_size) : dst;
-  CKPT_RETURN_IF_ERROR(ZstdFrom(encoded, encoded_size, target, raw_size));
-  if (elem) BytePlaneJoin(Scratch(raw_size), raw_size, elem, static_cast<uint8_t*>(dst));
+  uint8_t* planes = Scratch(raw_size);
+  if (IsPlaneFrames(codec)) {
+    CKPT_RETURN_IF_ERROR(DecodePlaneFrames(static_cast<const uint8_t*>(encoded), encoded_size,
+                                           elem, planes, raw_size));
+  } else {
+    CKPT_RETURN_IF_ERROR(ZstdFrom(encoded, encoded_size, planes, raw_size));
+  }
+  BytePlaneJoin(planes, raw_size, elem, static_cast<uint8_t*>(dst));
   return Status::OK();
 }
 

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "codec/byte_plane.h"
+#include "codec/plane_frames.h"
 
 namespace ckpt::internal {
 namespace {
@@ -29,27 +30,14 @@ void XorInto(const uint8_t* a, const uint8_t* b, size_t size, uint8_t* out) {
   for (; i < size; ++i) out[i] = a[i] ^ b[i];
 }
 
-size_t DeltaPlanes(Codec codec) {
-  switch (codec) {
-    case Codec::kDeltaXorPlanes2:
-      return 2;
-    case Codec::kDeltaXorPlanes4:
-      return 4;
-    case Codec::kDeltaXorPlanes8:
-      return 8;
-    default:
-      return 0;
-  }
-}
-
 Codec DeltaCodecFor(size_t planes) {
   switch (planes) {
     case 2:
-      return Codec::kDeltaXorPlanes2;
+      return Codec::kDeltaXorPlaneFrames2;
     case 4:
-      return Codec::kDeltaXorPlanes4;
+      return Codec::kDeltaXorPlaneFrames4;
     case 8:
-      return Codec::kDeltaXorPlanes8;
+      return Codec::kDeltaXorPlaneFrames8;
     default:
       return Codec::kDeltaXor;
   }
@@ -67,17 +55,19 @@ Codec EncodeDelta(const void* data, const void* base, const Digest& base_digest,
       params.is_float && (params.elem_size == 2 || params.elem_size == 4 || params.elem_size == 8)
           ? params.elem_size
           : 0;
-  const uint8_t* input = diff;
+  const int level = PlaneZstdLevel(params.zstd_level);
+  size_t n;
+  out->assign(base_digest.View());
   if (planes) {
     uint8_t* split = Scratch(size);
     BytePlaneSplit(diff, size, planes, split);
-    input = split;
+    n = EncodePlaneFrames(split, size, planes, level, out);
+  } else {
+    thread_local std::string frame;
+    n = codec_detail::ZstdInto(diff, size, level, &frame);
+    out->append(frame.data(), n);
   }
-  thread_local std::string frame;
-  size_t n = codec_detail::ZstdInto(input, size, DeltaZstdLevel(params.zstd_level), &frame);
   if (n == 0 || kDeltaHeaderSize + n >= limit) return Codec::kRaw;
-  out->assign(base_digest.View());
-  out->append(frame.data(), n);
   return DeltaCodecFor(planes);
 }
 
@@ -87,10 +77,13 @@ Status DeltaBaseOf(std::string_view encoded, Digest* base) {
   return Status::OK();
 }
 
-bool DeltaSelfChecked(std::string_view encoded) {
-  return encoded.size() > kDeltaHeaderSize &&
-         codec_detail::HasContentChecksum(encoded.data() + kDeltaHeaderSize,
-                                          encoded.size() - kDeltaHeaderSize);
+bool DeltaSelfChecked(Codec codec, std::string_view encoded) {
+  if (encoded.size() <= kDeltaHeaderSize) return false;
+  const auto* frames = reinterpret_cast<const uint8_t*>(encoded.data()) + kDeltaHeaderSize;
+  const size_t size = encoded.size() - kDeltaHeaderSize;
+  if (codec_detail::IsPlaneFrames(codec))
+    return PlaneFramesSelfChecked(frames, size, codec_detail::PlanesOf(codec));
+  return codec_detail::HasContentChecksum(frames, size);
 }
 
 Status DecodeDelta(Codec codec, std::string_view encoded, const uint8_t* base, uint8_t* dst,
@@ -100,14 +93,19 @@ Status DecodeDelta(Codec codec, std::string_view encoded, const uint8_t* base, u
                               " is not a delta");
   if (encoded.size() < kDeltaHeaderSize) return Status::Corruption("delta entry is truncated");
   std::string_view frame = encoded.substr(kDeltaHeaderSize);
+  const auto* body = reinterpret_cast<const uint8_t*>(frame.data());
   uint8_t* diff = XorScratch(raw_size);
-  size_t planes = DeltaPlanes(codec);
+  const size_t planes = codec_detail::PlanesOf(codec);
   if (planes) {
     uint8_t* split = Scratch(raw_size);
-    CKPT_RETURN_IF_ERROR(codec_detail::ZstdFrom(frame.data(), frame.size(), split, raw_size));
+    if (codec_detail::IsPlaneFrames(codec)) {
+      CKPT_RETURN_IF_ERROR(DecodePlaneFrames(body, frame.size(), planes, split, raw_size));
+    } else {
+      CKPT_RETURN_IF_ERROR(codec_detail::ZstdFrom(body, frame.size(), split, raw_size));
+    }
     BytePlaneJoin(split, raw_size, planes, diff);
   } else {
-    CKPT_RETURN_IF_ERROR(codec_detail::ZstdFrom(frame.data(), frame.size(), diff, raw_size));
+    CKPT_RETURN_IF_ERROR(codec_detail::ZstdFrom(body, frame.size(), diff, raw_size));
   }
   XorInto(diff, base, raw_size, dst);
   return Status::OK();

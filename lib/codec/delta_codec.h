@@ -6,8 +6,11 @@
 //
 // Stored entry of a delta chunk (codec kDeltaXor*):
 //   base_digest:32   SHA-256 of the base chunk's raw bytes
-//   frame            zstd frame of (chunk XOR base), byte planes first for
-//                    the kDeltaXorPlanes* codecs
+//   body             kDeltaXor: one zstd frame of (chunk XOR base)
+//                    kDeltaXorPlanes* (format 2): one zstd frame of the
+//                    byte planes of (chunk XOR base)
+//                    kDeltaXorPlaneFrames* (format 4): the plane-frames
+//                    body (plane_frames.h) of those planes
 #pragma once
 
 #include <cstddef>
@@ -21,13 +24,6 @@
 
 namespace ckpt::internal {
 
-// The zstd level of delta frames for a store of level `store_level`. A delta
-// is mostly zero planes with short runs of noise; zstd's fastest strategy
-// (level 1) measured both faster and smaller on such data than level 3 (on
-// bf16 deltas 7% smaller and twice as fast), so levels up to 3 use 1; a
-// store that asked for more gets what it asked for.
-inline int DeltaZstdLevel(int store_level) { return store_level <= 3 ? 1 : store_level; }
-
 // Bytes of an encoded delta entry before its zstd frame.
 inline constexpr size_t kDeltaHeaderSize = Digest::kSize;
 
@@ -40,9 +36,9 @@ Codec EncodeDelta(const void* data, const void* base, const Digest& base_digest,
 
 // Reads the base digest from the start of an encoded delta entry.
 Status DeltaBaseOf(std::string_view encoded, Digest* base);
-// True if decoding the delta entry `encoded` checks its own frame: the
-// frame carries a content checksum (see ChunkSelfChecked).
-bool DeltaSelfChecked(std::string_view encoded);
+// True if decoding the delta entry `encoded` of codec `codec` checks its
+// own frames: each carries a content checksum (see ChunkSelfChecked).
+bool DeltaSelfChecked(Codec codec, std::string_view encoded);
 
 // Decodes delta entry `encoded` of codec `codec` against `base` (the base
 // chunk's raw bytes, `raw_size` of them) into `dst`. `dst` may equal

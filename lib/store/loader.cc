@@ -50,7 +50,7 @@ Status DecodeUnchecked(StoreContext& ctx, Index& index, const Digest& digest,
     return DecodeChunk(codec, encoded.data(), encoded.size(), dst, loc.raw_length)
         .WithContext(where);
   }
-  if (!DeltaSelfChecked(encoded)) *self_checked = false;
+  if (!DeltaSelfChecked(codec, encoded)) *self_checked = false;
   Digest named;
   CKPT_RETURN_IF_ERROR(DeltaBaseOf(encoded, &named).WithContext(where));
   if (named != loc.base)

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "codec/byte_plane.h"
 #include "test_util.h"
 
 using ckpt::Code;
@@ -78,7 +79,7 @@ TEST_CASE("zeros are zstd-compressed to a small fraction", "[unit][codec]") {
 TEST_CASE("smooth float32 data gets the byte-plane codec", "[unit][codec]") {
   const auto data = SmoothF32(64 * 1024);
   std::string planar, plain;
-  CHECK(RoundTrip(data, Params(4, true), &planar) == Codec::kZstdPlanes4);
+  CHECK(RoundTrip(data, Params(4, true), &planar) == Codec::kZstdPlaneFrames4);
   // The same bytes, not marked as floats, use plain zstd and compress worse.
   CHECK(RoundTrip(data, Params(4, false), &plain) == Codec::kZstd);
   CHECK(planar.size() < plain.size());
@@ -87,7 +88,7 @@ TEST_CASE("smooth float32 data gets the byte-plane codec", "[unit][codec]") {
 TEST_CASE("smooth bf16 data round trips with 2-byte planes", "[unit][codec]") {
   const auto data = SmoothBF16(64 * 1024);
   std::string encoded;
-  CHECK(RoundTrip(data, Params(2, true), &encoded) == Codec::kZstdPlanes2);
+  CHECK(RoundTrip(data, Params(2, true), &encoded) == Codec::kZstdPlaneFrames2);
   CHECK(encoded.size() < data.size());
 }
 
@@ -95,7 +96,7 @@ TEST_CASE("planar chunks with a partial trailing element round trip", "[unit][co
   auto data = SmoothF32(4096);
   data.push_back(0x5a);  // 16385 bytes: not a whole number of floats
   std::string encoded;
-  CHECK(RoundTrip(data, Params(4, true), &encoded) == Codec::kZstdPlanes4);
+  CHECK(RoundTrip(data, Params(4, true), &encoded) == Codec::kZstdPlaneFrames4);
 }
 
 TEST_CASE("DecodeChunk rejects truncated and garbled zstd frames", "[unit][codec]") {
@@ -119,7 +120,8 @@ TEST_CASE("DecodeChunk rejects truncated and garbled zstd frames", "[unit][codec
   }
   SECTION("garbage bytes") {
     const auto junk = ckpt::test::RandomBytes(100, 9);
-    for (Codec c : {Codec::kZstd, Codec::kZstdPlanes2, Codec::kZstdPlanes4, Codec::kZstdPlanes8})
+    for (Codec c : {Codec::kZstd, Codec::kZstdPlanes2, Codec::kZstdPlanes4, Codec::kZstdPlanes8,
+                    Codec::kZstdPlaneFrames2, Codec::kZstdPlaneFrames4, Codec::kZstdPlaneFrames8})
       CHECK(DecodeChunk(c, junk.data(), junk.size(), out.data(), out.size()).code() ==
             Code::kCorruption);
   }
@@ -145,7 +147,7 @@ TEST_CASE("DecodeChunk rejects a raw_size that is not the encoded one", "[unit][
 TEST_CASE("DecodeChunk rejects unknown codec ids", "[unit][codec]") {
   const std::vector<uint8_t> data(100, 1);
   std::vector<uint8_t> out(data.size());
-  for (int id : {5, 15, 20, 31, 255}) {
+  for (int id : {8, 15, 23, 31, 255}) {
     INFO("codec " << id);
     CHECK_FALSE(ckpt::internal::IsKnownCodec(static_cast<uint8_t>(id)));
     ckpt::Status s =
@@ -153,8 +155,10 @@ TEST_CASE("DecodeChunk rejects unknown codec ids", "[unit][codec]") {
     CHECK_FALSE(s.ok());
     CHECK(s.code() == Code::kCorruption);
   }
-  for (int id = 0; id <= 4; ++id) CHECK(ckpt::internal::IsKnownCodec(static_cast<uint8_t>(id)));
+  for (int id = 0; id <= 7; ++id) CHECK(ckpt::internal::IsKnownCodec(static_cast<uint8_t>(id)));
+  for (int id = 16; id <= 22; ++id) CHECK(ckpt::internal::IsKnownCodec(static_cast<uint8_t>(id)));
   CHECK(std::string(ckpt::internal::CodecName(Codec::kZstdPlanes4)) == "zstd+planes4");
+  CHECK(std::string(ckpt::internal::CodecName(Codec::kZstdPlaneFrames4)) == "zstd-per-plane4");
 }
 
 TEST_CASE("zstd frames carry a content checksum that catches a flipped byte", "[unit][codec]") {
@@ -172,5 +176,48 @@ TEST_CASE("zstd frames carry a content checksum that catches a flipped byte", "[
     std::vector<uint8_t> back(data.size());
     ckpt::Status s = DecodeChunk(codec, damaged.data(), damaged.size(), back.data(), back.size());
     CHECK(s.code() == Code::kCorruption);
+  }
+}
+
+TEST_CASE("plane frames: every truncation, a wrong frame length, a flipped byte are corruption",
+          "[unit][codec]") {
+  const auto data = SmoothF32(8192);
+  std::string encoded;
+  REQUIRE(EncodeChunk(data.data(), data.size(), Params(4, true), &encoded) ==
+          Codec::kZstdPlaneFrames4);
+  REQUIRE(ckpt::internal::ChunkSelfChecked(Codec::kZstdPlaneFrames4, encoded.data(),
+                                           encoded.size()));
+  std::vector<uint8_t> out(data.size());
+  for (size_t n = 0; n < encoded.size(); ++n) {
+    INFO("prefix " << n << " of " << encoded.size());
+    CHECK(DecodeChunk(Codec::kZstdPlaneFrames4, encoded.data(), n, out.data(), out.size()).code() ==
+          Code::kCorruption);
+  }
+  std::string longer = encoded;
+  longer[0] = static_cast<char>(longer[0] + 1);  // plane 0's frame one byte longer
+  CHECK(DecodeChunk(Codec::kZstdPlaneFrames4, longer.data(), longer.size(), out.data(), out.size())
+            .code() == Code::kCorruption);
+  std::string flipped = encoded;
+  flipped[flipped.size() - 10] = static_cast<char>(flipped[flipped.size() - 10] ^ 0x10);
+  CHECK(DecodeChunk(Codec::kZstdPlaneFrames4, flipped.data(), flipped.size(), out.data(),
+                    out.size())
+            .code() == Code::kCorruption);
+}
+
+TEST_CASE("format 1-3 single-frame plane chunks still decode", "[unit][codec]") {
+  // Written by libraries before format 4: one zstd frame of all planes.
+  for (size_t elem : {size_t{2}, size_t{4}, size_t{8}}) {
+    INFO("elem " << elem);
+    const auto data = SmoothF32(4096);
+    std::vector<uint8_t> planes(data.size());
+    ckpt::internal::BytePlaneSplit(data.data(), data.size(), elem, planes.data());
+    std::string frame;
+    REQUIRE(ckpt::internal::codec_detail::ZstdInto(planes.data(), planes.size(), 3, &frame) > 0);
+    const Codec codec = elem == 2   ? Codec::kZstdPlanes2
+                        : elem == 4 ? Codec::kZstdPlanes4
+                                    : Codec::kZstdPlanes8;
+    std::vector<uint8_t> out(data.size());
+    REQUIRE(DecodeChunk(codec, frame.data(), frame.size(), out.data(), out.size()).ok());
+    CHECK(out == data);
   }
 }

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <cstring>
 
+#include "codec/byte_plane.h"
 #include "test_util.h"
 
 using namespace ckpt::internal;
@@ -66,7 +67,7 @@ TEST_CASE("a delta of nearby floats beats their plain encoding", "[unit][codec]"
   EncodeChunk(data.data(), data.size(), FloatParams(4), &plain);
   Codec codec = EncodeDelta(data.data(), base.data(), Sha256(base.data(), base.size()), data.size(),
                             FloatParams(4), plain.size(), &delta);
-  CHECK(codec == Codec::kDeltaXorPlanes4);
+  CHECK(codec == Codec::kDeltaXorPlaneFrames4);
   CHECK(delta.size() * 3 < plain.size());  // 3 of 4 planes are zero
 }
 
@@ -97,4 +98,20 @@ TEST_CASE("damaged delta entries are corruption", "[unit][codec]") {
         Code::kCorruption);
   CHECK(DecodeDelta(Codec::kZstd, encoded, base.data(), out.data(), out.size()).code() ==
         Code::kCorruption);
+}
+
+TEST_CASE("format 2-3 single-frame plane deltas still decode", "[unit][codec]") {
+  auto base = RandomBytes(65536, 3);
+  auto data = Nudged(base, 4, 4);
+  std::vector<uint8_t> diff(data.size()), planes(data.size());
+  for (size_t i = 0; i < data.size(); ++i) diff[i] = data[i] ^ base[i];
+  BytePlaneSplit(diff.data(), diff.size(), 4, planes.data());
+  std::string frame;
+  REQUIRE(codec_detail::ZstdInto(planes.data(), planes.size(), 1, &frame) > 0);
+  const Digest base_digest = Sha256(base.data(), base.size());
+  const std::string encoded = std::string(base_digest.View()) + frame;
+  CHECK(DeltaSelfChecked(Codec::kDeltaXorPlanes4, encoded));
+  std::vector<uint8_t> out(data.size());
+  REQUIRE(DecodeDelta(Codec::kDeltaXorPlanes4, encoded, base.data(), out.data(), out.size()).ok());
+  CHECK(out == data);
 }
