@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
-  librocksdb-dev libzstd-dev libboost-filesystem-dev libssl-dev
+  librocksdb-dev libzstd-dev libboost-filesystem-dev libssl-dev libhtscodecs-dev libxxhash-dev
   catch2 libcli11-dev nlohmann-json3-dev libfmt-dev
 )
 if [[ "${CKPT_SETUP_BENCH:-0}" == 1 ]]; then

@@ -16,8 +16,9 @@ inline constexpr const char* kVersionString = "0.1.0";
 // delta chunks (codecs 16..19) and delta_max_depth. Format 3 changed how the
 // index is read (a chunk entry counts only while its pack is indexed), so
 // that gc can drop a whole pack in one write; it adds no new data. Format 4
-// added codecs that compress each byte plane of a floating-point chunk as a
-// zstd frame of its own (5..7, and deltas 20..22). Opening a store of an
+// added codecs that code each byte plane of a floating-point chunk on its
+// own (rANS, zstd or stored; 5..7), and float deltas as integer differences
+// (20..22). Opening a store of an
 // older format read-write upgrades it to 4 (format 1 stores keep
 // delta_max_depth=0); read-only opens leave it as it is.
 inline constexpr int kFormatVersion = 4;

@@ -8,7 +8,8 @@
 #include <vector>
 
 #include "codec/byte_plane.h"
-#include "codec/plane_frames.h"
+#include "codec/element_transform.h"
+#include "codec/plane_coder.h"
 
 namespace ckpt::internal {
 namespace {
@@ -33,24 +34,29 @@ ZSTD_DCtx* ThreadDCtx() {
   return ctx.get();
 }
 
-Codec PlaneFramesCodec(size_t elem_size) {
+Codec FloatPlanesCodec(size_t elem_size) {
   switch (elem_size) {
     case 2:
-      return Codec::kZstdPlaneFrames2;
+      return Codec::kFloatPlanes2;
     case 4:
-      return Codec::kZstdPlaneFrames4;
+      return Codec::kFloatPlanes4;
     default:
-      return Codec::kZstdPlaneFrames8;
+      return Codec::kFloatPlanes8;
   }
 }
 
-// Byte planes + plane frames of `size` bytes into `out` (replacing it).
+// Rotated elements, byte planes, plane body of `size` bytes into `out`
+// (replacing it). A tail shorter than an element is not rotated.
 size_t EncodePlanar(const uint8_t* bytes, size_t size, size_t elem_size, int store_level,
-                    std::string* out) {
+                    PlaneScore* score, std::string* out) {
+  const size_t count = size / elem_size;
+  uint8_t* rotated = codec_detail::TransformScratch(size);
+  RotateSignToLow(bytes, count, elem_size, rotated);
+  std::memcpy(rotated + count * elem_size, bytes + count * elem_size, size - count * elem_size);
   uint8_t* planes = codec_detail::Scratch(size);
-  BytePlaneSplit(bytes, size, elem_size, planes);
+  BytePlaneSplit(rotated, size, elem_size, planes);
   out->clear();
-  return EncodePlaneFrames(planes, size, elem_size, PlaneZstdLevel(store_level), out);
+  return EncodePlaneBody(planes, size, elem_size, PlaneZstdLevel(store_level), score, out);
 }
 
 bool PlanarElemSize(size_t elem_size) { return elem_size == 2 || elem_size == 4 || elem_size == 8; }
@@ -92,26 +98,26 @@ bool HasContentChecksum(const void* frame, size_t size) {
 size_t PlanesOf(Codec codec) {
   switch (codec) {
     case Codec::kZstdPlanes2:
-    case Codec::kZstdPlaneFrames2:
+    case Codec::kFloatPlanes2:
     case Codec::kDeltaXorPlanes2:
-    case Codec::kDeltaXorPlaneFrames2:
+    case Codec::kDeltaSubPlanes2:
       return 2;
     case Codec::kZstdPlanes4:
-    case Codec::kZstdPlaneFrames4:
+    case Codec::kFloatPlanes4:
     case Codec::kDeltaXorPlanes4:
-    case Codec::kDeltaXorPlaneFrames4:
+    case Codec::kDeltaSubPlanes4:
       return 4;
     case Codec::kZstdPlanes8:
-    case Codec::kZstdPlaneFrames8:
+    case Codec::kFloatPlanes8:
     case Codec::kDeltaXorPlanes8:
-    case Codec::kDeltaXorPlaneFrames8:
+    case Codec::kDeltaSubPlanes8:
       return 8;
     default:
       return 0;
   }
 }
 
-bool IsPlaneFrames(Codec codec) {
+bool HasPlaneBody(Codec codec) {
   const auto v = static_cast<uint8_t>(codec);
   return (v >= 5 && v <= 7) || (v >= 20 && v <= 22);
 }
@@ -124,9 +130,15 @@ uint8_t* Scratch(size_t size) {
   return scratch.data();
 }
 
+uint8_t* TransformScratch(size_t size) {
+  thread_local std::vector<uint8_t> scratch;
+  if (scratch.size() < size) scratch.resize(size);
+  return scratch.data();
+}
+
 }  // namespace codec_detail
 
-using codec_detail::IsPlaneFrames;
+using codec_detail::HasPlaneBody;
 using codec_detail::PlanesOf;
 using codec_detail::Scratch;
 using codec_detail::ZstdFrom;
@@ -139,7 +151,7 @@ bool PlanesHelp(const void* data, size_t size, const EncodeParams& params) {
   std::string a, b;
   size_t plain = ZstdInto(data, n, params.zstd_level, &a);
   size_t split = EncodePlanar(static_cast<const uint8_t*>(data), n, params.elem_size,
-                              params.zstd_level, &b);
+                              params.zstd_level, nullptr, &b);
   return split != 0 && (plain == 0 || split < plain);
 }
 
@@ -150,18 +162,17 @@ bool ChunkSelfChecked(Codec codec, const void* encoded, size_t encoded_size) {
     case Codec::kZstdPlanes4:
     case Codec::kZstdPlanes8:
       return codec_detail::HasContentChecksum(encoded, encoded_size);
-    case Codec::kZstdPlaneFrames2:
-    case Codec::kZstdPlaneFrames4:
-    case Codec::kZstdPlaneFrames8:
-      return PlaneFramesSelfChecked(static_cast<const uint8_t*>(encoded), encoded_size,
-                                    PlanesOf(codec));
+    case Codec::kFloatPlanes2:
+    case Codec::kFloatPlanes4:
+    case Codec::kFloatPlanes8:
+      return true;  // the plane body's checksum
     default:
       return false;
   }
 }
 
 bool IsKnownCodec(uint8_t value) {
-  return value <= static_cast<uint8_t>(Codec::kZstdPlaneFrames8) || IsDeltaCodec(value);
+  return value <= static_cast<uint8_t>(Codec::kFloatPlanes8) || IsDeltaCodec(value);
 }
 
 const char* CodecName(Codec codec) {
@@ -184,18 +195,18 @@ const char* CodecName(Codec codec) {
       return "delta-xor+zstd+planes4";
     case Codec::kDeltaXorPlanes8:
       return "delta-xor+zstd+planes8";
-    case Codec::kZstdPlaneFrames2:
-      return "zstd-per-plane2";
-    case Codec::kZstdPlaneFrames4:
-      return "zstd-per-plane4";
-    case Codec::kZstdPlaneFrames8:
-      return "zstd-per-plane8";
-    case Codec::kDeltaXorPlaneFrames2:
-      return "delta-xor+zstd-per-plane2";
-    case Codec::kDeltaXorPlaneFrames4:
-      return "delta-xor+zstd-per-plane4";
-    case Codec::kDeltaXorPlaneFrames8:
-      return "delta-xor+zstd-per-plane8";
+    case Codec::kFloatPlanes2:
+      return "float-planes2";
+    case Codec::kFloatPlanes4:
+      return "float-planes4";
+    case Codec::kFloatPlanes8:
+      return "float-planes8";
+    case Codec::kDeltaSubPlanes2:
+      return "delta-sub-planes2";
+    case Codec::kDeltaSubPlanes4:
+      return "delta-sub-planes4";
+    case Codec::kDeltaSubPlanes8:
+      return "delta-sub-planes8";
   }
   return "unknown";
 }
@@ -206,13 +217,14 @@ Codec EncodeChunk(const void* data, size_t size, const EncodeParams& params, std
       params.is_float && PlanarElemSize(params.elem_size) &&
       (params.planes == PlanesChoice::kUse ||
        (params.planes == PlanesChoice::kDecideBySample && PlanesHelp(data, size, params)));
-  size_t n = planar ? EncodePlanar(bytes, size, params.elem_size, params.zstd_level, out)
+  size_t n = planar ? EncodePlanar(bytes, size, params.elem_size, params.zstd_level,
+                                   params.plane_score, out)
                     : ZstdInto(bytes, size, params.zstd_level, out);
   if (n == 0 || n >= size) {
     out->assign(reinterpret_cast<const char*>(bytes), size);
     return Codec::kRaw;
   }
-  return planar ? PlaneFramesCodec(params.elem_size) : Codec::kZstd;
+  return planar ? FloatPlanesCodec(params.elem_size) : Codec::kZstd;
 }
 
 Status DecodeChunk(Codec codec, const void* encoded, size_t encoded_size, void* dst,
@@ -227,13 +239,16 @@ Status DecodeChunk(Codec codec, const void* encoded, size_t encoded_size, void* 
   if (elem == 0 || IsDeltaCodec(static_cast<uint8_t>(codec)))
     return Status::Corruption("unknown codec " + std::to_string(static_cast<int>(codec)));
   uint8_t* planes = Scratch(raw_size);
-  if (IsPlaneFrames(codec)) {
-    CKPT_RETURN_IF_ERROR(DecodePlaneFrames(static_cast<const uint8_t*>(encoded), encoded_size,
-                                           elem, planes, raw_size));
-  } else {
+  auto* out = static_cast<uint8_t*>(dst);
+  if (!HasPlaneBody(codec)) {
     CKPT_RETURN_IF_ERROR(ZstdFrom(encoded, encoded_size, planes, raw_size));
+    BytePlaneJoin(planes, raw_size, elem, out);
+    return Status::OK();
   }
-  BytePlaneJoin(planes, raw_size, elem, static_cast<uint8_t*>(dst));
+  CKPT_RETURN_IF_ERROR(
+      DecodePlaneBody(static_cast<const uint8_t*>(encoded), encoded_size, elem, planes, raw_size));
+  BytePlaneJoin(planes, raw_size, elem, out);
+  RotateSignToHigh(out, raw_size / elem, elem, out);
   return Status::OK();
 }
 

@@ -4,19 +4,15 @@
 #include <vector>
 
 #include "codec/byte_plane.h"
-#include "codec/plane_frames.h"
+#include "codec/element_transform.h"
+#include "codec/plane_coder.h"
 
 namespace ckpt::internal {
 namespace {
 
 using codec_detail::Scratch;
 
-// A second per-thread buffer: a delta needs the XOR and its planes at once.
-uint8_t* XorScratch(size_t size) {
-  thread_local std::vector<uint8_t> scratch;
-  if (scratch.size() < size) scratch.resize(size);
-  return scratch.data();
-}
+using codec_detail::TransformScratch;
 
 void XorInto(const uint8_t* a, const uint8_t* b, size_t size, uint8_t* out) {
   size_t i = 0;
@@ -33,11 +29,11 @@ void XorInto(const uint8_t* a, const uint8_t* b, size_t size, uint8_t* out) {
 Codec DeltaCodecFor(size_t planes) {
   switch (planes) {
     case 2:
-      return Codec::kDeltaXorPlaneFrames2;
+      return Codec::kDeltaSubPlanes2;
     case 4:
-      return Codec::kDeltaXorPlaneFrames4;
+      return Codec::kDeltaSubPlanes4;
     case 8:
-      return Codec::kDeltaXorPlaneFrames8;
+      return Codec::kDeltaSubPlanes8;
     default:
       return Codec::kDeltaXor;
   }
@@ -47,11 +43,13 @@ Codec DeltaCodecFor(size_t planes) {
 
 Codec EncodeDelta(const void* data, const void* base, const Digest& base_digest, size_t size,
                   const EncodeParams& params, size_t limit, std::string* out) {
-  uint8_t* diff = XorScratch(size);
-  XorInto(static_cast<const uint8_t*>(data), static_cast<const uint8_t*>(base), size, diff);
-  // XOR of two nearby floats zeroes their sign and exponent bytes: planes
-  // gather those zeros whether or not planes helped the plain encoding.
-  size_t planes =
+  const auto* bytes = static_cast<const uint8_t*>(data);
+  const auto* base_bytes = static_cast<const uint8_t*>(base);
+  uint8_t* diff = TransformScratch(size);
+  // Nearby floats differ by a small integer: its high bytes are zero, and
+  // byte planes gather those zeros whether or not planes helped the plain
+  // encoding. Other data (integers, blobs) changes in place: XOR.
+  const size_t planes =
       params.is_float && (params.elem_size == 2 || params.elem_size == 4 || params.elem_size == 8)
           ? params.elem_size
           : 0;
@@ -59,10 +57,14 @@ Codec EncodeDelta(const void* data, const void* base, const Digest& base_digest,
   size_t n;
   out->assign(base_digest.View());
   if (planes) {
+    const size_t count = size / planes, whole = count * planes;
+    ZigzagDifference(bytes, base_bytes, count, planes, diff);
+    XorInto(bytes + whole, base_bytes + whole, size - whole, diff + whole);
     uint8_t* split = Scratch(size);
     BytePlaneSplit(diff, size, planes, split);
-    n = EncodePlaneFrames(split, size, planes, level, out);
+    n = EncodePlaneBody(split, size, planes, level, params.plane_score, out);
   } else {
+    XorInto(bytes, base_bytes, size, diff);
     thread_local std::string frame;
     n = codec_detail::ZstdInto(diff, size, level, &frame);
     out->append(frame.data(), n);
@@ -81,8 +83,7 @@ bool DeltaSelfChecked(Codec codec, std::string_view encoded) {
   if (encoded.size() <= kDeltaHeaderSize) return false;
   const auto* frames = reinterpret_cast<const uint8_t*>(encoded.data()) + kDeltaHeaderSize;
   const size_t size = encoded.size() - kDeltaHeaderSize;
-  if (codec_detail::IsPlaneFrames(codec))
-    return PlaneFramesSelfChecked(frames, size, codec_detail::PlanesOf(codec));
+  if (codec_detail::HasPlaneBody(codec)) return true;  // the plane body's checksum
   return codec_detail::HasContentChecksum(frames, size);
 }
 
@@ -94,20 +95,25 @@ Status DecodeDelta(Codec codec, std::string_view encoded, const uint8_t* base, u
   if (encoded.size() < kDeltaHeaderSize) return Status::Corruption("delta entry is truncated");
   std::string_view frame = encoded.substr(kDeltaHeaderSize);
   const auto* body = reinterpret_cast<const uint8_t*>(frame.data());
-  uint8_t* diff = XorScratch(raw_size);
+  uint8_t* diff = TransformScratch(raw_size);
   const size_t planes = codec_detail::PlanesOf(codec);
-  if (planes) {
-    uint8_t* split = Scratch(raw_size);
-    if (codec_detail::IsPlaneFrames(codec)) {
-      CKPT_RETURN_IF_ERROR(DecodePlaneFrames(body, frame.size(), planes, split, raw_size));
-    } else {
-      CKPT_RETURN_IF_ERROR(codec_detail::ZstdFrom(body, frame.size(), split, raw_size));
-    }
-    BytePlaneJoin(split, raw_size, planes, diff);
-  } else {
+  if (!planes) {
     CKPT_RETURN_IF_ERROR(codec_detail::ZstdFrom(body, frame.size(), diff, raw_size));
+    XorInto(diff, base, raw_size, dst);
+    return Status::OK();
   }
-  XorInto(diff, base, raw_size, dst);
+  uint8_t* split = Scratch(raw_size);
+  if (!codec_detail::HasPlaneBody(codec)) {  // formats 2 and 3: XOR, one frame
+    CKPT_RETURN_IF_ERROR(codec_detail::ZstdFrom(body, frame.size(), split, raw_size));
+    BytePlaneJoin(split, raw_size, planes, diff);
+    XorInto(diff, base, raw_size, dst);
+    return Status::OK();
+  }
+  CKPT_RETURN_IF_ERROR(DecodePlaneBody(body, frame.size(), planes, split, raw_size));
+  BytePlaneJoin(split, raw_size, planes, diff);
+  const size_t count = raw_size / planes, whole = count * planes;
+  ZigzagUndo(diff, base, count, planes, dst);
+  XorInto(diff + whole, base + whole, raw_size - whole, dst + whole);
   return Status::OK();
 }
 

@@ -9,8 +9,9 @@
 //   body             kDeltaXor: one zstd frame of (chunk XOR base)
 //                    kDeltaXorPlanes* (format 2): one zstd frame of the
 //                    byte planes of (chunk XOR base)
-//                    kDeltaXorPlaneFrames* (format 4): the plane-frames
-//                    body (plane_frames.h) of those planes
+//                    kDeltaSubPlanes* (format 4): the plane body
+//                    (plane_coder.h) of the byte planes of
+//                    zigzag(chunk - base), element by element
 #pragma once
 
 #include <cstddef>

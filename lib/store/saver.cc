@@ -8,6 +8,7 @@
 #include "chunk/chunker.h"
 #include "codec/chunk_codec.h"
 #include "codec/delta_codec.h"
+#include "codec/plane_coder.h"
 #include "gc/sweeper.h"
 #include "store/delta_base.h"
 #include "store/index_sessions.h"
@@ -33,6 +34,7 @@ struct Source {
 struct EncodingScore {
   std::atomic<uint32_t> delta_wins{0};
   std::atomic<uint32_t> plain_wins{0};
+  PlaneScore plain_planes, delta_planes;  // which coder wins on each plane
   bool PlainWorthTrying() const { return !(delta_wins >= 2 && plain_wins == 0); }
   bool DeltaWorthTrying() const { return !(plain_wins >= 2 && delta_wins == 0); }
 };
@@ -135,16 +137,19 @@ Codec SaveRun::Encode(const uint8_t* data, uint64_t length, const ChunkJob& job,
   bool try_delta = allow_delta && src.parent && job.index < src.parent->chunks.size() &&
                    score.DeltaWorthTrying() &&
                    FindDeltaBase(ctx_, reader_, src.parent->chunks[job.index], length, base);
-  if (!try_delta) return EncodeChunk(data, length, params, out);
+  EncodeParams plain_params = params, delta_params = params;
+  plain_params.plane_score = &score.plain_planes;
+  delta_params.plane_score = &score.delta_planes;
+  if (!try_delta) return EncodeChunk(data, length, plain_params, out);
   thread_local std::string plain;
   Codec plain_codec = Codec::kRaw;
   const bool plain_tried = score.PlainWorthTrying();
   size_t limit = length;  // a delta must at least beat storing the bytes raw
   if (plain_tried) {
-    plain_codec = EncodeChunk(data, length, params, &plain);
+    plain_codec = EncodeChunk(data, length, plain_params, &plain);
     limit = plain.size();
   }
-  Codec codec = EncodeDelta(data, base->bytes, base->digest, length, params, limit, out);
+  Codec codec = EncodeDelta(data, base->bytes, base->digest, length, delta_params, limit, out);
   if (codec != Codec::kRaw) {
     score.delta_wins++;
     return codec;
@@ -154,7 +159,7 @@ Codec SaveRun::Encode(const uint8_t* data, uint64_t length, const ChunkJob& job,
     out->swap(plain);
     return plain_codec;
   }
-  return EncodeChunk(data, length, params, out);
+  return EncodeChunk(data, length, plain_params, out);
 }
 
 Status SaveRun::StoreChunk(const Digest& digest, const uint8_t* data, uint64_t length,

@@ -9,8 +9,8 @@
 
 TEST_CASE("byte-plane join inverts split, tails included", "[unit][codec]") {
   const size_t elem = GENERATE(size_t{2}, size_t{4}, size_t{8});
-  const size_t size = GENERATE(size_t{0}, size_t{1}, size_t{7}, size_t{64}, size_t{1001},
-                               size_t{4099});
+  const size_t size =
+      GENERATE(size_t{0}, size_t{1}, size_t{7}, size_t{64}, size_t{1001}, size_t{4099});
   const std::vector<uint8_t> src = ckpt::test::RandomBytes(size, 100 + size + elem);
   std::vector<uint8_t> planes(size), back(size);
   ckpt::internal::BytePlaneSplit(src.data(), size, elem, planes.data());
@@ -25,12 +25,12 @@ TEST_CASE("byte-plane join inverts split, tails included", "[unit][codec]") {
 
 TEST_CASE("byte-plane split groups byte j of every element", "[unit][codec]") {
   // Three 4-byte elements: AaBb planes are element bytes 0..3 in turn.
-  const std::vector<uint8_t> src = {0x10, 0x11, 0x12, 0x13, 0x20, 0x21,
-                                    0x22, 0x23, 0x30, 0x31, 0x32, 0x33, 0xee};
+  const std::vector<uint8_t> src = {0x10, 0x11, 0x12, 0x13, 0x20, 0x21, 0x22,
+                                    0x23, 0x30, 0x31, 0x32, 0x33, 0xee};
   std::vector<uint8_t> planes(src.size());
   ckpt::internal::BytePlaneSplit(src.data(), src.size(), 4, planes.data());
-  CHECK(planes == std::vector<uint8_t>{0x10, 0x20, 0x30, 0x11, 0x21, 0x31, 0x12, 0x22, 0x32,
-                                       0x13, 0x23, 0x33, 0xee});
+  CHECK(planes == std::vector<uint8_t>{0x10, 0x20, 0x30, 0x11, 0x21, 0x31, 0x12, 0x22, 0x32, 0x13,
+                                       0x23, 0x33, 0xee});
 }
 
 TEST_CASE("byte-plane split with an unsupported element size copies", "[unit][codec]") {

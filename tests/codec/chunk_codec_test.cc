@@ -3,6 +3,8 @@
 // encoding of raw_size bytes.
 #include "codec/chunk_codec.h"
 
+#include <xxhash.h>
+
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
@@ -79,7 +81,7 @@ TEST_CASE("zeros are zstd-compressed to a small fraction", "[unit][codec]") {
 TEST_CASE("smooth float32 data gets the byte-plane codec", "[unit][codec]") {
   const auto data = SmoothF32(64 * 1024);
   std::string planar, plain;
-  CHECK(RoundTrip(data, Params(4, true), &planar) == Codec::kZstdPlaneFrames4);
+  CHECK(RoundTrip(data, Params(4, true), &planar) == Codec::kFloatPlanes4);
   // The same bytes, not marked as floats, use plain zstd and compress worse.
   CHECK(RoundTrip(data, Params(4, false), &plain) == Codec::kZstd);
   CHECK(planar.size() < plain.size());
@@ -88,7 +90,9 @@ TEST_CASE("smooth float32 data gets the byte-plane codec", "[unit][codec]") {
 TEST_CASE("smooth bf16 data round trips with 2-byte planes", "[unit][codec]") {
   const auto data = SmoothBF16(64 * 1024);
   std::string encoded;
-  CHECK(RoundTrip(data, Params(2, true), &encoded) == Codec::kZstdPlaneFrames2);
+  EncodeParams params = Params(2, true);
+  params.planes = ckpt::internal::PlanesChoice::kUse;
+  CHECK(RoundTrip(data, params, &encoded) == Codec::kFloatPlanes2);
   CHECK(encoded.size() < data.size());
 }
 
@@ -96,7 +100,7 @@ TEST_CASE("planar chunks with a partial trailing element round trip", "[unit][co
   auto data = SmoothF32(4096);
   data.push_back(0x5a);  // 16385 bytes: not a whole number of floats
   std::string encoded;
-  CHECK(RoundTrip(data, Params(4, true), &encoded) == Codec::kZstdPlaneFrames4);
+  CHECK(RoundTrip(data, Params(4, true), &encoded) == Codec::kFloatPlanes4);
 }
 
 TEST_CASE("DecodeChunk rejects truncated and garbled zstd frames", "[unit][codec]") {
@@ -121,7 +125,7 @@ TEST_CASE("DecodeChunk rejects truncated and garbled zstd frames", "[unit][codec
   SECTION("garbage bytes") {
     const auto junk = ckpt::test::RandomBytes(100, 9);
     for (Codec c : {Codec::kZstd, Codec::kZstdPlanes2, Codec::kZstdPlanes4, Codec::kZstdPlanes8,
-                    Codec::kZstdPlaneFrames2, Codec::kZstdPlaneFrames4, Codec::kZstdPlaneFrames8})
+                    Codec::kFloatPlanes2, Codec::kFloatPlanes4, Codec::kFloatPlanes8})
       CHECK(DecodeChunk(c, junk.data(), junk.size(), out.data(), out.size()).code() ==
             Code::kCorruption);
   }
@@ -158,7 +162,7 @@ TEST_CASE("DecodeChunk rejects unknown codec ids", "[unit][codec]") {
   for (int id = 0; id <= 7; ++id) CHECK(ckpt::internal::IsKnownCodec(static_cast<uint8_t>(id)));
   for (int id = 16; id <= 22; ++id) CHECK(ckpt::internal::IsKnownCodec(static_cast<uint8_t>(id)));
   CHECK(std::string(ckpt::internal::CodecName(Codec::kZstdPlanes4)) == "zstd+planes4");
-  CHECK(std::string(ckpt::internal::CodecName(Codec::kZstdPlaneFrames4)) == "zstd-per-plane4");
+  CHECK(std::string(ckpt::internal::CodecName(Codec::kFloatPlanes4)) == "float-planes4");
 }
 
 TEST_CASE("zstd frames carry a content checksum that catches a flipped byte", "[unit][codec]") {
@@ -179,29 +183,44 @@ TEST_CASE("zstd frames carry a content checksum that catches a flipped byte", "[
   }
 }
 
-TEST_CASE("plane frames: every truncation, a wrong frame length, a flipped byte are corruption",
+TEST_CASE("float planes: every truncation, a wrong length, a flipped byte are corruption",
           "[unit][codec]") {
   const auto data = SmoothF32(8192);
   std::string encoded;
-  REQUIRE(EncodeChunk(data.data(), data.size(), Params(4, true), &encoded) ==
-          Codec::kZstdPlaneFrames4);
-  REQUIRE(ckpt::internal::ChunkSelfChecked(Codec::kZstdPlaneFrames4, encoded.data(),
-                                           encoded.size()));
+  REQUIRE(EncodeChunk(data.data(), data.size(), Params(4, true), &encoded) == Codec::kFloatPlanes4);
+  REQUIRE(ckpt::internal::ChunkSelfChecked(Codec::kFloatPlanes4, encoded.data(), encoded.size()));
   std::vector<uint8_t> out(data.size());
   for (size_t n = 0; n < encoded.size(); ++n) {
     INFO("prefix " << n << " of " << encoded.size());
-    CHECK(DecodeChunk(Codec::kZstdPlaneFrames4, encoded.data(), n, out.data(), out.size()).code() ==
+    CHECK(DecodeChunk(Codec::kFloatPlanes4, encoded.data(), n, out.data(), out.size()).code() ==
           Code::kCorruption);
   }
-  std::string longer = encoded;
-  longer[0] = static_cast<char>(longer[0] + 1);  // plane 0's frame one byte longer
-  CHECK(DecodeChunk(Codec::kZstdPlaneFrames4, longer.data(), longer.size(), out.data(), out.size())
-            .code() == Code::kCorruption);
-  std::string flipped = encoded;
-  flipped[flipped.size() - 10] = static_cast<char>(flipped[flipped.size() - 10] ^ 0x10);
-  CHECK(DecodeChunk(Codec::kZstdPlaneFrames4, flipped.data(), flipped.size(), out.data(),
-                    out.size())
-            .code() == Code::kCorruption);
+  // Header: checksum (8), methods (4), lengths (4 x 4); any byte flipped
+  // after the checksum, header or payload, fails it.
+  for (size_t at = 8; at < encoded.size(); at += at < 28 ? 1 : 97) {
+    INFO("flipped byte " << at);
+    std::string flipped = encoded;
+    flipped[at] = static_cast<char>(flipped[at] ^ 0x10);
+    CHECK(DecodeChunk(Codec::kFloatPlanes4, flipped.data(), flipped.size(), out.data(), out.size())
+              .code() == Code::kCorruption);
+  }
+}
+
+TEST_CASE("plane bodies with a matching checksum but garbage payloads are corruption",
+          "[unit][codec]") {
+  const auto data = SmoothF32(4096);
+  std::string encoded;
+  REQUIRE(EncodeChunk(data.data(), data.size(), Params(4, true), &encoded) == Codec::kFloatPlanes4);
+  std::vector<uint8_t> out(data.size());
+  for (uint64_t seed = 1; seed <= 50; ++seed) {
+    std::string garbled = encoded;
+    const auto junk = ckpt::test::RandomBytes(garbled.size() - 28, seed);
+    std::memcpy(garbled.data() + 28, junk.data(), junk.size());
+    const uint64_t sum = XXH3_64bits(garbled.data() + 8, garbled.size() - 8);
+    std::memcpy(garbled.data(), &sum, 8);  // so the decoders see the garbage
+    CHECK(DecodeChunk(Codec::kFloatPlanes4, garbled.data(), garbled.size(), out.data(), out.size())
+              .code() == Code::kCorruption);
+  }
 }
 
 TEST_CASE("format 1-3 single-frame plane chunks still decode", "[unit][codec]") {

@@ -67,7 +67,7 @@ TEST_CASE("a delta of nearby floats beats their plain encoding", "[unit][codec]"
   EncodeChunk(data.data(), data.size(), FloatParams(4), &plain);
   Codec codec = EncodeDelta(data.data(), base.data(), Sha256(base.data(), base.size()), data.size(),
                             FloatParams(4), plain.size(), &delta);
-  CHECK(codec == Codec::kDeltaXorPlaneFrames4);
+  CHECK(codec == Codec::kDeltaSubPlanes4);
   CHECK(delta.size() * 3 < plain.size());  // 3 of 4 planes are zero
 }
 
