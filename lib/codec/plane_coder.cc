@@ -67,15 +67,27 @@ struct PlaneHistory {
 
   bool NeedsEntropyCheck() const { return !stored || *stored > 0 || *coded < 2; }
   bool ZstdWorthTrying() const { return !zstd_wins || *zstd_wins > 0 || *rans_wins < 2; }
+  bool RansWorthTrying() const { return !zstd_wins || *rans_wins > 0 || *zstd_wins < 2; }
   void Count(std::atomic<uint16_t>* counter) const {
     if (counter && *counter < UINT16_MAX) ++*counter;
   }
 };
 
+// zstd alone, for planes where it always beat rANS (sparse deltas: long
+// zero runs).
+PlaneMethod TryZstd(const uint8_t* plane, size_t n, int zstd_level, const PlaneHistory& history,
+                    std::string* payload) {
+  size_t m = codec_detail::ZstdInto(plane, n, zstd_level, payload);
+  if (m == 0 || m >= n) return PlaneMethod::kStored;
+  history.Count(history.zstd_wins);
+  return PlaneMethod::kZstd;
+}
+
 PlaneMethod TryCoders(const uint8_t* plane, size_t n, int zstd_level, const PlaneHistory& history,
                       std::string* payload) {
-  if (n < kMinCodedPlane ||
-      (history.NeedsEntropyCheck() && EntropyBound(plane, n) > kStoreAbove * n))
+  if (n < kMinCodedPlane) return PlaneMethod::kStored;
+  if (!history.RansWorthTrying()) return TryZstd(plane, n, zstd_level, history, payload);
+  if ((history.NeedsEntropyCheck() && EntropyBound(plane, n) > kStoreAbove * n))
     return PlaneMethod::kStored;
   thread_local std::vector<uint8_t> rans;
   rans.resize(rans_compress_bound_4x16(static_cast<unsigned>(n), kRansOrder));

@@ -27,8 +27,8 @@ namespace ckpt::internal {
 
 // Per tensor and plane, what earlier chunks taught, so that most chunks
 // pay for one coder: how often zstd beat rANS, and lost to it, on a plane
-// that rANS shrank below an eighth (mostly runs): once rANS has won twice
-// and zstd never, zstd is no longer tried; and how often the plane was
+// that rANS shrank below an eighth (mostly runs): once one has won twice
+// and the other never, only the winner is tried; and how often the plane was
 // stored or coded: once it was coded twice and never stored, its entropy
 // is no longer estimated first. Shared by the threads encoding one tensor.
 struct PlaneScore {
