@@ -79,7 +79,10 @@ class Backend {
 
 // Returns a backend storing objects as files under directory `root`, which
 // must exist. Put writes a temporary file, fsyncs it, renames it into place
-// and fsyncs the directory; ENOSPC maps to kNoSpace.
+// and fsyncs the directory; ENOSPC maps to kNoSpace. Objects of 1 MiB or
+// more are written with O_DIRECT where the file system takes it (their
+// last partial 4 KiB block, and everything elsewhere, through the page
+// cache).
 std::shared_ptr<Backend> NewLocalBackend(const std::string& root);
 
 }  // namespace ckpt

@@ -8,7 +8,9 @@
 #include <atomic>
 #include <boost/filesystem.hpp>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <set>
 
 #include "util/hex.h"
@@ -49,6 +51,52 @@ Status WriteAll(int fd, const void* data, size_t size, const std::string& path) 
   return Status::OK();
 }
 
+// Objects of at least this many whole blocks go to disk with O_DIRECT.
+constexpr size_t kDirectAlign = 4096;
+constexpr size_t kDirectMin = kMaxWrite;
+
+// Writes the largest prefix of `data` that is a whole number of 4 KiB
+// blocks to `tmp` with O_DIRECT, through an aligned per-thread buffer, and
+// sets `*done` to its length. Why: on the VMs measured (2-core EPYC guest,
+// ext4), filling fresh page-cache pages cost up to 1 s of system time per
+// 140 MiB of packs, more than the whole save, while direct writes of the
+// same bytes took 0.15 s; loads and exports that read the packs afterwards
+// were no slower. Where O_DIRECT is refused (EINVAL: a file system or an
+// alignment it does not take) nothing is written and the caller writes
+// everything through the page cache; a real error (ENOSPC, EIO) is returned.
+Status WriteDirectPrefix(const std::string& tmp, const void* data, size_t size, size_t* done) {
+  *done = 0;
+  const size_t aligned = size / kDirectAlign * kDirectAlign;
+  if (aligned < kDirectMin) return Status::OK();
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
+  if (fd < 0) return Status::OK();
+  struct AlignedFree {
+    void operator()(void* p) const { std::free(p); }
+  };
+  thread_local std::unique_ptr<void, AlignedFree> buffer;
+  if (!buffer) {
+    void* p = nullptr;
+    if (posix_memalign(&p, kDirectAlign, kMaxWrite) == 0) buffer.reset(p);
+  }
+  Status s;
+  const char* src = static_cast<const char*>(data);
+  while (buffer && *done < aligned) {
+    const size_t n = std::min(aligned - *done, kMaxWrite);
+    std::memcpy(buffer.get(), src + *done, n);
+    ssize_t w = ::pwrite(fd, buffer.get(), n, static_cast<off_t>(*done));
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && errno == EINVAL) break;  // not for this file system: buffered from here
+    if (w < 0) {
+      s = ErrnoStatus(errno, "write", tmp);
+      break;
+    }
+    *done += static_cast<size_t>(w);
+  }
+  ::close(fd);
+  *done = *done / kDirectAlign * kDirectAlign;  // a short write: redo its tail
+  return s;
+}
+
 }  // namespace
 
 Status ErrnoStatus(int err, const std::string& what, const std::string& path) {
@@ -87,7 +135,12 @@ Status LocalBackend::Put(const std::string& name, const void* data, size_t size)
   const std::string tmp = dir + "/" + kTempPrefix + RandomHexId(8);
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoStatus(errno, "create", tmp);
-  Status s = WriteAll(fd, data, size, tmp);
+  size_t direct = 0;
+  Status s = WriteDirectPrefix(tmp, data, size, &direct);
+  if (s.ok() && direct > 0 && ::lseek(fd, static_cast<off_t>(direct), SEEK_SET) < 0)
+    s = ErrnoStatus(errno, "seek", tmp);
+  // The rest (or all) through the page cache; fsync covers both parts.
+  if (s.ok()) s = WriteAll(fd, static_cast<const char*>(data) + direct, size - direct, tmp);
   if (s.ok() && ::fsync(fd) != 0) s = ErrnoStatus(errno, "fsync", tmp);
   if (::close(fd) != 0 && s.ok()) s = ErrnoStatus(errno, "close", tmp);
   if (s.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) s = ErrnoStatus(errno, "rename", tmp);
