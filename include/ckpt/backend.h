@@ -82,7 +82,8 @@ class Backend {
 // and fsyncs the directory; ENOSPC maps to kNoSpace. Objects of 1 MiB or
 // more are written with O_DIRECT where the file system takes it (their
 // last partial 4 KiB block, and everything elsewhere, through the page
-// cache).
+// cache); reads of 64 KiB or more take what the page cache holds and read
+// the rest with O_DIRECT.
 std::shared_ptr<Backend> NewLocalBackend(const std::string& root);
 
 }  // namespace ckpt

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -97,6 +98,61 @@ Status WriteDirectPrefix(const std::string& tmp, const void* data, size_t size, 
   return s;
 }
 
+// Reads of at least this many bytes that miss the page cache go to disk
+// with O_DIRECT (see ReadUncached).
+constexpr size_t kDirectReadMin = 64 * 1024;
+
+// Reads what it can of [offset, offset + length) of `path` with O_DIRECT,
+// through an aligned per-thread buffer, and returns how many bytes it read
+// (0 where O_DIRECT is refused; fewer at the end of the file). Why: packs
+// are written past the page cache (WriteDirectPrefix), and reading them
+// back through it would pay for filling fresh pages after all: on the
+// benchmark machine the first export of a checkpoint from such packs took
+// 1.66 s (1.21 s system time), the next ones 0.26-0.38 s.
+size_t ReadUncached(const std::string& path, uint64_t offset, size_t length, char* dst) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC);
+  if (fd < 0) return 0;
+  struct AlignedFree {
+    void operator()(void* p) const { std::free(p); }
+  };
+  constexpr size_t kBuffer = kMaxWrite + kDirectAlign;
+  thread_local std::unique_ptr<void, AlignedFree> buffer;
+  if (!buffer) {
+    void* p = nullptr;
+    if (posix_memalign(&p, kDirectAlign, kBuffer) == 0) buffer.reset(p);
+  }
+  size_t done = 0;
+  while (buffer && done < length) {
+    const uint64_t want = offset + done;
+    const uint64_t start = want / kDirectAlign * kDirectAlign;
+    const size_t skip = static_cast<size_t>(want - start);
+    const size_t span = std::min(
+        kBuffer, (skip + (length - done) + kDirectAlign - 1) / kDirectAlign * kDirectAlign);
+    ssize_t n = ::pread(fd, buffer.get(), span, static_cast<off_t>(start));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= static_cast<ssize_t>(skip)) break;  // error, refusal or end of file
+    const size_t got = std::min(length - done, static_cast<size_t>(n) - skip);
+    std::memcpy(dst + done, static_cast<char*>(buffer.get()) + skip, got);
+    done += got;
+  }
+  ::close(fd);
+  return done;
+}
+
+// Reads what the page cache holds of the range without waiting for the
+// disk; returns the bytes read (0 where RWF_NOWAIT is not supported).
+size_t ReadCached(int fd, uint64_t offset, size_t length, char* dst) {
+  size_t done = 0;
+  while (done < length) {
+    iovec v{dst + done, length - done};
+    ssize_t n = ::preadv2(fd, &v, 1, static_cast<off_t>(offset + done), RWF_NOWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  return done;
+}
+
 }  // namespace
 
 Status ErrnoStatus(int err, const std::string& what, const std::string& path) {
@@ -156,6 +212,16 @@ Status LocalBackend::Get(const std::string& name, uint64_t offset, size_t length
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return ErrnoStatus(errno, "open", path);
   char* p = static_cast<char*>(dst);
+  if (length >= kDirectReadMin) {
+    // What the page cache holds is served from it; the rest is read past
+    // it; whatever is left (a refusal, a short file) the loop below reads
+    // and reports as before.
+    size_t done = ReadCached(fd, offset, length, p);
+    if (done < length) done += ReadUncached(path, offset + done, length - done, p + done);
+    p += done;
+    offset += done;
+    length -= done;
+  }
   Status s;
   while (length > 0) {
     ssize_t n = ::pread(fd, p, length, static_cast<off_t>(offset));
