@@ -56,6 +56,22 @@ Status WriteAll(int fd, const void* data, size_t size, const std::string& path) 
 constexpr size_t kDirectAlign = 4096;
 constexpr size_t kDirectMin = kMaxWrite;
 
+// The per-thread, 4 KiB-aligned buffer that O_DIRECT transfers go through:
+// one 1 MiB write, or a read of up to 1 MiB starting mid-block. Null if it
+// cannot be allocated (callers then use the page cache).
+constexpr size_t kDirectBuffer = kMaxWrite + kDirectAlign;
+char* DirectBuffer() {
+  struct AlignedFree {
+    void operator()(char* p) const { std::free(p); }
+  };
+  thread_local std::unique_ptr<char, AlignedFree> buffer;
+  if (!buffer) {
+    void* p = nullptr;
+    if (posix_memalign(&p, kDirectAlign, kDirectBuffer) == 0) buffer.reset(static_cast<char*>(p));
+  }
+  return buffer.get();
+}
+
 // Writes the largest prefix of `data` that is a whole number of 4 KiB
 // blocks to `tmp` with O_DIRECT, through an aligned per-thread buffer, and
 // sets `*done` to its length. Why: on the VMs measured (2-core EPYC guest,
@@ -71,20 +87,13 @@ Status WriteDirectPrefix(const std::string& tmp, const void* data, size_t size, 
   if (aligned < kDirectMin) return Status::OK();
   int fd = ::open(tmp.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
   if (fd < 0) return Status::OK();
-  struct AlignedFree {
-    void operator()(void* p) const { std::free(p); }
-  };
-  thread_local std::unique_ptr<void, AlignedFree> buffer;
-  if (!buffer) {
-    void* p = nullptr;
-    if (posix_memalign(&p, kDirectAlign, kMaxWrite) == 0) buffer.reset(p);
-  }
+  char* buffer = DirectBuffer();
   Status s;
   const char* src = static_cast<const char*>(data);
   while (buffer && *done < aligned) {
     const size_t n = std::min(aligned - *done, kMaxWrite);
-    std::memcpy(buffer.get(), src + *done, n);
-    ssize_t w = ::pwrite(fd, buffer.get(), n, static_cast<off_t>(*done));
+    std::memcpy(buffer, src + *done, n);
+    ssize_t w = ::pwrite(fd, buffer, n, static_cast<off_t>(*done));
     if (w < 0 && errno == EINTR) continue;
     if (w < 0 && errno == EINVAL) break;  // not for this file system: buffered from here
     if (w < 0) {
@@ -112,27 +121,19 @@ constexpr size_t kDirectReadMin = 64 * 1024;
 size_t ReadUncached(const std::string& path, uint64_t offset, size_t length, char* dst) {
   int fd = ::open(path.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC);
   if (fd < 0) return 0;
-  struct AlignedFree {
-    void operator()(void* p) const { std::free(p); }
-  };
-  constexpr size_t kBuffer = kMaxWrite + kDirectAlign;
-  thread_local std::unique_ptr<void, AlignedFree> buffer;
-  if (!buffer) {
-    void* p = nullptr;
-    if (posix_memalign(&p, kDirectAlign, kBuffer) == 0) buffer.reset(p);
-  }
+  char* buffer = DirectBuffer();
   size_t done = 0;
   while (buffer && done < length) {
     const uint64_t want = offset + done;
     const uint64_t start = want / kDirectAlign * kDirectAlign;
     const size_t skip = static_cast<size_t>(want - start);
     const size_t span = std::min(
-        kBuffer, (skip + (length - done) + kDirectAlign - 1) / kDirectAlign * kDirectAlign);
-    ssize_t n = ::pread(fd, buffer.get(), span, static_cast<off_t>(start));
+        kDirectBuffer, (skip + (length - done) + kDirectAlign - 1) / kDirectAlign * kDirectAlign);
+    ssize_t n = ::pread(fd, buffer, span, static_cast<off_t>(start));
     if (n < 0 && errno == EINTR) continue;
     if (n <= static_cast<ssize_t>(skip)) break;  // error, refusal or end of file
     const size_t got = std::min(length - done, static_cast<size_t>(n) - skip);
-    std::memcpy(dst + done, static_cast<char*>(buffer.get()) + skip, got);
+    std::memcpy(dst + done, buffer + skip, got);
     done += got;
   }
   ::close(fd);
