@@ -122,19 +122,24 @@ bool HasPlaneBody(Codec codec) {
   return (v >= 5 && v <= 7) || (v >= 20 && v <= 22);
 }
 
+Status DecodePlanes(Codec codec, const void* body, size_t body_size, uint8_t* planes,
+                    size_t raw_size) {
+  if (!HasPlaneBody(codec)) return ZstdFrom(body, body_size, planes, raw_size);
+  return DecodePlaneBody(static_cast<const uint8_t*>(body), body_size, PlanesOf(codec), planes,
+                         raw_size);
+}
+
 // A fresh buffer per chunk would cost a page fault and a zero fill for
-// every 4 KiB of it.
-uint8_t* Scratch(size_t size) {
+// every 4 KiB of it. One per thread and slot.
+template <int kSlot>
+uint8_t* ThreadBuffer(size_t size) {
   thread_local std::vector<uint8_t> scratch;
   if (scratch.size() < size) scratch.resize(size);
   return scratch.data();
 }
 
-uint8_t* TransformScratch(size_t size) {
-  thread_local std::vector<uint8_t> scratch;
-  if (scratch.size() < size) scratch.resize(size);
-  return scratch.data();
-}
+uint8_t* Scratch(size_t size) { return ThreadBuffer<0>(size); }
+uint8_t* TransformScratch(size_t size) { return ThreadBuffer<1>(size); }
 
 }  // namespace codec_detail
 
@@ -240,15 +245,9 @@ Status DecodeChunk(Codec codec, const void* encoded, size_t encoded_size, void* 
     return Status::Corruption("unknown codec " + std::to_string(static_cast<int>(codec)));
   uint8_t* planes = Scratch(raw_size);
   auto* out = static_cast<uint8_t*>(dst);
-  if (!HasPlaneBody(codec)) {
-    CKPT_RETURN_IF_ERROR(ZstdFrom(encoded, encoded_size, planes, raw_size));
-    BytePlaneJoin(planes, raw_size, elem, out);
-    return Status::OK();
-  }
-  CKPT_RETURN_IF_ERROR(
-      DecodePlaneBody(static_cast<const uint8_t*>(encoded), encoded_size, elem, planes, raw_size));
+  CKPT_RETURN_IF_ERROR(codec_detail::DecodePlanes(codec, encoded, encoded_size, planes, raw_size));
   BytePlaneJoin(planes, raw_size, elem, out);
-  RotateSignToHigh(out, raw_size / elem, elem, out);
+  if (HasPlaneBody(codec)) RotateSignToHigh(out, raw_size / elem, elem, out);  // format 4
   return Status::OK();
 }
 

@@ -102,6 +102,11 @@ uint8_t* Scratch(size_t size);
 uint8_t* TransformScratch(size_t size);
 // Element size of a plane codec (old single-frame or format 4), else 0.
 size_t PlanesOf(Codec codec);
+// Decodes the planes of a plane codec's body (one zstd frame before format
+// 4, a plane body after) into `raw_size` bytes at `planes`. The caller
+// joins them and undoes its element transform. REQUIRES: PlanesOf(codec).
+Status DecodePlanes(Codec codec, const void* body, size_t body_size, uint8_t* planes,
+                    size_t raw_size);
 // True for the codecs with a plane body (5..7, 20..22).
 bool HasPlaneBody(Codec codec);
 }  // namespace codec_detail

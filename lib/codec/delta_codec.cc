@@ -103,14 +103,12 @@ Status DecodeDelta(Codec codec, std::string_view encoded, const uint8_t* base, u
     return Status::OK();
   }
   uint8_t* split = Scratch(raw_size);
-  if (!codec_detail::HasPlaneBody(codec)) {  // formats 2 and 3: XOR, one frame
-    CKPT_RETURN_IF_ERROR(codec_detail::ZstdFrom(body, frame.size(), split, raw_size));
-    BytePlaneJoin(split, raw_size, planes, diff);
+  CKPT_RETURN_IF_ERROR(codec_detail::DecodePlanes(codec, body, frame.size(), split, raw_size));
+  BytePlaneJoin(split, raw_size, planes, diff);
+  if (!codec_detail::HasPlaneBody(codec)) {  // formats 2 and 3: XOR
     XorInto(diff, base, raw_size, dst);
     return Status::OK();
   }
-  CKPT_RETURN_IF_ERROR(DecodePlaneBody(body, frame.size(), planes, split, raw_size));
-  BytePlaneJoin(split, raw_size, planes, diff);
   const size_t count = raw_size / planes, whole = count * planes;
   ZigzagUndo(diff, base, count, planes, dst);
   XorInto(diff + whole, base + whole, raw_size - whole, dst + whole);
