@@ -94,7 +94,7 @@ Status RemoveBatch(StoreContext& ctx, const std::vector<Digest>& ids, GcReport* 
   std::vector<Digest> kept;
   Status s;
   {
-    CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx, WriterPriority::kBackground));
+    CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx, LockPriority::kBackground));
     Index& index = session.index();
     IndexBatch batch;
     uint64_t removed = 0;
@@ -177,14 +177,14 @@ Result<GcReport> CollectGarbage(StoreContext& ctx, const GcOptions& options) {
   report.dry_run = options.dry_run;
   StepTimer timer(&report);
   {
-    CKPT_ASSIGN_OR_RETURN(auto index, OpenReader(ctx));
+    CKPT_ASSIGN_OR_RETURN(auto index, OpenReader(ctx, LockPriority::kBackground));
     CKPT_RETURN_IF_ERROR(Plan(*index, options, now, &report));
   }
   timer.Done("plan");
 
   LiveSet live;
   if (options.dry_run) {
-    CKPT_ASSIGN_OR_RETURN(auto index, OpenReader(ctx));
+    CKPT_ASSIGN_OR_RETURN(auto index, OpenReader(ctx, LockPriority::kBackground));
     std::set<Digest> removed;
     for (const auto& d : report.decisions) {
       Digest id;
@@ -204,7 +204,7 @@ Result<GcReport> CollectGarbage(StoreContext& ctx, const GcOptions& options) {
   {
     // The long mark and scan run on a snapshot, outside any lock; the
     // sweep's session then only marks what was committed in between.
-    CKPT_ASSIGN_OR_RETURN(auto index, OpenReader(ctx));
+    CKPT_ASSIGN_OR_RETURN(auto index, OpenReader(ctx, LockPriority::kBackground));
     CKPT_RETURN_IF_ERROR(MarkLive(ctx, *index, &live));
     timer.Done("mark");
     CKPT_ASSIGN_OR_RETURN(sweep, SweepIndex(ctx, *index, live));

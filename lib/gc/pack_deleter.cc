@@ -84,7 +84,7 @@ Status RetireTombstones(StoreContext& ctx, Index& reader) {
   if (keys.empty()) return Status::OK();
   CKPT_RETURN_IF_ERROR(ctx.backend->RemoveMany(files).WithContext("gc confirm deleted packs"));
   (void)ctx.backend->RemoveManyUnsynced(tombstones);  // one too many is harmless
-  CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx, WriterPriority::kBackground));
+  CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx, LockPriority::kBackground));
   IndexBatch batch;
   for (const auto& key : keys) batch.Put(key, "");
   return session.index().Commit(batch).WithContext("gc confirm deleted packs");
@@ -123,7 +123,7 @@ Status DeleteCondemned(StoreContext& ctx, Index& reader, int64_t grace_ns, int64
       batch.Delete(CondemnedKey(due[i]));
       batch.Put(GoneKey(due[i]), EncodeIds(manifests[i]));
     }
-    CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx, WriterPriority::kBackground));
+    CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx, LockPriority::kBackground));
     CKPT_RETURN_IF_ERROR(session.index().Commit(batch).WithContext("gc delete packs"));
   }
   CKPT_RETURN_IF_ERROR(RemoveInParallel(ctx, files).WithContext("gc delete packs"));
@@ -138,7 +138,7 @@ Status DeleteOrphans(StoreContext& ctx, int64_t grace_ns, int64_t now_ns, Delete
   CKPT_ASSIGN_OR_RETURN(auto names, ctx.backend->List("packs/"));
   // Opened after listing: a pack listed whose save has committed by now is
   // indexed in this view.
-  CKPT_ASSIGN_OR_RETURN(auto index, OpenReader(ctx));
+  CKPT_ASSIGN_OR_RETURN(auto index, OpenReader(ctx, LockPriority::kBackground));
   for (const auto& name : names) {
     std::string pack = name.substr(name.rfind('/') + 1);
     if (pack.size() != 32 || !IsHex(pack)) continue;
@@ -166,7 +166,7 @@ Result<DeleteResult> DeleteUnusedPacks(StoreContext& ctx, int64_t grace_seconds,
   {
     // One view for both: each open of a view holds the store lock shared
     // for a moment, which a saver waiting to commit has to wait out.
-    CKPT_ASSIGN_OR_RETURN(auto reader, OpenReader(ctx));
+    CKPT_ASSIGN_OR_RETURN(auto reader, OpenReader(ctx, LockPriority::kBackground));
     CKPT_RETURN_IF_ERROR(RetireTombstones(ctx, *reader));
     CKPT_RETURN_IF_ERROR(DeleteCondemned(ctx, *reader, grace_ns, now_ns, &result));
   }

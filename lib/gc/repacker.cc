@@ -2,9 +2,9 @@
 
 #include "codec/chunk_codec.h"
 #include "codec/delta_codec.h"
-#include "store/loader.h"
 #include "pack/pack_writer.h"
 #include "store/index_sessions.h"
+#include "store/loader.h"
 #include "store/pack_sink.h"
 #include "util/bytes.h"
 
@@ -26,15 +26,15 @@ Status ReadVerified(StoreContext& ctx, Index& view, const std::string& pack, con
   if (IsDeltaCodec(e.codec)) {
     Digest base;
     CKPT_RETURN_IF_ERROR(DeltaBaseOf(*encoded, &base).WithContext("pack " + pack));
-    CKPT_RETURN_IF_ERROR(ReadChunk(ctx, view, base, e.raw_length,
-                                   reinterpret_cast<uint8_t*>(raw.data())));
+    CKPT_RETURN_IF_ERROR(
+        ReadChunk(ctx, view, base, e.raw_length, reinterpret_cast<uint8_t*>(raw.data())));
     CKPT_RETURN_IF_ERROR(DecodeDelta(static_cast<Codec>(e.codec), *encoded,
                                      reinterpret_cast<const uint8_t*>(raw.data()),
                                      reinterpret_cast<uint8_t*>(raw.data()), raw.size())
                              .WithContext("pack " + pack));
   } else {
-    CKPT_RETURN_IF_ERROR(DecodeChunk(static_cast<Codec>(e.codec), encoded->data(),
-                                     encoded->size(), raw.data(), raw.size())
+    CKPT_RETURN_IF_ERROR(DecodeChunk(static_cast<Codec>(e.codec), encoded->data(), encoded->size(),
+                                     raw.data(), raw.size())
                              .WithContext("pack " + pack));
   }
   if (Sha256(raw.data(), raw.size()) != e.digest)
@@ -46,15 +46,14 @@ Status ReadVerified(StoreContext& ctx, Index& view, const std::string& pack, con
 bool IsLiveEntry(const LiveSet& live, const std::string& pack, const PackEntry& e) {
   if (e.kind == EntryKind::kChunk) return live.ContainsChunk(e.digest);
   auto it = live.manifests.find(e.digest);
-  return it != live.manifests.end() && it->second.pack_id == pack &&
-         it->second.offset == e.offset;
+  return it != live.manifests.end() && it->second.pack_id == pack && it->second.offset == e.offset;
 }
 
 // Points the index at the copies, where it still points at the originals.
 Status CommitMoves(StoreContext& ctx, const std::string& pack, const std::vector<Moved>& moved,
                    PackSink& sink) {
   IndexBatch batch;
-  CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx, WriterPriority::kBackground));
+  CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx, LockPriority::kBackground));
   Index& index = session.index();
   for (const Moved& m : moved) {
     if (m.old_entry.kind == EntryKind::kChunk) {
@@ -93,7 +92,7 @@ Status RepackOne(StoreContext& ctx, const LiveSet& live, const std::string& pack
   PackSink sink(*ctx.backend, ctx.options.pack_target_size);
   std::vector<Moved> moved;
   std::string encoded;
-  CKPT_ASSIGN_OR_RETURN(auto view, OpenReader(ctx));
+  CKPT_ASSIGN_OR_RETURN(auto view, OpenReader(ctx, LockPriority::kBackground));
   for (const PackEntry& e : entries) {
     if (!IsLiveEntry(live, pack, e)) continue;
     CKPT_RETURN_IF_ERROR(ReadVerified(ctx, *view, pack, e, &encoded));
@@ -120,8 +119,7 @@ Result<RepackResult> RepackSparsePacks(StoreContext& ctx, const LiveSet& live,
     // Measured against the file, not this sweep's dead entries: a repack
     // that an earlier gc could not finish is still due.
     if (usage.file_bytes == 0) continue;
-    if (static_cast<double>(usage.live_bytes) >=
-        threshold * static_cast<double>(usage.file_bytes))
+    if (static_cast<double>(usage.live_bytes) >= threshold * static_cast<double>(usage.file_bytes))
       continue;
     // Rewriting a small pack to win back a few KiB is not worth a session.
     if (usage.file_bytes - std::min(usage.live_bytes, usage.file_bytes) < kMinReclaimBytes)

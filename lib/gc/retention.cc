@@ -111,7 +111,8 @@ Result<int64_t> ParseDurationSeconds(const std::string& text) {
 }
 
 Result<KeepBest> ParseKeepBest(const std::string& text) {
-  const std::string usage = "bad keep-best rule '" + text + "': expected N:METRIC:min or N:METRIC:max";
+  const std::string usage =
+      "bad keep-best rule '" + text + "': expected N:METRIC:min or N:METRIC:max";
   size_t first = text.find(':'), last = text.rfind(':');
   if (first == std::string::npos || first == last) return Status::InvalidArgument(usage);
   KeepBest rule;
@@ -156,15 +157,19 @@ std::vector<RetentionDecision> ApplyRetention(const RetentionPolicy& policy,
       if (cps[i].meta.wall_time_ns >= cutoff)
         out[i].reasons.push_back("within " + std::to_string(policy.keep_within_seconds) + "s");
   }
-  KeepPerBucket(newest_first, cps, policy.keep_hourly,
-                [](int64_t s) { return FloorDiv(s, 3600); }, "hourly", out);
-  KeepPerBucket(newest_first, cps, policy.keep_daily,
-                [](int64_t s) { return FloorDiv(s, 86400); }, "daily", out);
+  KeepPerBucket(
+      newest_first, cps, policy.keep_hourly, [](int64_t s) { return FloorDiv(s, 3600); }, "hourly",
+      out);
+  KeepPerBucket(
+      newest_first, cps, policy.keep_daily, [](int64_t s) { return FloorDiv(s, 86400); }, "daily",
+      out);
   // 1970-01-01 was a Thursday; shifting by 3 days makes weeks start on Monday.
-  KeepPerBucket(newest_first, cps, policy.keep_weekly,
-                [](int64_t s) { return FloorDiv(FloorDiv(s, 86400) + 3, 7); }, "weekly", out);
-  KeepPerBucket(newest_first, cps, policy.keep_monthly,
-                [](int64_t s) { return MonthIndex(FloorDiv(s, 86400)); }, "monthly", out);
+  KeepPerBucket(
+      newest_first, cps, policy.keep_weekly,
+      [](int64_t s) { return FloorDiv(FloorDiv(s, 86400) + 3, 7); }, "weekly", out);
+  KeepPerBucket(
+      newest_first, cps, policy.keep_monthly,
+      [](int64_t s) { return MonthIndex(FloorDiv(s, 86400)); }, "monthly", out);
   for (const auto& rule : policy.keep_best) KeepBestBy(rule, cps, out);
   return out;
 }

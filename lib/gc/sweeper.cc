@@ -135,6 +135,14 @@ Status MarkNew(StoreContext& ctx, Index& index, LiveSet& live) {
   return MarkLive(ctx, index, &live);
 }
 
+// MarkNew on a fresh view, outside the lock, just before a session: the
+// session's own MarkNew then finds only what was committed in between, and
+// stays short however many checkpoints the mark phase did not see.
+Status CatchUp(StoreContext& ctx, LiveSet& live) {
+  CKPT_ASSIGN_OR_RETURN(auto view, OpenReader(ctx, LockPriority::kBackground));
+  return MarkNew(ctx, *view, live);
+}
+
 void Undo(const DeadChunk& d, SweepResult* result) {
   result->chunks_removed--;
   result->bytes_unreferenced -= d.length;
@@ -222,14 +230,16 @@ Result<SweepResult> SweepIndex(StoreContext& ctx, Index& snapshot, LiveSet& live
     constexpr size_t kDeletesPerSession = 100000;
     for (size_t begin = from; begin < to; begin += kDeletesPerSession) {
       size_t end = std::min(to, begin + kDeletesPerSession);
-      CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx, WriterPriority::kBackground));
+      CKPT_RETURN_IF_ERROR(CatchUp(ctx, live));
+      CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx, LockPriority::kBackground));
       CKPT_RETURN_IF_ERROR(DeleteDead(ctx, session.index(), live, &result, plan, begin, end));
     }
     return Status::OK();
   };
   CKPT_RETURN_IF_ERROR(delete_range(0, first_whole));
   {
-    CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx, WriterPriority::kBackground));
+    CKPT_RETURN_IF_ERROR(CatchUp(ctx, live));
+    CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx, LockPriority::kBackground));
     CKPT_RETURN_IF_ERROR(ApplySweep(ctx, session.index(), live, &result, &plan));
   }
   CKPT_RETURN_IF_ERROR(delete_range(first_whole, plan.dead.size()));

@@ -23,18 +23,73 @@ StoreLock::~StoreLock() {
   if (fd_ >= 0) ::close(fd_);  // closing the descriptor releases the flock
 }
 
-Result<StoreLock> StoreLock::Acquire(const std::string& store_path, bool exclusive,
-                                     std::chrono::milliseconds timeout, const char* name) {
-  const std::string path = store_path + "/" + name;
+namespace {
+
+// An open descriptor that closes itself.
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd = -1) : fd_(fd) {}
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  ~FileDescriptor() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+  void reset(int fd) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
+
+ private:
+  int fd_;
+};
+
+Result<int> OpenLockFile(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return Status::IOError("open " + path + ": " + std::strerror(errno));
-  StoreLock lock(fd);
+  return fd;
+}
+
+// True while a foreground caller holds "index.wait" shared. The probe's
+// own exclusive hold lasts two system calls; a foreground caller that
+// meets it retries at its next poll.
+bool ForegroundWaiting(int wait_fd) {
+  if (::flock(wait_fd, LOCK_EX | LOCK_NB) != 0) return true;
+  ::flock(wait_fd, LOCK_UN);
+  return false;
+}
+
+}  // namespace
+
+Result<StoreLock> StoreLock::Acquire(const std::string& store_path, bool exclusive,
+                                     std::chrono::milliseconds timeout, const char* name,
+                                     LockPriority priority) {
+  const std::string path = store_path + "/" + name;
+  const std::string wait_path = store_path + "/index.wait";
+  CKPT_ASSIGN_OR_RETURN(int lock_fd, OpenLockFile(path));
+  StoreLock lock(lock_fd);
+  const bool background = priority == LockPriority::kBackground;
+  FileDescriptor wait_fd;  // background: the probe; foreground: the announcement
+  if (background) {
+    CKPT_ASSIGN_OR_RETURN(int fd, OpenLockFile(wait_path));
+    wait_fd.reset(fd);
+  }
+  bool announced = false;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   auto pause = std::chrono::microseconds(200);
   for (;;) {
-    if (::flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0) return lock;
-    if (errno != EWOULDBLOCK && errno != EINTR)
-      return Status::IOError("lock " + path + ": " + std::strerror(errno));
+    if (!(background && ForegroundWaiting(wait_fd.get()))) {
+      if (::flock(lock.fd_, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0) return lock;
+      if (errno != EWOULDBLOCK && errno != EINTR)
+        return Status::IOError("lock " + path + ": " + std::strerror(errno));
+    }
+    if (!background && !announced) {
+      if (wait_fd.get() < 0) {
+        CKPT_ASSIGN_OR_RETURN(int fd, OpenLockFile(wait_path));
+        wait_fd.reset(fd);
+      }
+      announced = ::flock(wait_fd.get(), LOCK_SH | LOCK_NB) == 0;
+    }
     if (std::chrono::steady_clock::now() >= deadline)
       return Status::Busy("the store is busy: another process held " + path + " for over " +
                           std::to_string(timeout.count()) + " ms");

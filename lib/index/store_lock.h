@@ -3,7 +3,10 @@
 // short session (open the index read-write, commit, close); readers hold it
 // shared only while opening their read-only view. Nobody holds it between
 // operations, so a trainer that saves every few minutes never blocks a
-// scheduled gc in the idle time between saves.
+// scheduled gc in the idle time between saves. A foreground caller that has
+// to wait says so with a shared flock on "<store>/index.wait"; background
+// callers (gc) do not take "index.lock" while anyone says so, so a save
+// waits for at most the one gc session under way.
 #pragma once
 
 #include <chrono>
@@ -12,6 +15,8 @@
 #include "ckpt/result.h"
 
 namespace ckpt::internal {
+
+enum class LockPriority { kForeground, kBackground };
 
 class StoreLock {
  public:
@@ -22,10 +27,12 @@ class StoreLock {
 
   // Takes the lock of the store at `store_path`, waiting up to `timeout`;
   // kBusy after that. `name` picks the lock file: "index.lock" for index
-  // sessions, "gc.lock" for whole garbage collections.
+  // sessions, "gc.lock" for whole garbage collections. A kBackground caller
+  // also waits while a kForeground caller waits for any lock of the store.
   static Result<StoreLock> Acquire(const std::string& store_path, bool exclusive,
                                    std::chrono::milliseconds timeout,
-                                   const char* name = "index.lock");
+                                   const char* name = "index.lock",
+                                   LockPriority priority = LockPriority::kForeground);
 
  private:
   explicit StoreLock(int fd) : fd_(fd) {}

@@ -1,26 +1,26 @@
 #include "store/index_sessions.h"
 
-#include <thread>
+#include <chrono>
 
 #include "store/store_context.h"
 
 namespace ckpt::internal {
 
-Result<std::unique_ptr<Index>> OpenReader(StoreContext& ctx) {
+Result<std::unique_ptr<Index>> OpenReader(StoreContext& ctx, LockPriority priority) {
   // Shared lock while opening only: the open must not read a log a writer
   // is appending to; once open, the view needs no lock.
-  CKPT_ASSIGN_OR_RETURN(auto lock, StoreLock::Acquire(ctx.path, false, ctx.lock_timeout()));
+  CKPT_ASSIGN_OR_RETURN(
+      auto lock, StoreLock::Acquire(ctx.path, false, ctx.lock_timeout(), "index.lock", priority));
   return Index::Open(ctx.index_dir(), false, true);
 }
 
-Result<WriterSession> OpenWriter(StoreContext& ctx, WriterPriority priority) {
+Result<WriterSession> OpenWriter(StoreContext& ctx, LockPriority priority) {
   if (ctx.options.read_only) return Status::NotSupported("store opened read-only");
-  if (priority == WriterPriority::kBackground)
-    std::this_thread::sleep_for(std::chrono::milliseconds(3));
   WriterSession session;
   const auto start = std::chrono::steady_clock::now();
   session.in_process_ = std::unique_lock<std::mutex>(ctx.commit_mu);
-  CKPT_ASSIGN_OR_RETURN(session.lock_, StoreLock::Acquire(ctx.path, true, ctx.lock_timeout()));
+  CKPT_ASSIGN_OR_RETURN(session.lock_, StoreLock::Acquire(ctx.path, true, ctx.lock_timeout(),
+                                                          "index.lock", priority));
   uint64_t waited = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
                                               std::chrono::steady_clock::now() - start)
                                               .count());

@@ -13,7 +13,6 @@
 namespace ckpt::internal {
 
 struct StoreContext;
-enum class WriterPriority { kNormal, kBackground };
 
 // An exclusive, read-write session: in-process mutex, then the cross-process
 // store lock, then the database. Released in reverse order.
@@ -22,18 +21,21 @@ class WriterSession {
   Index& index() { return *index_; }
 
  private:
-  friend Result<WriterSession> OpenWriter(StoreContext& ctx, WriterPriority priority);
+  friend Result<WriterSession> OpenWriter(StoreContext& ctx, LockPriority priority);
   std::unique_lock<std::mutex> in_process_;
   StoreLock lock_;
   std::unique_ptr<Index> index_;
 };
 
-// A read-only view of the index as committed now.
-Result<std::unique_ptr<Index>> OpenReader(StoreContext& ctx);
+// A read-only view of the index as committed now. kBackground (gc) lets any
+// foreground caller waiting for the store lock go first.
+Result<std::unique_ptr<Index>> OpenReader(StoreContext& ctx,
+                                          LockPriority priority = LockPriority::kForeground);
 // Waits (up to StoreOptions::lock_timeout_ms) for the writer lock.
-// kBackground (gc) first pauses for a moment so that a save waiting for the
-// lock gets it ahead of gc's next session. Errors: kBusy, kNotSupported.
+// kBackground (gc) lets any foreground caller waiting for the store lock go
+// first, so that a save waits for at most one gc session. Errors: kBusy,
+// kNotSupported.
 Result<WriterSession> OpenWriter(StoreContext& ctx,
-                                 WriterPriority priority = WriterPriority::kNormal);
+                                 LockPriority priority = LockPriority::kForeground);
 
 }  // namespace ckpt::internal
