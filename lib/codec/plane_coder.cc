@@ -1,15 +1,13 @@
 #include "codec/plane_coder.h"
 
-#include <htscodecs/rANS_static4x16.h>
 #include <xxhash.h>
 
-#include <chrono>
 #include <cmath>
 #include <cstring>
-#include <mutex>
 #include <vector>
 
 #include "codec/chunk_codec.h"
+#include "codec/rans_coder.h"
 
 namespace ckpt::internal {
 namespace {
@@ -18,9 +16,6 @@ constexpr size_t kChecksumSize = 8;
 constexpr size_t kLengthSize = 4;
 // Below this a plane is stored: the rANS frequency table alone is larger.
 constexpr size_t kMinCodedPlane = 256;
-// The rANS stream's order byte: order-0, 32 interleaved states (its decoder
-// then runs 16 or 32 lanes wide where AVX2 or AVX-512 exists).
-constexpr int kRansOrder = RANS_ORDER_X32;
 
 size_t HeaderSize(size_t k) { return kChecksumSize + k * (1 + kLengthSize); }
 
@@ -59,42 +54,6 @@ double EntropyBound(const uint8_t* p, size_t n) {
 // Planes whose entropy bound is above this share of their size are stored.
 constexpr double kStoreAbove = 0.98;
 
-// htscodecs picks its widest rANS encoder the CPU has. On the AMD EPYC of
-// the benchmark machine its AVX-512 encoder ran at 554 MB/s and its AVX2
-// encoder at 665 MB/s on bf16 exponent planes, and rANS encoding was half
-// of a bf16 save; on other CPUs AVX-512 may win. So the first encode times
-// both on a small skewed sample and keeps the faster. The choice changes
-// only speed: every path writes the same stream format.
-void ChooseRansEncoder() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    std::vector<uint8_t> sample(64 * 1024);
-    uint32_t x = 12345;
-    for (auto& b : sample) {  // a skewed byte distribution, like an exponent plane
-      x = x * 1664525u + 1013904223u;
-      b = static_cast<uint8_t>(120 + __builtin_ctz(x | 0x100u));
-    }
-    std::vector<uint8_t> out(rans_compress_bound_4x16(sample.size(), kRansOrder));
-    auto fastest = [&](int cpu) {
-      rans_set_cpu(cpu);
-      double best = 1e9;
-      for (int i = 0; i < 5; ++i) {
-        unsigned size = static_cast<unsigned>(out.size());
-        const auto t0 = std::chrono::steady_clock::now();
-        rans_compress_to_4x16(sample.data(), static_cast<unsigned>(sample.size()), out.data(),
-                              &size, kRansOrder);
-        best = std::min(
-            best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-      }
-      return best;
-    };
-    constexpr int kAll = 0xFFFF;
-    const double widest = fastest(kAll);
-    const double narrower = fastest(kAll & ~RANS_CPU_ENC_AVX512);
-    rans_set_cpu(narrower < 0.9 * widest ? kAll & ~RANS_CPU_ENC_AVX512 : kAll);
-  });
-}
-
 // The remembered outcomes of one plane of one tensor (all null: none).
 struct PlaneHistory {
   std::atomic<uint16_t>* zstd_wins = nullptr;
@@ -126,15 +85,10 @@ PlaneMethod TryCoders(const uint8_t* plane, size_t n, int zstd_level, const Plan
   if (!history.RansWorthTrying()) return TryZstd(plane, n, zstd_level, history, payload);
   if ((history.NeedsEntropyCheck() && EntropyBound(plane, n) > kStoreAbove * n))
     return PlaneMethod::kStored;
-  ChooseRansEncoder();
   thread_local std::vector<uint8_t> rans;
-  rans.resize(rans_compress_bound_4x16(static_cast<unsigned>(n), kRansOrder));
-  unsigned rans_size = static_cast<unsigned>(rans.size());
-  // htscodecs takes a non-const input but does not write it.
-  if (!rans_compress_to_4x16(const_cast<uint8_t*>(plane), static_cast<unsigned>(n), rans.data(),
-                             &rans_size, kRansOrder) ||
-      rans_size >= n)
-    return PlaneMethod::kStored;
+  rans.resize(RansBound(n));
+  size_t rans_size = 0;
+  if (!RansEncode(plane, n, rans.data(), &rans_size) || rans_size >= n) return PlaneMethod::kStored;
   PlaneMethod method = PlaneMethod::kRans;
   payload->assign(reinterpret_cast<const char*>(rans.data()), rans_size);
   // A plane that shrinks this much is mostly runs (a delta's zero planes),
@@ -171,15 +125,10 @@ Status DecodePlane(PlaneMethod method, const uint8_t* payload, size_t length, ui
       return Status::OK();
     case PlaneMethod::kZstd:
       return codec_detail::ZstdFrom(payload, length, plane, n);
-    case PlaneMethod::kRans: {
-      unsigned out_size = static_cast<unsigned>(n);
-      if (length > UINT32_MAX ||
-          !rans_uncompress_to_4x16(const_cast<uint8_t*>(payload), static_cast<unsigned>(length),
-                                   plane, &out_size) ||
-          out_size != n)
+    case PlaneMethod::kRans:
+      if (!RansDecode(payload, length, plane, n))
         return Status::Corruption("rANS plane does not decode to its length");
       return Status::OK();
-    }
   }
   return Status::Corruption("unknown plane method " + std::to_string(static_cast<int>(method)));
 }
