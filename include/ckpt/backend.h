@@ -73,6 +73,24 @@ class Backend {
     return Status::NotSupported("modification times of " + name);
   }
 
+  // What RemoveAbandonedWrites removed.
+  struct AbandonedWrites {
+    uint64_t objects = 0;
+    uint64_t bytes = 0;
+  };
+
+  // Removes the remains of Puts under `prefix` that a crash interrupted
+  // (a local backend's temporary files; an object store's incomplete
+  // uploads), if last written before `written_before_ns` (ns since the Unix
+  // epoch), so that one still being written is left alone. Never touches
+  // an object that Put completed. Default: nothing to remove.
+  virtual Result<AbandonedWrites> RemoveAbandonedWrites(const std::string& prefix,
+                                                        int64_t written_before_ns) {
+    (void)prefix;
+    (void)written_before_ns;
+    return AbandonedWrites{};
+  }
+
   // A short human description, e.g. "local:/data/store".
   virtual std::string Describe() const = 0;
 };

@@ -63,7 +63,10 @@ struct GcReport {
   uint64_t packs_deleted = 0;         // pack files deleted (condemned or orphaned)
   uint64_t orphan_packs_deleted = 0;  // of those, packs of saves that never committed
   uint64_t bytes_deleted = 0;         // pack file bytes deleted
-  uint64_t packs_pending = 0;         // condemned packs still within the grace period
+  // Partial files of writes a crash interrupted (past the grace period).
+  uint64_t abandoned_writes_deleted = 0;
+  uint64_t abandoned_bytes_deleted = 0;
+  uint64_t packs_pending = 0;  // condemned packs still within the grace period
   bool dry_run = false;
   // Wall time of each step in seconds, in order: "plan", "remove", "mark",
   // "sweep", "repack", "delete" (a dry run: "plan", "count"). For tuning

@@ -58,6 +58,10 @@ class FaultInjectingBackend : public Backend {
   Result<int64_t> ModifiedTimeNs(const std::string& name) override {
     return base_->ModifiedTimeNs(name);
   }
+  Result<AbandonedWrites> RemoveAbandonedWrites(const std::string& prefix,
+                                                int64_t written_before_ns) override {
+    return base_->RemoveAbandonedWrites(prefix, written_before_ns);
+  }
   std::string Describe() const override { return "faulty(" + base_->Describe() + ")"; }
 
  private:

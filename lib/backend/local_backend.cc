@@ -1,5 +1,6 @@
 #include "backend/local_backend.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -11,8 +12,11 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <set>
+#include <utility>
+#include <vector>
 
 #include "util/hex.h"
 
@@ -258,25 +262,85 @@ Result<int64_t> LocalBackend::ModifiedTimeNs(const std::string& name) {
   return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
 }
 
+namespace {
+
+// Calls fn(path, stat) for every regular file under `dir`, depth first.
+// Files and directories that vanish meanwhile (a Put renaming its
+// temporary file, gc deleting) are skipped, not errors: a listing is a
+// snapshot of some moment anyway.
+Status WalkFiles(const std::string& dir,
+                 const std::function<void(const std::string&, const struct stat&)>& fn) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return errno == ENOENT ? Status::OK() : ErrnoStatus(errno, "list", dir);
+  std::vector<std::string> subdirs;
+  Status s;
+  errno = 0;
+  while (struct dirent* e = ::readdir(d)) {
+    const char* name = e->d_name;
+    if (std::strcmp(name, ".") == 0 || std::strcmp(name, "..") == 0) continue;
+    struct stat st;
+    if (::fstatat(::dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno == ENOENT) continue;
+      s = ErrnoStatus(errno, "stat", dir + "/" + name);
+      break;
+    }
+    if (S_ISDIR(st.st_mode)) subdirs.push_back(dir + "/" + name);
+    if (S_ISREG(st.st_mode)) fn(dir + "/" + name, st);
+    errno = 0;
+  }
+  if (s.ok() && errno != 0) s = ErrnoStatus(errno, "list", dir);
+  ::closedir(d);
+  for (const auto& sub : subdirs) {
+    if (!s.ok()) break;
+    s = WalkFiles(sub, fn);
+  }
+  return s;
+}
+
+int64_t ModifiedNs(const struct stat& st) {
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+}  // namespace
+
 Result<std::vector<std::string>> LocalBackend::List(const std::string& prefix) {
   std::vector<std::string> names;
   size_t slash = prefix.rfind('/');
   std::string start = slash == std::string::npos ? root_ : root_ + "/" + prefix.substr(0, slash);
-  boost::system::error_code ec;
-  if (!fs::is_directory(start, ec)) return names;
-  fs::recursive_directory_iterator it(start, ec), end;
-  if (ec) return ErrnoStatus(ec.value(), "list", start);
-  for (; it != end; it.increment(ec)) {
-    if (ec) return ErrnoStatus(ec.value(), "list", start);
-    if (!fs::is_regular_file(it->status())) continue;
-    std::string filename = it->path().filename().string();
-    if (filename.rfind(kTempPrefix, 0) == 0) continue;
-    std::string full = it->path().string();
-    std::string name = full.substr(root_.size() + 1);
+  CKPT_RETURN_IF_ERROR(WalkFiles(start, [&](const std::string& path, const struct stat&) {
+    if (path.compare(path.rfind('/') + 1, std::strlen(kTempPrefix), kTempPrefix) == 0) return;
+    std::string name = path.substr(root_.size() + 1);
     if (name.rfind(prefix, 0) == 0) names.push_back(std::move(name));
-  }
+  }));
   std::sort(names.begin(), names.end());
   return names;
+}
+
+// Put's temporary files are named ".tmp-<random>" beside the object: any
+// such file whose writer died stays until this removes it. Not made
+// durable: one that a crash brings back is removed next time.
+Result<Backend::AbandonedWrites> LocalBackend::RemoveAbandonedWrites(const std::string& prefix,
+                                                                     int64_t written_before_ns) {
+  size_t slash = prefix.rfind('/');
+  std::string start = slash == std::string::npos ? root_ : root_ + "/" + prefix.substr(0, slash);
+  // Found first, removed after the walk.
+  std::vector<std::pair<std::string, uint64_t>> doomed;
+  CKPT_RETURN_IF_ERROR(WalkFiles(start, [&](const std::string& path, const struct stat& st) {
+    if (path.compare(path.rfind('/') + 1, std::strlen(kTempPrefix), kTempPrefix) != 0) return;
+    // A younger one may still be being written.
+    if (ModifiedNs(st) < written_before_ns)
+      doomed.emplace_back(path, static_cast<uint64_t>(st.st_size));
+  }));
+  AbandonedWrites removed;
+  for (const auto& [path, size] : doomed) {
+    if (::unlink(path.c_str()) != 0) {
+      if (errno == ENOENT) continue;
+      return ErrnoStatus(errno, "remove", path);
+    }
+    removed.objects++;
+    removed.bytes += size;
+  }
+  return removed;
 }
 
 Status LocalBackend::Remove(const std::string& name) {

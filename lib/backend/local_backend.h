@@ -22,6 +22,8 @@ class LocalBackend : public Backend {
   Status RemoveMany(const std::vector<std::string>& names) override;
   Status RemoveManyUnsynced(const std::vector<std::string>& names) override;
   Result<int64_t> ModifiedTimeNs(const std::string& name) override;
+  Result<AbandonedWrites> RemoveAbandonedWrites(const std::string& prefix,
+                                                int64_t written_before_ns) override;
   std::string Describe() const override { return "local:" + root_; }
 
  private:

@@ -223,6 +223,8 @@ Result<GcReport> CollectGarbage(StoreContext& ctx, const GcOptions& options) {
   report.orphan_packs_deleted = deleted.orphans_deleted;
   report.bytes_deleted = deleted.bytes_deleted;
   report.packs_pending = deleted.packs_pending;
+  report.abandoned_writes_deleted = deleted.abandoned_deleted;
+  report.abandoned_bytes_deleted = deleted.abandoned_bytes_deleted;
   timer.Done("delete");
   return report;
 }

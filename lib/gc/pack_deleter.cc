@@ -171,6 +171,11 @@ Result<DeleteResult> DeleteUnusedPacks(StoreContext& ctx, int64_t grace_seconds,
     CKPT_RETURN_IF_ERROR(DeleteCondemned(ctx, *reader, grace_ns, now_ns, &result));
   }
   CKPT_RETURN_IF_ERROR(DeleteOrphans(ctx, grace_ns, now_ns, &result));
+  // Partial files of Puts a crash cut short (packs, refs): never indexed,
+  // never listed, so nothing above finds them.
+  CKPT_ASSIGN_OR_RETURN(auto abandoned, ctx.backend->RemoveAbandonedWrites("", now_ns - grace_ns));
+  result.abandoned_deleted = abandoned.objects;
+  result.abandoned_bytes_deleted = abandoned.bytes;
   return result;
 }
 

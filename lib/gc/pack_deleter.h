@@ -17,6 +17,8 @@ struct DeleteResult {
   uint64_t orphans_deleted = 0;
   uint64_t bytes_deleted = 0;
   uint64_t packs_pending = 0;
+  uint64_t abandoned_deleted = 0;  // partial files of interrupted writes
+  uint64_t abandoned_bytes_deleted = 0;
 };
 
 Result<DeleteResult> DeleteUnusedPacks(StoreContext& ctx, int64_t grace_seconds, int64_t now_ns);

@@ -2,6 +2,7 @@
 // checks that FaultInjectingBackend injects exactly the faults it is told to.
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -36,11 +37,30 @@ TEST_CASE("local backend ignores temp files left by a crashed put", "[unit][back
   CHECK(*names == std::vector<std::string>{"packs/ab/ab01"});
 }
 
+TEST_CASE("local backend removes temp files older than the cutoff only", "[unit][backend]") {
+  ckpt::test::TempDir dir;
+  auto backend = ckpt::NewLocalBackend(dir.path());
+  REQUIRE(backend->Put("packs/ab/ab01", "x", 1).ok());
+  ckpt::test::WriteFileBytes(dir.Sub("packs/ab/.tmp-0123456789abcdef"), "partial", 7);
+  ckpt::test::WriteFileBytes(dir.Sub(".tmp-fedcba9876543210"), "part", 4);
+  auto none = backend->RemoveAbandonedWrites("", 0);  // written after 1970: none is older
+  REQUIRE(none.ok());
+  CHECK(none->objects == 0);
+  auto packs_only = backend->RemoveAbandonedWrites("packs/", std::numeric_limits<int64_t>::max());
+  REQUIRE(packs_only.ok());
+  CHECK(packs_only->objects == 1);
+  CHECK(packs_only->bytes == 7);
+  auto rest = backend->RemoveAbandonedWrites("", std::numeric_limits<int64_t>::max());
+  REQUIRE(rest.ok());
+  CHECK(rest->objects == 1);
+  CHECK(rest->bytes == 4);
+  CHECK(*backend->List("") == std::vector<std::string>{"packs/ab/ab01"});
+}
+
 // BUG: LocalBackend::Remove unlinks (ENOENT ignored), then fsyncs the parent
 // directory; when that directory does not exist the fsync's open fails with
 // ENOENT and Remove returns kNotFound, against "deleting a missing object is OK".
-TEST_CASE("removing an object in a directory that does not exist is OK",
-          "[unit][backend]") {
+TEST_CASE("removing an object in a directory that does not exist is OK", "[unit][backend]") {
   ckpt::test::TempDir dir;
   auto backend = ckpt::NewLocalBackend(dir.path());
   ckpt::Status s = backend->Remove("packs/zz/zz00");
@@ -74,8 +94,8 @@ TEST_CASE("FailPutAt fails exactly the n-th put with the chosen fault", "[unit][
 
   const std::vector<std::string> log = faulty.Log();
   REQUIRE(log.size() == 1);
-  CHECK_THAT(log[0], Catch::Contains("put #3") && Catch::Contains("obj3") &&
-                         Catch::Contains(c.logged));
+  CHECK_THAT(log[0],
+             Catch::Contains("put #3") && Catch::Contains("obj3") && Catch::Contains(c.logged));
 
   // What the failed put left behind depends on the fault.
   auto size = base->Size("obj3");
@@ -127,15 +147,15 @@ TEST_CASE("FailGetAt fails exactly the n-th get", "[unit][backend][fault]") {
   CHECK_THAT(faulty.Log()[0], Catch::Contains("get #2"));
 }
 
-TEST_CASE("random put faults replay from their seed and stop on Clear",
-          "[unit][backend][fault]") {
+TEST_CASE("random put faults replay from their seed and stop on Clear", "[unit][backend][fault]") {
   ckpt::test::TempDir dir;
   auto run = [&](uint64_t seed) {
     FaultInjectingBackend faulty(ckpt::NewLocalBackend(dir.path()));
     faulty.FailPutsRandomly(seed, 3, FaultKind::kIOError);
     std::vector<bool> failed;
     for (int i = 0; i < 30; ++i) failed.push_back(!faulty.Put("o", "x", 1).ok());
-    CHECK(faulty.Log().size() == static_cast<size_t>(std::count(failed.begin(), failed.end(), true)));
+    CHECK(faulty.Log().size() ==
+          static_cast<size_t>(std::count(failed.begin(), failed.end(), true)));
     if (!faulty.Log().empty())
       CHECK_THAT(faulty.Log()[0], Catch::Contains("seed " + std::to_string(seed)));
     faulty.Clear();

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <set>
 #include <string>
@@ -188,6 +189,16 @@ inline void RunBackendConformance(
     const auto final_names = MustList(b, "packs/");
     CHECK(std::set<std::string>(final_names.begin(), final_names.end()) == expected);
     for (const auto& n : expected) CHECK(*b.Size(n) == payload.size());
+  }
+
+  SECTION("removing abandoned writes never touches a completed object") {
+    REQUIRE(PutString(b, "packs/aa/one", "1").ok());
+    REQUIRE(PutString(b, "refs/tags/two", "22").ok());
+    REQUIRE(PutString(b, "config", "333").ok());
+    auto removed = b.RemoveAbandonedWrites("", std::numeric_limits<int64_t>::max());
+    REQUIRE(removed.ok());
+    CHECK(removed->objects == 0);
+    CHECK(MustList(b, "") == std::vector<std::string>{"config", "packs/aa/one", "refs/tags/two"});
   }
 
   SECTION("remove deletes and is idempotent") {

@@ -1,6 +1,13 @@
 // Garbage collection end to end on a real store: what policies and tags
 // keep survives bit-exact, the rest is reclaimed, and the store verifies.
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <boost/filesystem.hpp>
 #include <catch2/catch.hpp>
+#include <cstdio>
+#include <ctime>
+#include <vector>
 
 #include "store/store_fixture.h"
 
@@ -151,4 +158,56 @@ TEST_CASE("gc runs by itself every K saves without holding saves up", "[integrat
   CHECK(steps.size() < 12);
   CHECK(steps.back() == 11);
   for (uint64_t step : {10, 11}) RequireLoads(*store, "run", {step}, 100 + step);
+}
+
+TEST_CASE("gc removes partial files of interrupted writes once past the grace period",
+          "[integration][gc]") {
+  TempDir dir;
+  auto store = MustOpen(dir.path());
+  REQUIRE(store->Save(StepState(1).Request("run", 1)).ok());
+  // What a Put killed between create and rename leaves: a temporary file
+  // beside the objects, in a pack directory and in the root.
+  std::string pack_dir;
+  for (auto& entry : boost::filesystem::recursive_directory_iterator(dir.Sub("packs")))
+    if (boost::filesystem::is_regular_file(entry.status()))
+      pack_dir = entry.path().parent_path().string();
+  REQUIRE(!pack_dir.empty());
+  auto write = [](const std::string& path, size_t size, int64_t age_seconds) {
+    FILE* f = std::fopen(path.c_str(), "wb");
+    REQUIRE(f != nullptr);
+    std::vector<char> bytes(size, 'x');
+    REQUIRE(std::fwrite(bytes.data(), 1, size, f) == size);
+    std::fclose(f);
+    struct timespec times[2];
+    clock_gettime(CLOCK_REALTIME, &times[0]);
+    times[0].tv_sec -= age_seconds;
+    times[1] = times[0];
+    REQUIRE(utimensat(AT_FDCWD, path.c_str(), times, 0) == 0);
+  };
+  const std::string old_pack = pack_dir + "/.tmp-0123456789abcdef";
+  const std::string old_ref = dir.Sub(".tmp-fedcba9876543210");
+  const std::string young = pack_dir + "/.tmp-00112233aabbccdd";
+  write(old_pack, 5000, 3600);
+  write(old_ref, 70, 3600);
+  write(young, 3000, 10);
+
+  GcOptions options;
+  options.grace_seconds = 600;
+  auto report = store->Gc(options);
+  REQUIRE(report.ok());
+  CHECK(report->abandoned_writes_deleted == 2);
+  CHECK(report->abandoned_bytes_deleted == 5070);
+  CHECK_FALSE(boost::filesystem::exists(old_pack));
+  CHECK_FALSE(boost::filesystem::exists(old_ref));
+  CHECK(boost::filesystem::exists(young));  // perhaps still being written
+
+  options.dry_run = true;  // a dry run deletes nothing
+  write(old_pack, 100, 3600);
+  REQUIRE(store->Gc(options).ok());
+  CHECK(boost::filesystem::exists(old_pack));
+
+  RequireLoads(*store, "run", {1}, 7);
+  auto verify = store->Verify(ReadAllData());
+  REQUIRE(verify.ok());
+  CHECK(verify->problems.empty());
 }

@@ -90,6 +90,11 @@ void PrintTotals(const GcReport& report, const std::string& grace) {
   table.AddRow({"packs deleted", fmt::format("{} ({} orphaned by unfinished saves)",
                                              report.packs_deleted, report.orphan_packs_deleted)});
   table.AddRow({"bytes deleted", HumanBytes(report.bytes_deleted)});
+  if (report.abandoned_writes_deleted > 0)
+    table.AddRow(
+        {"partial files deleted",
+         fmt::format("{} ({}, left by interrupted writes)", report.abandoned_writes_deleted,
+                     HumanBytes(report.abandoned_bytes_deleted))});
   table.AddRow({"packs pending", fmt::format("{} (deleted by a gc after the {} grace period)",
                                              report.packs_pending, grace)});
   fmt::print("{}", table.Render(2));

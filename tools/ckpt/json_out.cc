@@ -155,6 +155,8 @@ json GcJson(const GcReport& r) {
           {"orphan_packs_deleted", r.orphan_packs_deleted},
           {"bytes_deleted", r.bytes_deleted},
           {"packs_pending", r.packs_pending},
+          {"abandoned_writes_deleted", r.abandoned_writes_deleted},
+          {"abandoned_bytes_deleted", r.abandoned_bytes_deleted},
           {"step_seconds", std::move(steps)}};
 }
 
