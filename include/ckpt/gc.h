@@ -37,7 +37,9 @@ struct GcOptions {
   // committed), so that readers and saves in flight never lose a file under
   // them. Default one hour; must exceed the longest save or load.
   int64_t grace_seconds = 3600;
-  // Progress in index entries swept. May be null.
+  // Progress in steps of the gc finished, of 6 (a dry run: of 2), called
+  // once at the start and after each step (see GcReport::step_seconds).
+  // May be null.
   ProgressFn progress;
 };
 

@@ -135,19 +135,26 @@ Status RemoveUnkept(StoreContext& ctx, GcReport* report) {
   return batch.empty() ? Status::OK() : RemoveBatch(ctx, batch, report);
 }
 
-// Records how long each step of one gc took.
+// Records how long each step of one gc took, and reports each finished
+// step to the caller's progress function (steps done of `steps`).
 class StepTimer {
  public:
-  explicit StepTimer(GcReport* report) : report_(report), start_(Clock::now()) {}
+  StepTimer(GcReport* report, const ProgressFn& progress, uint64_t steps)
+      : report_(report), progress_(progress), steps_(steps), start_(Clock::now()) {
+    if (progress_) progress_(0, steps_);
+  }
   void Done(const char* step) {
     auto now = Clock::now();
     report_->step_seconds.emplace_back(step, std::chrono::duration<double>(now - start_).count());
     start_ = now;
+    if (progress_) progress_(report_->step_seconds.size(), steps_);
   }
 
  private:
   using Clock = std::chrono::steady_clock;
   GcReport* report_;
+  const ProgressFn& progress_;
+  uint64_t steps_;
   Clock::time_point start_;
 };
 
@@ -175,7 +182,8 @@ Result<GcReport> CollectGarbage(StoreContext& ctx, const GcOptions& options) {
   const int64_t now = NowNs();
   GcReport report;
   report.dry_run = options.dry_run;
-  StepTimer timer(&report);
+  // plan, count; or plan, remove, mark, sweep, repack, delete
+  StepTimer timer(&report, options.progress, options.dry_run ? 2 : 6);
   {
     CKPT_ASSIGN_OR_RETURN(auto index, OpenReader(ctx, LockPriority::kBackground));
     CKPT_RETURN_IF_ERROR(Plan(*index, options, now, &report));

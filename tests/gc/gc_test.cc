@@ -211,3 +211,25 @@ TEST_CASE("gc removes partial files of interrupted writes once past the grace pe
   REQUIRE(verify.ok());
   CHECK(verify->problems.empty());
 }
+
+TEST_CASE("gc reports each step to the progress function", "[integration][gc]") {
+  TempDir dir;
+  auto store = MustOpen(dir.path());
+  RetentionPolicy policy;
+  policy.keep_last = 1;
+  REQUIRE(store->SetPolicy("run", policy).ok());
+  for (uint64_t step = 1; step <= 3; ++step)
+    REQUIRE(store->Save(StepState(step).Request("run", step)).ok());
+  for (bool dry_run : {true, false}) {
+    std::vector<std::pair<uint64_t, uint64_t>> calls;
+    GcOptions options = NoGrace();
+    options.dry_run = dry_run;
+    options.progress = [&](uint64_t done, uint64_t total) { calls.emplace_back(done, total); };
+    auto report = store->Gc(options);
+    REQUIRE(report.ok());
+    const uint64_t steps = dry_run ? 2 : 6;
+    REQUIRE(calls.size() == steps + 1);
+    for (uint64_t k = 0; k <= steps; ++k) CHECK(calls[k] == std::make_pair(k, steps));
+    CHECK(report->step_seconds.size() == steps);
+  }
+}
