@@ -68,7 +68,11 @@ Result<StoreLock> StoreLock::Acquire(const std::string& store_path, bool exclusi
   const std::string wait_path = store_path + "/index.wait";
   CKPT_ASSIGN_OR_RETURN(int lock_fd, OpenLockFile(path));
   StoreLock lock(lock_fd);
-  const bool background = priority == LockPriority::kBackground;
+  // index.wait is about index.lock only: a second gc waiting for gc.lock
+  // must not hold up the gc that holds it.
+  const bool for_index = std::strcmp(name, kIndexLockName) == 0;
+  const bool background = for_index && priority == LockPriority::kBackground;
+  const bool foreground = for_index && priority == LockPriority::kForeground;
   FileDescriptor wait_fd;  // background: the probe; foreground: the announcement
   if (background) {
     CKPT_ASSIGN_OR_RETURN(int fd, OpenLockFile(wait_path));
@@ -83,7 +87,7 @@ Result<StoreLock> StoreLock::Acquire(const std::string& store_path, bool exclusi
       if (errno != EWOULDBLOCK && errno != EINTR)
         return Status::IOError("lock " + path + ": " + std::strerror(errno));
     }
-    if (!background && !announced) {
+    if (foreground && !announced) {
       if (wait_fd.get() < 0) {
         CKPT_ASSIGN_OR_RETURN(int fd, OpenLockFile(wait_path));
         wait_fd.reset(fd);

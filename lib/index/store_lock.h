@@ -18,6 +18,8 @@ namespace ckpt::internal {
 
 enum class LockPriority { kForeground, kBackground };
 
+inline constexpr const char* kIndexLockName = "index.lock";
+
 class StoreLock {
  public:
   StoreLock() = default;
@@ -27,11 +29,11 @@ class StoreLock {
 
   // Takes the lock of the store at `store_path`, waiting up to `timeout`;
   // kBusy after that. `name` picks the lock file: "index.lock" for index
-  // sessions, "gc.lock" for whole garbage collections. A kBackground caller
-  // also waits while a kForeground caller waits for any lock of the store.
+  // sessions, "gc.lock" for whole garbage collections. For "index.lock" a
+  // kBackground caller also waits while any kForeground caller waits for it.
   static Result<StoreLock> Acquire(const std::string& store_path, bool exclusive,
                                    std::chrono::milliseconds timeout,
-                                   const char* name = "index.lock",
+                                   const char* name = kIndexLockName,
                                    LockPriority priority = LockPriority::kForeground);
 
  private:

@@ -10,7 +10,7 @@ Result<std::unique_ptr<Index>> OpenReader(StoreContext& ctx, LockPriority priori
   // Shared lock while opening only: the open must not read a log a writer
   // is appending to; once open, the view needs no lock.
   CKPT_ASSIGN_OR_RETURN(
-      auto lock, StoreLock::Acquire(ctx.path, false, ctx.lock_timeout(), "index.lock", priority));
+      auto lock, StoreLock::Acquire(ctx.path, false, ctx.lock_timeout(), kIndexLockName, priority));
   return Index::Open(ctx.index_dir(), false, true);
 }
 
@@ -20,7 +20,7 @@ Result<WriterSession> OpenWriter(StoreContext& ctx, LockPriority priority) {
   const auto start = std::chrono::steady_clock::now();
   session.in_process_ = std::unique_lock<std::mutex>(ctx.commit_mu);
   CKPT_ASSIGN_OR_RETURN(session.lock_, StoreLock::Acquire(ctx.path, true, ctx.lock_timeout(),
-                                                          "index.lock", priority));
+                                                          kIndexLockName, priority));
   uint64_t waited = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
                                               std::chrono::steady_clock::now() - start)
                                               .count());

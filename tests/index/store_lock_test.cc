@@ -89,3 +89,20 @@ TEST_CASE("a background caller gives up after the time limit while foreground ca
   foreground.join();
   CHECK(done);
 }
+
+TEST_CASE("a caller waiting for gc.lock does not hold up gc's sessions", "[index][lock]") {
+  ckpt::test::TempDir dir;
+  // The running gc holds gc.lock; a second gc waits for it.
+  auto running_gc = StoreLock::Acquire(dir.path(), true, kLong, "gc.lock");
+  REQUIRE(running_gc.ok());
+  std::thread second_gc([&] {
+    auto lock = StoreLock::Acquire(dir.path(), true, std::chrono::milliseconds(300), "gc.lock");
+    CHECK(lock.status().code() == Code::kBusy);
+  });
+  std::this_thread::sleep_for(30ms);
+  // The running gc's next session gets index.lock at once.
+  auto session = StoreLock::Acquire(dir.path(), true, std::chrono::milliseconds(100), "index.lock",
+                                    LockPriority::kBackground);
+  CHECK(session.ok());
+  second_gc.join();
+}
