@@ -7,6 +7,8 @@
 #include <rocksdb/transaction_log.h>
 #include <rocksdb/write_batch.h>
 
+#include <thread>
+
 #include "index/dead_pack_filter.h"
 
 namespace ckpt::internal {
@@ -115,8 +117,25 @@ void Index::Tidy() {
   if (many_logs || (db_->GetIntProperty("rocksdb.cur-size-all-mem-tables", &memtable) &&
                     memtable > kMaxMemtableBytes))
     (void)db_->Flush(rocksdb::FlushOptions());
-  if (db_->GetIntProperty("rocksdb.num-files-at-level0", &level0) && level0 > kMaxLevel0Files)
+  if (!db_->GetIntProperty("rocksdb.num-files-at-level0", &level0) || level0 <= kMaxLevel0Files)
+    return;
+  if (!should_yield_) {
     (void)CompactAll();
+    return;
+  }
+  // A whole compaction of a large index takes seconds: never make a
+  // waiting save sit through it.
+  if (should_yield_()) return;
+  std::atomic<bool> canceled{false}, done{false};
+  std::thread watcher([&] {
+    while (!done && !canceled) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      if (should_yield_()) canceled = true;
+    }
+  });
+  (void)CompactAll(&canceled);
+  done = true;
+  watcher.join();
 }
 
 Index::~Index() {
@@ -135,12 +154,15 @@ Result<std::optional<std::string>> Index::Get(std::string_view key) {
   return std::optional<std::string>(std::move(value));
 }
 
-Status Index::CompactAll() {
+Status Index::CompactAll(std::atomic<bool>* canceled) {
   if (read_only_) return Status::NotSupported("index: compaction of a read-only view");
   rocksdb::CompactRangeOptions options;
   // Every level, so that the filter sees every chunk entry.
   options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
-  CKPT_RETURN_IF_ERROR(FromRocks(db_->CompactRange(options, nullptr, nullptr), "compact"));
+  options.canceled = canceled;
+  rocksdb::Status s = db_->CompactRange(options, nullptr, nullptr);
+  if (canceled != nullptr && *canceled) return Status::Busy("index: compaction stopped early");
+  CKPT_RETURN_IF_ERROR(FromRocks(s, "compact"));
   ForgetCompactedGonePacks();
   return Status::OK();
 }

@@ -3,6 +3,7 @@
 // the commit point of every mutation of the store.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -49,6 +50,11 @@ class Index {
   // fast (flushing a large write-ahead log, compacting many level-0 files).
   ~Index();
 
+  // Makes the compaction of the closing housekeeping stop early, or not
+  // start, while `should_yield` returns true (someone waits for the store
+  // lock): a later session compacts instead. Polled every millisecond.
+  void SetYield(std::function<bool()> should_yield) { should_yield_ = std::move(should_yield); }
+
   // Returns the value of `key`, or nullopt if absent.
   Result<std::optional<std::string>> Get(std::string_view key);
   // Where chunk `digest` is stored, or nullopt if it is not: a 'C' entry
@@ -66,8 +72,9 @@ class Index {
   Status Commit(IndexBatch& batch);
   // Compacts the whole database (read-write only). Chunk entries into
   // condemned or deleted packs are dropped on the way, and the 'G' keys
-  // that have nothing left to do go.
-  Status CompactAll();
+  // that have nothing left to do go. Stops early, with kBusy, once
+  // *canceled turns true (if given); what it compacted by then stays.
+  Status CompactAll(std::atomic<bool>* canceled = nullptr);
   // Calls fn(key, value) for every key starting with `prefix`, in order,
   // until fn returns false.
   Status Scan(std::string_view prefix,
@@ -82,6 +89,7 @@ class Index {
   std::shared_ptr<DeadPackFilterFactory> filter_;  // outlives db_
   std::unique_ptr<rocksdb::DB> db_;
   bool read_only_;
+  std::function<bool()> should_yield_;
   std::mutex pack_memo_mu_;
   std::unordered_map<std::string, bool> pack_memo_;
 };

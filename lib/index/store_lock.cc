@@ -53,7 +53,7 @@ Result<int> OpenLockFile(const std::string& path) {
 // True while a foreground caller holds "index.wait" shared. The probe's
 // own exclusive hold lasts two system calls; a foreground caller that
 // meets it retries at its next poll.
-bool ForegroundWaiting(int wait_fd) {
+bool AnnouncedWaiters(int wait_fd) {
   if (::flock(wait_fd, LOCK_EX | LOCK_NB) != 0) return true;
   ::flock(wait_fd, LOCK_UN);
   return false;
@@ -82,7 +82,7 @@ Result<StoreLock> StoreLock::Acquire(const std::string& store_path, bool exclusi
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   auto pause = std::chrono::microseconds(200);
   for (;;) {
-    if (!(background && ForegroundWaiting(wait_fd.get()))) {
+    if (!(background && AnnouncedWaiters(wait_fd.get()))) {
       if (::flock(lock.fd_, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0) return lock;
       if (errno != EWOULDBLOCK && errno != EINTR)
         return Status::IOError("lock " + path + ": " + std::strerror(errno));
@@ -102,6 +102,12 @@ Result<StoreLock> StoreLock::Acquire(const std::string& store_path, bool exclusi
     // a release, even when the holder comes back for another session.
     pause = std::min(pause * 2, std::chrono::microseconds(1000));
   }
+}
+
+bool StoreLock::ForegroundWaiting(const std::string& store_path) {
+  const std::string path = store_path + "/index.wait";
+  FileDescriptor fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+  return fd.get() >= 0 && AnnouncedWaiters(fd.get());
 }
 
 }  // namespace ckpt::internal

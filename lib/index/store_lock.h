@@ -36,6 +36,10 @@ class StoreLock {
                                    const char* name = kIndexLockName,
                                    LockPriority priority = LockPriority::kForeground);
 
+  // True while a foreground caller waits for "index.lock" of the store at
+  // `store_path` (false if that cannot be told).
+  static bool ForegroundWaiting(const std::string& store_path);
+
  private:
   explicit StoreLock(int fd) : fd_(fd) {}
   int fd_ = -1;

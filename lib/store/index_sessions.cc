@@ -30,6 +30,7 @@ Result<WriterSession> OpenWriter(StoreContext& ctx, LockPriority priority) {
        waited > max && !ctx.lock_wait_max_us.compare_exchange_weak(max, waited);) {
   }
   CKPT_ASSIGN_OR_RETURN(session.index_, Index::Open(ctx.index_dir(), false, false));
+  session.index_->SetYield([path = ctx.path] { return StoreLock::ForegroundWaiting(path); });
   return session;
 }
 

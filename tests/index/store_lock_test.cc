@@ -106,3 +106,22 @@ TEST_CASE("a caller waiting for gc.lock does not hold up gc's sessions", "[index
   CHECK(session.ok());
   second_gc.join();
 }
+
+TEST_CASE("ForegroundWaiting tells whether a foreground caller waits for index.lock",
+          "[index][lock]") {
+  ckpt::test::TempDir dir;
+  CHECK_FALSE(StoreLock::ForegroundWaiting(dir.path()));  // no index.wait yet
+  auto held = StoreLock::Acquire(dir.path(), true, kLong);
+  REQUIRE(held.ok());
+  CHECK_FALSE(StoreLock::ForegroundWaiting(dir.path()));
+  std::thread waiter([&] { CHECK(StoreLock::Acquire(dir.path(), false, kLong).ok()); });
+  bool seen = false;
+  for (int i = 0; i < 200 && !seen; ++i) {
+    std::this_thread::sleep_for(5ms);
+    seen = StoreLock::ForegroundWaiting(dir.path());
+  }
+  CHECK(seen);
+  *held = StoreLock();
+  waiter.join();
+  CHECK_FALSE(StoreLock::ForegroundWaiting(dir.path()));
+}
