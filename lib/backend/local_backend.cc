@@ -297,6 +297,13 @@ Status WalkFiles(const std::string& dir,
   return s;
 }
 
+// The directory under `root` that holds every object whose name starts
+// with `prefix`.
+std::string DirOfPrefix(const std::string& root, const std::string& prefix) {
+  size_t slash = prefix.rfind('/');
+  return slash == std::string::npos ? root : root + "/" + prefix.substr(0, slash);
+}
+
 int64_t ModifiedNs(const struct stat& st) {
   return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
 }
@@ -305,8 +312,7 @@ int64_t ModifiedNs(const struct stat& st) {
 
 Result<std::vector<std::string>> LocalBackend::List(const std::string& prefix) {
   std::vector<std::string> names;
-  size_t slash = prefix.rfind('/');
-  std::string start = slash == std::string::npos ? root_ : root_ + "/" + prefix.substr(0, slash);
+  const std::string start = DirOfPrefix(root_, prefix);
   CKPT_RETURN_IF_ERROR(WalkFiles(start, [&](const std::string& path, const struct stat&) {
     if (path.compare(path.rfind('/') + 1, std::strlen(kTempPrefix), kTempPrefix) == 0) return;
     std::string name = path.substr(root_.size() + 1);
@@ -321,8 +327,7 @@ Result<std::vector<std::string>> LocalBackend::List(const std::string& prefix) {
 // durable: one that a crash brings back is removed next time.
 Result<Backend::AbandonedWrites> LocalBackend::RemoveAbandonedWrites(const std::string& prefix,
                                                                      int64_t written_before_ns) {
-  size_t slash = prefix.rfind('/');
-  std::string start = slash == std::string::npos ? root_ : root_ + "/" + prefix.substr(0, slash);
+  const std::string start = DirOfPrefix(root_, prefix);
   // Found first, removed after the walk.
   std::vector<std::pair<std::string, uint64_t>> doomed;
   CKPT_RETURN_IF_ERROR(WalkFiles(start, [&](const std::string& path, const struct stat& st) {

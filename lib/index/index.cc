@@ -123,7 +123,7 @@ void Index::Tidy() {
     (void)CompactAll();
     return;
   }
-  // A whole compaction of a large index takes seconds: never make a
+  // A whole compaction of a large index can take seconds: never make a
   // waiting save sit through it.
   if (should_yield_()) return;
   std::atomic<bool> canceled{false}, done{false};

@@ -26,12 +26,23 @@ TEST_CASE("fault backend with no faults passes the conformance suite", "[unit][b
   });
 }
 
-TEST_CASE("local backend ignores temp files left by a crashed put", "[unit][backend]") {
-  ckpt::test::TempDir dir;
+namespace {
+
+// A local backend holding one object and what two crashed Puts left: a
+// 7-byte temp file beside the object and a 4-byte one in the root.
+std::shared_ptr<ckpt::Backend> LocalBackendWithLeftovers(const ckpt::test::TempDir& dir) {
   auto backend = ckpt::NewLocalBackend(dir.path());
   REQUIRE(backend->Put("packs/ab/ab01", "x", 1).ok());
   ckpt::test::WriteFileBytes(dir.Sub("packs/ab/.tmp-0123456789abcdef"), "partial", 7);
-  ckpt::test::WriteFileBytes(dir.Sub(".tmp-fedcba9876543210"), "partial", 7);
+  ckpt::test::WriteFileBytes(dir.Sub(".tmp-fedcba9876543210"), "part", 4);
+  return backend;
+}
+
+}  // namespace
+
+TEST_CASE("local backend ignores temp files left by a crashed put", "[unit][backend]") {
+  ckpt::test::TempDir dir;
+  auto backend = LocalBackendWithLeftovers(dir);
   auto names = backend->List("");
   REQUIRE(names.ok());
   CHECK(*names == std::vector<std::string>{"packs/ab/ab01"});
@@ -39,10 +50,7 @@ TEST_CASE("local backend ignores temp files left by a crashed put", "[unit][back
 
 TEST_CASE("local backend removes temp files older than the cutoff only", "[unit][backend]") {
   ckpt::test::TempDir dir;
-  auto backend = ckpt::NewLocalBackend(dir.path());
-  REQUIRE(backend->Put("packs/ab/ab01", "x", 1).ok());
-  ckpt::test::WriteFileBytes(dir.Sub("packs/ab/.tmp-0123456789abcdef"), "partial", 7);
-  ckpt::test::WriteFileBytes(dir.Sub(".tmp-fedcba9876543210"), "part", 4);
+  auto backend = LocalBackendWithLeftovers(dir);
   auto none = backend->RemoveAbandonedWrites("", 0);  // written after 1970: none is older
   REQUIRE(none.ok());
   CHECK(none->objects == 0);
