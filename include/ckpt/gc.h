@@ -37,7 +37,13 @@ struct GcOptions {
   // committed), so that readers and saves in flight never lose a file under
   // them. Default one hour; must exceed the longest save or load.
   int64_t grace_seconds = 3600;
-  // Progress in steps of the gc finished, of 6 (a dry run: of 2), called
+  // When this gc leaves at least this many index entries dead (removed
+  // chunks, entries of repacked packs), it compacts the index to drop
+  // them, rather than leaving that to the housekeeping of a later session,
+  // perhaps a save's. The compaction stops early if a save or load waits
+  // for the index. 0: compact after every gc; UINT64_MAX: never.
+  uint64_t compact_after_entries = 50000;
+  // Progress in steps of the gc finished, of 7 (a dry run: of 2), called
   // once at the start and after each step (see GcReport::step_seconds).
   // May be null.
   ProgressFn progress;
@@ -69,9 +75,12 @@ struct GcReport {
   uint64_t abandoned_writes_deleted = 0;
   uint64_t abandoned_bytes_deleted = 0;
   uint64_t packs_pending = 0;  // condemned packs still within the grace period
+  // Whether gc compacted the index to drop the entries it made dead (it
+  // does when they are many, and no save is waiting for the store lock).
+  bool index_compacted = false;
   bool dry_run = false;
   // Wall time of each step in seconds, in order: "plan", "remove", "mark",
-  // "sweep", "repack", "delete" (a dry run: "plan", "count"). For tuning
+  // "sweep", "repack", "delete", "compact" (a dry run: "plan", "count"). For tuning
   // schedules; the steps are described in docs/design.md.
   std::vector<std::pair<std::string, double>> step_seconds;
 };

@@ -135,6 +135,20 @@ Status RemoveUnkept(StoreContext& ctx, GcReport* report) {
   return batch.empty() ? Status::OK() : RemoveBatch(ctx, batch, report);
 }
 
+// Drops the index entries that this gc made dead in one compaction now, in
+// gc's time, when there are at least `threshold`: otherwise the closing housekeeping of
+// some later session, perhaps a save's, would rewrite them (§8.4 of
+// docs/design.md). Yields to waiters like that housekeeping. Returns
+// whether it compacted.
+Result<bool> CompactIfWorthIt(StoreContext& ctx, uint64_t dead_entries, uint64_t threshold) {
+  if (dead_entries < threshold) return false;
+  CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx, LockPriority::kBackground));
+  Status s = session.index().CompactYielding();
+  if (s.code() == Code::kBusy) return false;  // a later session compacts
+  CKPT_RETURN_IF_ERROR(s.WithContext("gc compact index"));
+  return true;
+}
+
 // Records how long each step of one gc took, and reports each finished
 // step to the caller's progress function (steps done of `steps`).
 class StepTimer {
@@ -182,8 +196,8 @@ Result<GcReport> CollectGarbage(StoreContext& ctx, const GcOptions& options) {
   const int64_t now = NowNs();
   GcReport report;
   report.dry_run = options.dry_run;
-  // plan, count; or plan, remove, mark, sweep, repack, delete
-  StepTimer timer(&report, options.progress, options.dry_run ? 2 : 6);
+  // plan, count; or plan, remove, mark, sweep, repack, delete, compact
+  StepTimer timer(&report, options.progress, options.dry_run ? 2 : 7);
   {
     CKPT_ASSIGN_OR_RETURN(auto index, OpenReader(ctx, LockPriority::kBackground));
     CKPT_RETURN_IF_ERROR(Plan(*index, options, now, &report));
@@ -234,6 +248,10 @@ Result<GcReport> CollectGarbage(StoreContext& ctx, const GcOptions& options) {
   report.abandoned_writes_deleted = deleted.abandoned_deleted;
   report.abandoned_bytes_deleted = deleted.abandoned_bytes_deleted;
   timer.Done("delete");
+  CKPT_ASSIGN_OR_RETURN(report.index_compacted,
+                        CompactIfWorthIt(ctx, sweep.chunks_removed + repack.entries_retired,
+                                         options.compact_after_entries));
+  timer.Done("compact");
   return report;
 }
 

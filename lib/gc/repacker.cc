@@ -105,6 +105,7 @@ Status RepackOne(StoreContext& ctx, const LiveSet& live, const std::string& pack
   CKPT_RETURN_IF_ERROR(sink.Flush());  // copies durable before the index moves to them
   CKPT_RETURN_IF_ERROR(CommitMoves(ctx, pack, moved, sink));
   result->packs_repacked++;
+  result->entries_retired += entries.size();
   return Status::OK();
 }
 

@@ -16,7 +16,8 @@ namespace ckpt::internal {
 struct RepackResult {
   uint64_t packs_repacked = 0;
   uint64_t bytes_copied = 0;
-  uint64_t packs_damaged = 0;  // skipped: an entry failed its hash
+  uint64_t packs_damaged = 0;    // skipped: an entry failed its hash
+  uint64_t entries_retired = 0;  // index entries into the packs rewritten
 };
 
 // Packs that would free less than this are not rewritten.

@@ -75,6 +75,9 @@ class Index {
   // that have nothing left to do go. Stops early, with kBusy, once
   // *canceled turns true (if given); what it compacted by then stays.
   Status CompactAll(std::atomic<bool>* canceled = nullptr);
+  // CompactAll that yields to waiters (see SetYield): kBusy, with what it
+  // compacted by then kept, when someone waits for the store lock.
+  Status CompactYielding();
   // Calls fn(key, value) for every key starting with `prefix`, in order,
   // until fn returns false.
   Status Scan(std::string_view prefix,

@@ -182,6 +182,68 @@ TEST_CASE("deleted packs: tombstones retire a gc later, compaction forgets the r
   RequireClean(*store);
 }
 
+TEST_CASE("gc compacts the index once it made enough entries dead", "[integration][gc]") {
+  TempDir dir;
+  auto store = MustOpen(dir.path());
+  const OneTensor a(1 << 20, 1), b(1 << 20, 2);
+  REQUIRE(store->Save(a.Request("a", 0)).ok());
+  REQUIRE(store->Save(b.Request("b", 0)).ok());
+  REQUIRE(store->Delete("a@0").ok());
+  const EntryCounts before = CountEntries(dir.path());
+
+  GcOptions options = KeepLast(10, 3600);  // the pack stays, condemned
+  options.compact_after_entries = 17;      // a@0's 16 chunks and its manifest
+  auto report = store->Gc(options);
+  REQUIRE(report.ok());
+  CHECK(report->packs_pending == 1);
+  CHECK(report->index_compacted);
+  REQUIRE(report->step_seconds.back().first == "compact");
+  const EntryCounts after = CountEntries(dir.path());
+  CHECK(after.raw == after.present);  // dropped, not just uncounted
+  CHECK(after.present == before.present - 16);
+  CHECK(b.LoadsFrom(*store, "b@0"));
+  RequireClean(*store);
+
+  // Below the threshold it leaves the entries to a later compaction.
+  REQUIRE(store->Delete("b@0").ok());
+  options.compact_after_entries = 18;
+  report = store->Gc(options);
+  REQUIRE(report.ok());
+  CHECK_FALSE(report->index_compacted);
+  const EntryCounts lingering = CountEntries(dir.path());
+  CHECK(lingering.present == 0);
+  CHECK(lingering.raw == 16);
+}
+
+TEST_CASE("a compaction drops the entries of packs condemned in the same session",
+          "[integration][gc]") {
+  TempDir dir;
+  auto store = MustOpen(dir.path());
+  const OneTensor a(1 << 20, 1);
+  REQUIRE(store->Save(a.Request("a", 0)).ok());
+  store.reset();
+  REQUIRE(CountEntries(dir.path()).raw == 16);
+  {
+    // Its filter was set up at open, with no condemned pack yet.
+    auto index = OpenIndex(dir.path(), false);
+    std::vector<std::string> packs;
+    REQUIRE(index
+                ->Scan("P",
+                       [&](std::string_view k, auto) {
+                         packs.push_back(PackIdOfKey(k));
+                         return true;
+                       })
+                .ok());
+    REQUIRE(packs.size() == 1);
+    IndexBatch batch;
+    batch.Delete(PackKey(packs[0]));
+    batch.Put(CondemnedKey(packs[0]), std::string(8, '\0'));
+    REQUIRE(index->Commit(batch).ok());
+    REQUIRE(index->CompactAll().ok());
+  }
+  CHECK(CountEntries(dir.path()).raw == 0);
+}
+
 TEST_CASE("a pack file back after gc deleted it goes at the next gc", "[integration][gc]") {
   TempDir dir, saved;
   auto store = MustOpen(dir.path());

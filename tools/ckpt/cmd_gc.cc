@@ -97,6 +97,7 @@ void PrintTotals(const GcReport& report, const std::string& grace) {
                      HumanBytes(report.abandoned_bytes_deleted))});
   table.AddRow({"packs pending", fmt::format("{} (deleted by a gc after the {} grace period)",
                                              report.packs_pending, grace)});
+  if (report.index_compacted) table.AddRow({"index", "compacted"});
   fmt::print("{}", table.Render(2));
 }
 

@@ -157,6 +157,7 @@ json GcJson(const GcReport& r) {
           {"packs_pending", r.packs_pending},
           {"abandoned_writes_deleted", r.abandoned_writes_deleted},
           {"abandoned_bytes_deleted", r.abandoned_bytes_deleted},
+          {"index_compacted", r.index_compacted},
           {"step_seconds", std::move(steps)}};
 }
 
