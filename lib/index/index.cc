@@ -1,16 +1,12 @@
 #include "index/index.h"
 
-#include <fcntl.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 #include <rocksdb/transaction_log.h>
 #include <rocksdb/write_batch.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <map>
 #include <thread>
 
 #include "index/dead_pack_filter.h"
@@ -29,35 +25,6 @@ Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.IsIOError() && s.ToString().find("lock") != std::string::npos)
     return Status::Busy("the store is open read-write in another process (" + msg + ")");
   return Status::IOError(msg);
-}
-
-// Whether files in directory `dir` (or, before it exists, its parent) can
-// be opened with O_DIRECT: tmpfs and some other file systems refuse it,
-// and RocksDB would then fail every flush.
-bool ProbeDirectIo(const std::string& dir) {
-  std::string where = dir;
-  struct stat st;
-  if (::stat(where.c_str(), &st) != 0) {
-    size_t slash = where.find_last_of('/');
-    where = slash == std::string::npos ? "." : slash == 0 ? "/" : where.substr(0, slash);
-  }
-  std::string probe = where + "/.direct-io-probe-" + std::to_string(::getpid());
-  int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_DIRECT | O_CLOEXEC, 0600);
-  if (fd < 0) return false;
-  ::close(fd);
-  ::unlink(probe.c_str());
-  return true;
-}
-
-// ProbeDirectIo, once per directory and process: every session opens the
-// index.
-bool DirectIoWorks(const std::string& dir) {
-  static std::mutex mu;
-  static std::map<std::string, bool> known;
-  std::lock_guard<std::mutex> lock(mu);
-  auto it = known.find(dir);
-  if (it == known.end()) it = known.emplace(dir, ProbeDirectIo(dir)).first;
-  return it->second;
 }
 
 }  // namespace
@@ -95,16 +62,6 @@ Result<std::unique_ptr<Index>> Index::Open(const std::string& path, bool create,
   // Compactions after a large gc sweep rewrite the chunk keys; use both
   // cores of a small machine.
   options.max_subcompactions = 2;
-  // No compaction in the background: a session's close would wait for
-  // one that had started, which made gc's sweep sessions 0.4 s slower on a
-  // 96 MiB index, and could as well hold up a save. Housekeeping (Tidy)
-  // and gc compact explicitly instead, yielding to waiters.
-  options.disable_auto_compactions = true;
-  // Flushes and compactions write table files nobody reads soon; through
-  // the page cache each one first fills fresh pages, which on a small VM
-  // cost more than the disk writes (compacting a 96 MiB index into 66 MiB
-  // took 0.91 s buffered, 0.61 s direct).
-  if (!read_only) options.use_direct_io_for_flush_and_compaction = DirectIoWorks(path);
   auto filter = std::make_shared<DeadPackFilterFactory>();
   if (!read_only) options.compaction_filter_factory = filter;
   rocksdb::DB* db = nullptr;
