@@ -11,7 +11,7 @@ class DeadPackFilter : public rocksdb::CompactionFilter {
               bool*) const override {
     constexpr size_t kChunkKeySize = 33, kPackIdSize = 16;
     if (key.size() != kChunkKeySize || key[0] != 'C' || value.size() < kPackIdSize) return false;
-    return packs_->count(std::string(value.data(), kPackIdSize)) > 0;
+    return packs_->contains(std::string_view(value.data(), kPackIdSize));
   }
   const char* Name() const override { return "ckpt.DeadPackFilter"; }
 

@@ -17,12 +17,19 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_set>
 
 namespace ckpt::internal {
 
 // Binary pack ids (16 bytes each).
-using PackIdSet = std::unordered_set<std::string>;
+// Looked up by string_view: the filter sees every chunk entry of a
+// compaction, and a 16-byte std::string key would allocate for each.
+struct PackIdHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view id) const { return std::hash<std::string_view>()(id); }
+};
+using PackIdSet = std::unordered_set<std::string, PackIdHash, std::equal_to<>>;
 
 // Hands every compaction a filter over the dead-pack set current when the
 // compaction starts.
