@@ -27,7 +27,11 @@ Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   return Status::IOError(msg);
 }
 
+std::atomic<rocksdb::Env*> index_env_for_testing{nullptr};
+
 }  // namespace
+
+void SetIndexEnvForTesting(rocksdb::Env* env) { index_env_for_testing = env; }
 
 IndexBatch::IndexBatch() : rep_(std::make_unique<rocksdb::WriteBatch>()) {}
 IndexBatch::~IndexBatch() = default;
@@ -41,6 +45,7 @@ void IndexBatch::Delete(std::string_view key) {
 
 Result<std::unique_ptr<Index>> Index::Open(const std::string& path, bool create, bool read_only) {
   rocksdb::Options options;
+  if (rocksdb::Env* env = index_env_for_testing.load()) options.env = env;
   options.create_if_missing = create;
   options.paranoid_checks = true;
   options.max_open_files = read_only ? -1 : 256;

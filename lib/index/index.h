@@ -17,12 +17,17 @@
 
 namespace rocksdb {
 class DB;
+class Env;
 class WriteBatch;
 }  // namespace rocksdb
 
 namespace ckpt::internal {
 
 class DeadPackFilterFactory;
+
+// Tests only: every Index opened from now on in this process does its file
+// I/O through `env` (nullptr: the default), e.g. an IndexFaultInjector's.
+void SetIndexEnvForTesting(rocksdb::Env* env);
 
 // Mutations to commit together.
 class IndexBatch {

@@ -1,0 +1,128 @@
+#include "index/index_fault_fs.h"
+
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
+
+namespace ckpt::internal {
+namespace {
+
+rocksdb::IOStatus Injected(IndexFault fault) {
+  if (fault == IndexFault::kNoSpace) return rocksdb::IOStatus::NoSpace("injected ENOSPC");
+  return rocksdb::IOStatus::IOError("injected EIO");
+}
+
+class FaultFile : public rocksdb::FSWritableFileOwnerWrapper {
+ public:
+  FaultFile(std::unique_ptr<rocksdb::FSWritableFile>&& file, IndexFaultInjector* injector)
+      : FSWritableFileOwnerWrapper(std::move(file)), injector_(injector) {}
+
+  using IOOptions = rocksdb::IOOptions;
+  using IODebugContext = rocksdb::IODebugContext;
+  using IOStatus = rocksdb::IOStatus;
+  using Slice = rocksdb::Slice;
+
+  IOStatus Append(const Slice& data, const IOOptions& o, IODebugContext* d) override {
+    IndexFault f;
+    return injector_->ShouldFail(&f) ? Injected(f) : FSWritableFileOwnerWrapper::Append(data, o, d);
+  }
+  IOStatus Append(const Slice& data, const IOOptions& o, const rocksdb::DataVerificationInfo& info,
+                  IODebugContext* d) override {
+    IndexFault f;
+    return injector_->ShouldFail(&f) ? Injected(f)
+                                     : FSWritableFileOwnerWrapper::Append(data, o, info, d);
+  }
+  IOStatus PositionedAppend(const Slice& data, uint64_t offset, const IOOptions& o,
+                            IODebugContext* d) override {
+    IndexFault f;
+    return injector_->ShouldFail(&f)
+               ? Injected(f)
+               : FSWritableFileOwnerWrapper::PositionedAppend(data, offset, o, d);
+  }
+  IOStatus Flush(const IOOptions& o, IODebugContext* d) override {
+    IndexFault f;
+    return injector_->ShouldFail(&f) ? Injected(f) : FSWritableFileOwnerWrapper::Flush(o, d);
+  }
+  IOStatus Sync(const IOOptions& o, IODebugContext* d) override {
+    IndexFault f;
+    return injector_->ShouldFail(&f) ? Injected(f) : FSWritableFileOwnerWrapper::Sync(o, d);
+  }
+  IOStatus Fsync(const IOOptions& o, IODebugContext* d) override {
+    IndexFault f;
+    return injector_->ShouldFail(&f) ? Injected(f) : FSWritableFileOwnerWrapper::Fsync(o, d);
+  }
+
+ private:
+  IndexFaultInjector* injector_;
+};
+
+}  // namespace
+
+class IndexFaultInjector::FaultFileSystem : public rocksdb::FileSystemWrapper {
+ public:
+  explicit FaultFileSystem(IndexFaultInjector* injector)
+      : FileSystemWrapper(rocksdb::FileSystem::Default()), injector_(injector) {}
+  const char* Name() const override { return "ckpt.IndexFaultFileSystem"; }
+
+  rocksdb::IOStatus NewWritableFile(const std::string& name, const rocksdb::FileOptions& options,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* file,
+                                    rocksdb::IODebugContext* dbg) override {
+    return Wrap(target()->NewWritableFile(name, options, file, dbg), file);
+  }
+  rocksdb::IOStatus ReopenWritableFile(const std::string& name, const rocksdb::FileOptions& options,
+                                       std::unique_ptr<rocksdb::FSWritableFile>* file,
+                                       rocksdb::IODebugContext* dbg) override {
+    return Wrap(target()->ReopenWritableFile(name, options, file, dbg), file);
+  }
+  rocksdb::IOStatus ReuseWritableFile(const std::string& name, const std::string& old_name,
+                                      const rocksdb::FileOptions& options,
+                                      std::unique_ptr<rocksdb::FSWritableFile>* file,
+                                      rocksdb::IODebugContext* dbg) override {
+    return Wrap(target()->ReuseWritableFile(name, old_name, options, file, dbg), file);
+  }
+  rocksdb::IOStatus RenameFile(const std::string& from, const std::string& to,
+                               const rocksdb::IOOptions& options,
+                               rocksdb::IODebugContext* dbg) override {
+    IndexFault f;
+    if (injector_->ShouldFail(&f)) return Injected(f);
+    return target()->RenameFile(from, to, options, dbg);
+  }
+
+ private:
+  rocksdb::IOStatus Wrap(rocksdb::IOStatus s, std::unique_ptr<rocksdb::FSWritableFile>* file) {
+    if (s.ok()) *file = std::make_unique<FaultFile>(std::move(*file), injector_);
+    return s;
+  }
+  IndexFaultInjector* injector_;
+};
+
+IndexFaultInjector::IndexFaultInjector()
+    : env_(rocksdb::NewCompositeEnv(std::make_shared<FaultFileSystem>(this))) {}
+
+IndexFaultInjector::~IndexFaultInjector() = default;
+
+rocksdb::Env* IndexFaultInjector::env() const { return env_.get(); }
+
+void IndexFaultInjector::FailNth(uint64_t n, IndexFault fault, bool sticky) {
+  fault_ = static_cast<int>(fault);
+  sticky_ = sticky;
+  fired_ = false;
+  countdown_ = n;
+}
+
+void IndexFaultInjector::Disarm() { countdown_ = 0; }
+
+bool IndexFaultInjector::ShouldFail(IndexFault* fault) {
+  uint64_t left = countdown_.load();
+  while (left > 0) {
+    const uint64_t next = left == 1 ? (sticky_ ? 1 : 0) : left - 1;
+    if (countdown_.compare_exchange_weak(left, next)) {
+      if (left != 1) return false;
+      fired_ = true;
+      *fault = static_cast<IndexFault>(fault_.load());
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace ckpt::internal
