@@ -61,3 +61,17 @@ echo "| restic forget --keep-last 5 --prune | $restic_s | $restic_mib |"
 echo "| **ckpt / restic** | **$(python3 -c "print(f'{$ckpt_s/$restic_s:.2f}')")** | |"
 echo
 echo "checkpoints left in ckpt: $left; store after gc: $(du -sh "$OUT/store" | cut -f1)"
+
+# The floor both tools stand on: deleting the same number of bytes as
+# plain files, with rm on 8 processes (as many unlinks in flight as ckpt
+# gc has). On file systems that discard freed blocks this is most of gc.
+deleted=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["bytes_deleted"])' "$OUT/ckpt.log")
+files=$(( (deleted + 20971519) / 20971520 ))
+mkdir -p "$OUT/floor"
+head -c 20971520 /dev/urandom >"$OUT/floor/seed"
+for i in $(seq 1 "$files"); do cp "$OUT/floor/seed" "$OUT/floor/f$i"; done
+rm "$OUT/floor/seed"
+sync
+floor_line=$(measure rm bash -c "find '$OUT/floor' -type f -print0 | xargs -0 -P 8 -n 4 rm")
+read -r _ floor_s _ <<<"$floor_line"
+echo "deleting the same bytes as $files files of 20 MiB with rm (8 processes): $floor_s s"

@@ -142,7 +142,8 @@ Status RemoveUnkept(StoreContext& ctx, GcReport* report) {
 // whether it compacted.
 Result<bool> CompactIfWorthIt(StoreContext& ctx, uint64_t dead_entries, uint64_t threshold) {
   if (dead_entries < threshold) return false;
-  CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx, LockPriority::kBackground));
+  CKPT_ASSIGN_OR_RETURN(
+      auto session, OpenWriter(ctx, LockPriority::kBackground, /*background_compactions=*/false));
   Status s = session.index().CompactYielding();
   if (s.code() == Code::kBusy) return false;  // a later session compacts
   CKPT_RETURN_IF_ERROR(s.WithContext("gc compact index"));

@@ -43,8 +43,10 @@ void IndexBatch::Delete(std::string_view key) {
   rep_->Delete(rocksdb::Slice(key.data(), key.size()));
 }
 
-Result<std::unique_ptr<Index>> Index::Open(const std::string& path, bool create, bool read_only) {
+Result<std::unique_ptr<Index>> Index::Open(const std::string& path, bool create, bool read_only,
+                                           bool background_compactions) {
   rocksdb::Options options;
+  options.disable_auto_compactions = !background_compactions;
   if (rocksdb::Env* env = index_env_for_testing.load()) options.env = env;
   options.create_if_missing = create;
   options.paranoid_checks = true;

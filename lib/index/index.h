@@ -50,7 +50,11 @@ class Index {
   // read_only opens see the state at open time and keep every table file
   // open, so later compactions by a writer cannot pull files from under
   // them. A database open read-write elsewhere yields kBusy.
-  static Result<std::unique_ptr<Index>> Open(const std::string& path, bool create, bool read_only);
+  // Without `background_compactions`, RocksDB starts none in this
+  // session: one that is about to compact everything (CompactAll) would
+  // otherwise first wait for whichever the open started.
+  static Result<std::unique_ptr<Index>> Open(const std::string& path, bool create, bool read_only,
+                                             bool background_compactions = true);
   // Closes a read-write database after housekeeping that keeps later opens
   // fast (flushing a large write-ahead log, compacting many level-0 files).
   ~Index();

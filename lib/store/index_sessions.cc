@@ -14,7 +14,8 @@ Result<std::unique_ptr<Index>> OpenReader(StoreContext& ctx, LockPriority priori
   return Index::Open(ctx.index_dir(), false, true);
 }
 
-Result<WriterSession> OpenWriter(StoreContext& ctx, LockPriority priority) {
+Result<WriterSession> OpenWriter(StoreContext& ctx, LockPriority priority,
+                                 bool background_compactions) {
   if (ctx.options.read_only) return Status::NotSupported("store opened read-only");
   WriterSession session;
   const auto start = std::chrono::steady_clock::now();
@@ -29,7 +30,8 @@ Result<WriterSession> OpenWriter(StoreContext& ctx, LockPriority priority) {
   for (uint64_t max = ctx.lock_wait_max_us.load();
        waited > max && !ctx.lock_wait_max_us.compare_exchange_weak(max, waited);) {
   }
-  CKPT_ASSIGN_OR_RETURN(session.index_, Index::Open(ctx.index_dir(), false, false));
+  CKPT_ASSIGN_OR_RETURN(session.index_,
+                        Index::Open(ctx.index_dir(), false, false, background_compactions));
   session.index_->SetYield([path = ctx.path] { return StoreLock::ForegroundWaiting(path); });
   return session;
 }

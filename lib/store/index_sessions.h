@@ -21,7 +21,8 @@ class WriterSession {
   Index& index() { return *index_; }
 
  private:
-  friend Result<WriterSession> OpenWriter(StoreContext& ctx, LockPriority priority);
+  friend Result<WriterSession> OpenWriter(StoreContext& ctx, LockPriority priority,
+                                          bool background_compactions);
   std::unique_lock<std::mutex> in_process_;
   StoreLock lock_;
   std::unique_ptr<Index> index_;
@@ -34,8 +35,10 @@ Result<std::unique_ptr<Index>> OpenReader(StoreContext& ctx,
 // Waits (up to StoreOptions::lock_timeout_ms) for the writer lock.
 // kBackground (gc) lets any foreground caller waiting for the store lock go
 // first, so that a save waits for at most one gc session. Errors: kBusy,
-// kNotSupported.
+// kNotSupported. A session that will compact the whole index opens it
+// without background compactions (see Index::Open).
 Result<WriterSession> OpenWriter(StoreContext& ctx,
-                                 LockPriority priority = LockPriority::kForeground);
+                                 LockPriority priority = LockPriority::kForeground,
+                                 bool background_compactions = true);
 
 }  // namespace ckpt::internal
