@@ -33,22 +33,31 @@ uint64_t GetLe(const uint8_t* p, size_t width) {
 // entropy of their byte histogram. rANS comes within a fraction of a
 // percent of it, so a plane whose bound is near n is stored without paying
 // for an encoding that cannot win (low mantissa planes are nearly random).
+// Large planes are sampled, one byte in kSampleStride: the histogram of
+// 16 Ki samples puts the bound within a fraction of a percent of the whole
+// plane's (a plug-in entropy estimate errs low by about 255 / (2 n ln 2)
+// bits per byte), and a plane judged codable by mistake is still stored
+// when rANS does not shrink it. Whole-plane histograms were 7% of a
+// fine-tune save's CPU time.
 double EntropyBound(const uint8_t* p, size_t n) {
+  constexpr size_t kSampleFrom = 64 * 1024, kSampleStride = 4;
+  const size_t stride = n >= kSampleFrom ? kSampleStride : 1;
   uint32_t counts[4][256] = {};
-  size_t i = 0;
-  for (; i + 4 <= n; i += 4) {  // four tables: no stall on repeated bytes
+  size_t i = 0, taken = 0;
+  for (; i + 4 * stride <= n; i += 4 * stride) {  // four tables: no stall on repeated bytes
     ++counts[0][p[i]];
-    ++counts[1][p[i + 1]];
-    ++counts[2][p[i + 2]];
-    ++counts[3][p[i + 3]];
+    ++counts[1][p[i + stride]];
+    ++counts[2][p[i + 2 * stride]];
+    ++counts[3][p[i + 3 * stride]];
+    taken += 4;
   }
-  for (; i < n; ++i) ++counts[0][p[i]];
+  for (; i < n; i += stride, ++taken) ++counts[0][p[i]];
   double bits = 0;
   for (int b = 0; b < 256; ++b) {
     const double c = counts[0][b] + counts[1][b] + counts[2][b] + counts[3][b];
-    if (c > 0) bits -= c * std::log2(c / static_cast<double>(n));
+    if (c > 0) bits -= c * std::log2(c / static_cast<double>(taken));
   }
-  return bits / 8;
+  return bits / 8 * static_cast<double>(n) / static_cast<double>(taken);
 }
 
 // Planes whose entropy bound is above this share of their size are stored.
