@@ -274,8 +274,16 @@ Status WalkFiles(const std::string& dir,
   if (d == nullptr) return errno == ENOENT ? Status::OK() : ErrnoStatus(errno, "list", dir);
   std::vector<std::string> subdirs;
   Status s;
-  errno = 0;
-  while (struct dirent* e = ::readdir(d)) {
+  for (;;) {
+    // readdir reports an error only through errno, and a skipped entry
+    // (vanished between readdir and fstatat) leaves ENOENT there: clear it
+    // before every call, or the end of the directory reads as an error.
+    errno = 0;
+    struct dirent* e = ::readdir(d);
+    if (e == nullptr) {
+      if (errno != 0) s = ErrnoStatus(errno, "list", dir);
+      break;
+    }
     const char* name = e->d_name;
     if (std::strcmp(name, ".") == 0 || std::strcmp(name, "..") == 0) continue;
     struct stat st;
@@ -286,9 +294,7 @@ Status WalkFiles(const std::string& dir,
     }
     if (S_ISDIR(st.st_mode)) subdirs.push_back(dir + "/" + name);
     if (S_ISREG(st.st_mode)) fn(dir + "/" + name, st);
-    errno = 0;
   }
-  if (s.ok() && errno != 0) s = ErrnoStatus(errno, "list", dir);
   ::closedir(d);
   for (const auto& sub : subdirs) {
     if (!s.ok()) break;
