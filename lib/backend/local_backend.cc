@@ -33,6 +33,15 @@ namespace {
 
 constexpr const char* kTempPrefix = ".tmp-";
 
+// Whether the file at `path` is a Put's temporary file.
+bool IsTempFile(const std::string& path) {
+  return path.compare(path.rfind('/') + 1, std::strlen(kTempPrefix), kTempPrefix) == 0;
+}
+
+int64_t ModifiedNs(const struct stat& st) {
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+}
+
 std::string ParentOf(const std::string& path) {
   size_t slash = path.rfind('/');
   return slash == std::string::npos ? "." : path.substr(0, slash);
@@ -259,7 +268,7 @@ Result<int64_t> LocalBackend::ModifiedTimeNs(const std::string& name) {
   const std::string path = PathOf(name);
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) return ErrnoStatus(errno, "stat", path);
-  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  return ModifiedNs(st);
 }
 
 namespace {
@@ -310,17 +319,13 @@ std::string DirOfPrefix(const std::string& root, const std::string& prefix) {
   return slash == std::string::npos ? root : root + "/" + prefix.substr(0, slash);
 }
 
-int64_t ModifiedNs(const struct stat& st) {
-  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-}
-
 }  // namespace
 
 Result<std::vector<std::string>> LocalBackend::List(const std::string& prefix) {
   std::vector<std::string> names;
   const std::string start = DirOfPrefix(root_, prefix);
   CKPT_RETURN_IF_ERROR(WalkFiles(start, [&](const std::string& path, const struct stat&) {
-    if (path.compare(path.rfind('/') + 1, std::strlen(kTempPrefix), kTempPrefix) == 0) return;
+    if (IsTempFile(path)) return;
     std::string name = path.substr(root_.size() + 1);
     if (name.rfind(prefix, 0) == 0) names.push_back(std::move(name));
   }));
@@ -337,7 +342,7 @@ Result<Backend::AbandonedWrites> LocalBackend::RemoveAbandonedWrites(const std::
   // Found first, removed after the walk.
   std::vector<std::pair<std::string, uint64_t>> doomed;
   CKPT_RETURN_IF_ERROR(WalkFiles(start, [&](const std::string& path, const struct stat& st) {
-    if (path.compare(path.rfind('/') + 1, std::strlen(kTempPrefix), kTempPrefix) != 0) return;
+    if (!IsTempFile(path)) return;
     // A younger one may still be being written.
     if (ModifiedNs(st) < written_before_ns)
       doomed.emplace_back(path, static_cast<uint64_t>(st.st_size));

@@ -22,36 +22,35 @@ class FaultFile : public rocksdb::FSWritableFileOwnerWrapper {
   using Slice = rocksdb::Slice;
 
   IOStatus Append(const Slice& data, const IOOptions& o, IODebugContext* d) override {
-    IndexFault f;
-    return injector_->ShouldFail(&f) ? Injected(f) : FSWritableFileOwnerWrapper::Append(data, o, d);
+    return Guarded([&] { return FSWritableFileOwnerWrapper::Append(data, o, d); });
   }
   IOStatus Append(const Slice& data, const IOOptions& o, const rocksdb::DataVerificationInfo& info,
                   IODebugContext* d) override {
-    IndexFault f;
-    return injector_->ShouldFail(&f) ? Injected(f)
-                                     : FSWritableFileOwnerWrapper::Append(data, o, info, d);
+    return Guarded([&] { return FSWritableFileOwnerWrapper::Append(data, o, info, d); });
   }
   IOStatus PositionedAppend(const Slice& data, uint64_t offset, const IOOptions& o,
                             IODebugContext* d) override {
-    IndexFault f;
-    return injector_->ShouldFail(&f)
-               ? Injected(f)
-               : FSWritableFileOwnerWrapper::PositionedAppend(data, offset, o, d);
+    return Guarded(
+        [&] { return FSWritableFileOwnerWrapper::PositionedAppend(data, offset, o, d); });
   }
   IOStatus Flush(const IOOptions& o, IODebugContext* d) override {
-    IndexFault f;
-    return injector_->ShouldFail(&f) ? Injected(f) : FSWritableFileOwnerWrapper::Flush(o, d);
+    return Guarded([&] { return FSWritableFileOwnerWrapper::Flush(o, d); });
   }
   IOStatus Sync(const IOOptions& o, IODebugContext* d) override {
-    IndexFault f;
-    return injector_->ShouldFail(&f) ? Injected(f) : FSWritableFileOwnerWrapper::Sync(o, d);
+    return Guarded([&] { return FSWritableFileOwnerWrapper::Sync(o, d); });
   }
   IOStatus Fsync(const IOOptions& o, IODebugContext* d) override {
-    IndexFault f;
-    return injector_->ShouldFail(&f) ? Injected(f) : FSWritableFileOwnerWrapper::Fsync(o, d);
+    return Guarded([&] { return FSWritableFileOwnerWrapper::Fsync(o, d); });
   }
 
  private:
+  // The injected fault if this operation is the one to fail, else `op`.
+  template <typename Op>
+  IOStatus Guarded(Op op) {
+    IndexFault f;
+    return injector_->ShouldFail(&f) ? Injected(f) : op();
+  }
+
   IndexFaultInjector* injector_;
 };
 

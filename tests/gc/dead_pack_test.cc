@@ -107,15 +107,24 @@ struct OneTensor {
   }
 };
 
+// a@0 and b@0 saved into packs of their own, then a@0 deleted: its pack
+// holds nothing live.
+struct DeletedA {
+  TempDir dir;
+  std::unique_ptr<Store> store = MustOpen(dir.path());
+  const OneTensor a{1 << 20, 1}, b{1 << 20, 2};
+  DeletedA() {
+    REQUIRE(store->Save(a.Request("a", 0)).ok());
+    REQUIRE(store->Save(b.Request("b", 0)).ok());
+    REQUIRE(store->Delete("a@0").ok());
+  }
+};
+
 }  // namespace
 
 TEST_CASE("chunk entries into a condemned pack stop counting at once", "[integration][gc]") {
-  TempDir dir;
-  auto store = MustOpen(dir.path());
-  const OneTensor a(1 << 20, 1), b(1 << 20, 2);
-  REQUIRE(store->Save(a.Request("a", 0)).ok());
-  REQUIRE(store->Save(b.Request("b", 0)).ok());
-  REQUIRE(store->Delete("a@0").ok());
+  DeletedA setup;
+  auto& [dir, store, a, b] = setup;
   const EntryCounts before = CountEntries(dir.path());
   CHECK(before.raw == before.present);
 
@@ -183,12 +192,8 @@ TEST_CASE("deleted packs: tombstones retire a gc later, compaction forgets the r
 }
 
 TEST_CASE("gc compacts the index once it made enough entries dead", "[integration][gc]") {
-  TempDir dir;
-  auto store = MustOpen(dir.path());
-  const OneTensor a(1 << 20, 1), b(1 << 20, 2);
-  REQUIRE(store->Save(a.Request("a", 0)).ok());
-  REQUIRE(store->Save(b.Request("b", 0)).ok());
-  REQUIRE(store->Delete("a@0").ok());
+  DeletedA setup;
+  auto& [dir, store, a, b] = setup;
   const EntryCounts before = CountEntries(dir.path());
 
   GcOptions options = KeepLast(10, 3600);  // the pack stays, condemned
@@ -245,12 +250,9 @@ TEST_CASE("a compaction drops the entries of packs condemned in the same session
 }
 
 TEST_CASE("a pack file back after gc deleted it goes at the next gc", "[integration][gc]") {
-  TempDir dir, saved;
-  auto store = MustOpen(dir.path());
-  const OneTensor a(1 << 20, 1), b(1 << 20, 2);
-  REQUIRE(store->Save(a.Request("a", 0)).ok());
-  REQUIRE(store->Save(b.Request("b", 0)).ok());
-  REQUIRE(store->Delete("a@0").ok());
+  TempDir saved;
+  DeletedA setup;
+  auto& [dir, store, a, b] = setup;
   // What an unsynced unlink lost in a crash would bring back.
   fs::copy(dir.path() + "/packs", saved.path() + "/packs", fs::copy_options::recursive);
   REQUIRE(store->Gc(KeepLast(10, 0)).ok());
