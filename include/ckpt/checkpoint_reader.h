@@ -7,18 +7,28 @@
 // Store::LoadEntry.
 //
 // Thread-safety: safe to use from many threads at once. REQUIRES: the Store
-// that opened it outlives it. Stability: stable.
+// that opened it outlives it. Stability: stable; methods may be added (only
+// the library implements this class).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "ckpt/manifest.h"
 #include "ckpt/options.h"
 #include "ckpt/status.h"
 
 namespace ckpt {
+
+// Receives one verified piece of an entry that StreamEntries reads: `length`
+// bytes of entries[entry] (an index into the names passed) from byte
+// `offset` on. `data` is valid only during the call. A non-OK return stops
+// the stream and is returned by StreamEntries.
+using PieceSink =
+    std::function<Status(size_t entry, uint64_t offset, const void* data, size_t length)>;
 
 class CheckpointReader {
  public:
@@ -36,6 +46,18 @@ class CheckpointReader {
   // chunks that overlap. Errors: as ReadEntry.
   virtual Status ReadRange(const std::string& name, uint64_t offset, uint64_t length,
                            void* dst) = 0;
+
+  // Reads the whole entries `names` on the store's threads and passes each
+  // piece (a chunk) to `sink` as soon as its hash is checked: from several
+  // threads at once and in no fixed order, every byte exactly once. Pieces
+  // come roughly in the order of `names`, so a sink writing them to a file
+  // writes it almost front to back. Memory: one chunk per thread, whatever
+  // the entries' sizes. Stops at the first error, of a read (with the
+  // checkpoint and entry) or of `sink`, and returns it; pieces read until
+  // then may have reached `sink`. options.progress counts the bytes of all
+  // entries together. Errors: as ReadEntry, or the sink's.
+  virtual Status StreamEntries(const std::vector<std::string>& names, const PieceSink& sink,
+                               const LoadOptions& options = {}) = 0;
 };
 
 }  // namespace ckpt

@@ -8,7 +8,7 @@
 namespace ckpt::internal {
 
 Result<std::unique_ptr<CheckpointReaderImpl>> CheckpointReaderImpl::Open(StoreContext& ctx,
-                                                                        const std::string& ref) {
+                                                                         const std::string& ref) {
   CKPT_ASSIGN_OR_RETURN(auto index, OpenReader(ctx));
   std::unique_ptr<CheckpointReaderImpl> reader(new CheckpointReaderImpl(ctx, std::move(index)));
   CKPT_ASSIGN_OR_RETURN(reader->checkpoint_, ResolveRef(*reader->index_, ref));
@@ -28,17 +28,27 @@ Status CheckpointReaderImpl::ReadEntry(const std::string& name, void* dst, size_
                                        const LoadOptions& options) {
   CKPT_ASSIGN_OR_RETURN(const ManifestEntry* e, Find(name));
   if (dst_size != e->byte_length)
-    return Status::InvalidArgument("buffer of " + std::to_string(dst_size) + " bytes for '" +
-                                   name + "' of " + std::to_string(e->byte_length) + " bytes");
-  return ReadEntryRange(ctx_, *index_, checkpoint_, *e, 0, e->byte_length,
-                        static_cast<uint8_t*>(dst), options.progress, 0, e->byte_length);
+    return Status::InvalidArgument("buffer of " + std::to_string(dst_size) + " bytes for '" + name +
+                                   "' of " + std::to_string(e->byte_length) + " bytes");
+  return ReadEntries(ctx_, *index_, checkpoint_, {e}, {static_cast<uint8_t*>(dst)},
+                     options.progress);
 }
 
 Status CheckpointReaderImpl::ReadRange(const std::string& name, uint64_t offset, uint64_t length,
                                        void* dst) {
   CKPT_ASSIGN_OR_RETURN(const ManifestEntry* e, Find(name));
-  return ReadEntryRange(ctx_, *index_, checkpoint_, *e, offset, length,
-                        static_cast<uint8_t*>(dst), nullptr, 0, 0);
+  return ReadEntryRange(ctx_, *index_, checkpoint_, *e, offset, length, static_cast<uint8_t*>(dst));
+}
+
+Status CheckpointReaderImpl::StreamEntries(const std::vector<std::string>& names,
+                                           const PieceSink& sink, const LoadOptions& options) {
+  std::vector<const ManifestEntry*> entries;
+  entries.reserve(names.size());
+  for (const std::string& name : names) {
+    CKPT_ASSIGN_OR_RETURN(const ManifestEntry* e, Find(name));
+    entries.push_back(e);
+  }
+  return internal::StreamEntries(ctx_, *index_, checkpoint_, entries, sink, options.progress);
 }
 
 }  // namespace ckpt::internal

@@ -16,8 +16,9 @@ class CheckpointReaderImpl : public CheckpointReader {
   const CheckpointDetail& detail() const override { return detail_; }
   Status ReadEntry(const std::string& name, void* dst, size_t dst_size,
                    const LoadOptions& options) override;
-  Status ReadRange(const std::string& name, uint64_t offset, uint64_t length,
-                   void* dst) override;
+  Status ReadRange(const std::string& name, uint64_t offset, uint64_t length, void* dst) override;
+  Status StreamEntries(const std::vector<std::string>& names, const PieceSink& sink,
+                       const LoadOptions& options) override;
 
  private:
   CheckpointReaderImpl(StoreContext& ctx, std::unique_ptr<Index> index)

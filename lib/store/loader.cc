@@ -1,7 +1,9 @@
 #include "store/loader.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <functional>
 #include <mutex>
 
 #include "chunk/chunker.h"
@@ -88,8 +90,7 @@ Status ReadChunk(StoreContext& ctx, Index& index, const Digest& digest, uint64_t
 }
 
 Status ReadEntryRange(StoreContext& ctx, Index& view, const ResolvedCheckpoint& c,
-                      const ManifestEntry& entry, uint64_t offset, uint64_t length, uint8_t* dst,
-                      const ProgressFn& progress, uint64_t progress_base, uint64_t progress_total) {
+                      const ManifestEntry& entry, uint64_t offset, uint64_t length, uint8_t* dst) {
   if (offset > entry.byte_length || length > entry.byte_length - offset)
     return Status::InvalidArgument("range passes the end of '" + entry.name + "' (" +
                                    std::to_string(entry.byte_length) + " bytes)");
@@ -99,7 +100,6 @@ Status ReadEntryRange(StoreContext& ctx, Index& view, const ResolvedCheckpoint& 
   std::mutex mu;
   Status first_error;
   std::atomic<bool> failed{false};
-  std::atomic<uint64_t> done{0};
   ctx.pool->ParallelFor(last - first + 1, [&](size_t k) {
     if (failed) return;
     uint64_t chunk = first + k;
@@ -120,15 +120,76 @@ Status ReadEntryRange(StoreContext& ctx, Index& view, const ResolvedCheckpoint& 
         first_error = s.WithContext("checkpoint " + c.Label() + ", " +
                                     (entry.is_blob ? "blob '" : "tensor '") + entry.name + "'");
       failed = true;
-      return;
-    }
-    uint64_t now = done += hi - lo;
-    if (progress) {
-      std::lock_guard<std::mutex> lock(mu);
-      progress(progress_base + now, progress_total);
     }
   });
   return first_error;
+}
+
+namespace {
+
+// Runs read(i, chunk, begin, length) for every chunk of every entries[i] on
+// the pool: `begin` and `length` locate the chunk in its entry. The chunks
+// are numbered over all entries, so each thread takes the next chunk of any
+// entry and none waits at the end of an entry for the others. Returns the
+// first error, with the checkpoint and entry; after one, no chunk starts.
+Status ForEachChunk(StoreContext& ctx, const ResolvedCheckpoint& c,
+                    const std::vector<const ManifestEntry*>& entries, const ProgressFn& progress,
+                    const std::function<Status(size_t, uint64_t, uint64_t, uint64_t)>& read) {
+  std::vector<uint64_t> first_chunk(entries.size() + 1, 0);  // chunks before entries[i]
+  uint64_t total_bytes = 0;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    first_chunk[i + 1] = first_chunk[i] + entries[i]->chunks.size();
+    total_bytes += entries[i]->byte_length;
+  }
+  std::mutex mu;
+  Status first_error;
+  std::atomic<bool> failed{false};
+  uint64_t done = 0;
+  if (progress) progress(0, total_bytes);
+  ctx.pool->ParallelFor(first_chunk.back(), [&](size_t k) {
+    if (failed) return;
+    const size_t i = static_cast<size_t>(
+        std::upper_bound(first_chunk.begin(), first_chunk.end(), k) - first_chunk.begin() - 1);
+    const ManifestEntry& entry = *entries[i];
+    const uint64_t chunk = k - first_chunk[i], span = c.manifest.SpanOf(entry);
+    const uint64_t length = ChunkLength(entry.byte_length, span, chunk);
+    Status s = read(i, chunk, chunk * span, length);
+    std::lock_guard<std::mutex> lock(mu);
+    if (!s.ok()) {
+      if (first_error.ok())
+        first_error = s.WithContext("checkpoint " + c.Label() + ", " +
+                                    (entry.is_blob ? "blob '" : "tensor '") + entry.name + "'");
+      failed = true;
+    } else if (progress) {
+      done += length;
+      progress(done, total_bytes);
+    }
+  });
+  return first_error;
+}
+
+}  // namespace
+
+Status ReadEntries(StoreContext& ctx, Index& index, const ResolvedCheckpoint& c,
+                   const std::vector<const ManifestEntry*>& entries,
+                   const std::vector<uint8_t*>& dsts, const ProgressFn& progress) {
+  return ForEachChunk(
+      ctx, c, entries, progress, [&](size_t i, uint64_t chunk, uint64_t begin, uint64_t length) {
+        return ReadChunk(ctx, index, entries[i]->chunks[chunk], length, dsts[i] + begin);
+      });
+}
+
+Status StreamEntries(StoreContext& ctx, Index& index, const ResolvedCheckpoint& c,
+                     const std::vector<const ManifestEntry*>& entries, const PieceSink& sink,
+                     const ProgressFn& progress) {
+  return ForEachChunk(
+      ctx, c, entries, progress, [&](size_t i, uint64_t chunk, uint64_t begin, uint64_t length) {
+        thread_local std::vector<uint8_t> buffer;  // kept: no faults per chunk
+        if (buffer.size() < length) buffer.resize(length);
+        CKPT_RETURN_IF_ERROR(
+            ReadChunk(ctx, index, entries[i]->chunks[chunk], length, buffer.data()));
+        return sink(i, begin, buffer.data(), length);
+      });
 }
 
 }  // namespace ckpt::internal

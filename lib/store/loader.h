@@ -25,7 +25,19 @@ Status ReadChunk(StoreContext& ctx, Index& index, const Digest& digest, uint64_t
 
 // Reads bytes [offset, offset+length) of `entry` of checkpoint `c` into dst.
 Status ReadEntryRange(StoreContext& ctx, Index& index, const ResolvedCheckpoint& c,
-                      const ManifestEntry& entry, uint64_t offset, uint64_t length, uint8_t* dst,
-                      const ProgressFn& progress, uint64_t progress_base, uint64_t progress_total);
+                      const ManifestEntry& entry, uint64_t offset, uint64_t length, uint8_t* dst);
+
+// Reads the whole `entries` of checkpoint `c`, entries[i] into dsts[i], on
+// the pool: all chunks in one parallel loop, each decoded in place.
+// `progress` counts the bytes of all entries together.
+Status ReadEntries(StoreContext& ctx, Index& index, const ResolvedCheckpoint& c,
+                   const std::vector<const ManifestEntry*>& entries,
+                   const std::vector<uint8_t*>& dsts, const ProgressFn& progress);
+
+// As ReadEntries, but each chunk is decoded into a buffer of its thread and
+// passed to `sink` once checked (see CheckpointReader::StreamEntries).
+Status StreamEntries(StoreContext& ctx, Index& index, const ResolvedCheckpoint& c,
+                     const std::vector<const ManifestEntry*>& entries, const PieceSink& sink,
+                     const ProgressFn& progress);
 
 }  // namespace ckpt::internal

@@ -100,17 +100,23 @@ Result<LoadedCheckpoint> StoreImpl::Load(const std::string& ref, const LoadOptio
   out.meta.metrics = c.manifest.metrics;
   out.meta.attributes = c.manifest.attributes;
   out.meta.wall_time_ns = c.manifest.wall_time_ns;
-  uint64_t total = 0, base = 0;
-  for (const auto& e : c.manifest.entries) total += e.byte_length;
+  // Every buffer first, then one parallel read of all chunks.
+  std::vector<const ManifestEntry*> entries;
+  std::vector<std::vector<uint8_t>> data;
+  std::vector<uint8_t*> dsts;
+  data.reserve(c.manifest.entries.size());
   for (const auto& e : c.manifest.entries) {
-    std::vector<uint8_t> data(e.byte_length);
-    CKPT_RETURN_IF_ERROR(ReadEntryRange(*ctx_, *index, c, e, 0, e.byte_length, data.data(),
-                                        options.progress, base, total));
-    base += e.byte_length;
+    entries.push_back(&e);
+    data.emplace_back(e.byte_length);
+    dsts.push_back(data.back().data());
+  }
+  CKPT_RETURN_IF_ERROR(ReadEntries(*ctx_, *index, c, entries, dsts, options.progress));
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const ManifestEntry& e = *entries[i];
     if (e.is_blob)
-      out.blobs.push_back({e.name, std::move(data)});
+      out.blobs.push_back({e.name, std::move(data[i])});
     else
-      out.tensors.push_back({e.name, e.dtype, e.shape, std::move(data)});
+      out.tensors.push_back({e.name, e.dtype, e.shape, std::move(data[i])});
   }
   return out;
 }
