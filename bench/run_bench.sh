@@ -28,7 +28,7 @@ OUT=
 KEEP=0
 RESULTS=$ROOT/bench/results/latest
 SEED=1
-RESTORE_REPS=3
+RESTORE_REPS=5
 
 usage() {
   sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
@@ -44,7 +44,7 @@ Options:
   --keep             keep the work directory (data, stores, restores, logs)
   --results PREFIX   write PREFIX.md and PREFIX.json (default bench/results/latest)
   --seed N           data seed (default 1)
-  --restore-reps N   time each restore N times, tools taking turns; report the median (default 3)
+  --restore-reps N   time each restore N times, tools taking turns; report the median (default 5)
 EOF
 }
 
@@ -336,10 +336,11 @@ JS=$OUT/report.json
     for t in "${TOOL_LIST[@]}"; do
       ((tf)) || printf ','
       tf=0
-      printf '\n       "%s": {"stored_bytes": %s, "save_s": [%s, %s, %s, %s, %s, %s], "median_incremental_save_s": %s, "restore_s": %s, "save_peak_rss_kib": %s, "restore_peak_rss_kib": %s, "identical": %s}' \
+      printf '\n       "%s": {"stored_bytes": %s, "save_s": [%s, %s, %s, %s, %s, %s], "median_incremental_save_s": %s, "restore_s": %s, "restore_samples_s": [%s], "save_peak_rss_kib": %s, "restore_peak_rss_kib": %s, "identical": %s}' \
         "$t" "${R[$sc.$t.stored]}" "${R[$sc.$t.save1]}" "${R[$sc.$t.save2]}" "${R[$sc.$t.save3]}" \
         "${R[$sc.$t.save4]}" "${R[$sc.$t.save5]}" "${R[$sc.$t.save6]}" "${R[$sc.$t.median]}" \
-        "${R[$sc.$t.restore]}" "${R[$sc.$t.rss]}" "${R[$sc.$t.restore_rss]}" "${R[$sc.$t.identical]}"
+        "${R[$sc.$t.restore]}" "$(echo ${R[$sc.$t.restores]} | sed 's/ /, /g')" \
+        "${R[$sc.$t.rss]}" "${R[$sc.$t.restore_rss]}" "${R[$sc.$t.identical]}"
     done
     printf '}'
     if [[ -n ${R[$sc.ratio.stored]:-} ]]; then

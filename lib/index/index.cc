@@ -52,6 +52,11 @@ Result<std::unique_ptr<Index>> Index::Open(const std::string& path, bool create,
   options.paranoid_checks = true;
   options.max_open_files = read_only ? -1 : 256;
   options.keep_log_file_num = 4;
+  // Each open loads the tables' handlers; with more than one thread for
+  // that, RocksDB 7.8 starts max_file_opening_threads - 1 threads at every
+  // open however few tables there are (16 by default: an export opened the
+  // index three times and started 90 threads).
+  options.max_file_opening_threads = 1;
   // Writers open for one short session each: replaying the log beats
   // writing a new table file at every open. Tidy() bounds the log instead.
   options.avoid_flush_during_recovery = true;
