@@ -175,6 +175,38 @@ TEST_CASE("a store with deltas off stores no delta", "[integration][delta]") {
   RequireAllLoad(*store, series, {0, 1});
 }
 
+TEST_CASE("a delta that saves less than a tenth is stored plain", "[integration][delta]") {
+  TempDir dir;
+  auto store = OpenWithDepth(dir.path(), 1);
+  // Random bytes: the plain encoding is the raw bytes. Rewriting all but
+  // the first 300 bytes of every 4 KiB leaves a delta of ~93% of that
+  // (runs of zeros between noise); rewriting 1% of them, a few percent.
+  const size_t size = 4 * 64 * 1024;  // 4 chunks each
+  auto rewritten = RandomBytes(size, 1), touched = RandomBytes(size, 2);
+  auto save = [&](uint64_t step) {
+    SaveRequest r;
+    r.run = "run";
+    r.step = step;
+    r.tensors.push_back({"rewritten", DType::kU8, {int64_t(size)}, rewritten.data(), size});
+    r.tensors.push_back({"touched", DType::kU8, {int64_t(size)}, touched.data(), size});
+    REQUIRE(store->Save(r).ok());
+  };
+  save(1);
+  const auto noise = RandomBytes(size, 3);
+  for (size_t i = 0; i < size; ++i) {
+    if (i % 4096 >= 300) rewritten[i] = noise[i];
+    if (i % 100 == 0) touched[i] = noise[i];
+  }
+  save(2);
+  auto stats = store->Stats();
+  REQUIRE(stats.ok());
+  CHECK(stats->delta_chunks == 4);  // the chunks of "touched" only
+  auto loaded = store->Load("run@2");
+  REQUIRE(loaded.ok());
+  CHECK(loaded->tensors[0].data == rewritten);
+  CHECK(loaded->tensors[1].data == touched);
+}
+
 TEST_CASE("gc that removes the parents of delta chunks keeps their bases",
           "[integration][delta][gc]") {
   TempDir dir;
