@@ -4,7 +4,9 @@
 
 namespace ckpt::internal {
 
-PackWriter::PackWriter(uint64_t expected_size) : id_(RandomHexId(16)) {
+PackWriter::PackWriter(uint64_t expected_size, AlignedBuffer reuse)
+    : id_(RandomHexId(16)), buffer_(std::move(reuse)) {
+  buffer_.clear();
   // A chunk may overshoot the target by up to its own size, plus the index.
   buffer_.reserve(expected_size + expected_size / 8 + kPackHeaderSize);
   buffer_.append(EncodePackHeader());
@@ -25,10 +27,16 @@ PackEntry PackWriter::Add(EntryKind kind, uint8_t codec, const Digest& digest,
 }
 
 Status PackWriter::Finish(Backend& backend) {
-  AppendPackIndex(entries_, buffer_.size(), &buffer_);
+  std::string index;
+  AppendPackIndex(entries_, buffer_.size(), &index);
+  buffer_.append(index);
   Status s = backend.Put(PackObjectName(id_), buffer_.data(), buffer_.size());
-  std::string().swap(buffer_);
   return s.WithContext("write pack " + id_);
+}
+
+AlignedBuffer PackWriter::TakeBuffer() {
+  buffer_.clear();
+  return std::move(buffer_);
 }
 
 }  // namespace ckpt::internal

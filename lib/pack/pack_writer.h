@@ -9,14 +9,16 @@
 
 #include "ckpt/backend.h"
 #include "pack/pack_format.h"
+#include "util/aligned_buffer.h"
 
 namespace ckpt::internal {
 
 class PackWriter {
  public:
   // Starts a pack with a fresh random id, with room for `expected_size`
-  // bytes so that appending never reallocates and copies.
-  explicit PackWriter(uint64_t expected_size = 0);
+  // bytes so that appending never reallocates and copies. `reuse` (maybe
+  // empty) is the buffer of an earlier pack: its pages are already mapped.
+  explicit PackWriter(uint64_t expected_size = 0, AlignedBuffer reuse = {});
 
   const std::string& id() const { return id_; }
   // Bytes so far, header included.
@@ -28,22 +30,24 @@ class PackWriter {
                 uint32_t raw_length);
 
   // Appends the index and trailer and stores the pack as one object. On OK
-  // the pack is durable. Leaves the writer unusable.
+  // the pack is durable. Leaves the writer unusable but for TakeBuffer.
   Status Finish(Backend& backend);
+  // The pack's buffer, emptied, for the next pack's writer.
+  AlignedBuffer TakeBuffer();
   const std::vector<PackEntry>& entries() const { return entries_; }
 
  private:
   std::string id_;
-  std::string buffer_;
+  AlignedBuffer buffer_;
   std::vector<PackEntry> entries_;
 };
 
 // Reads `length` bytes at `offset` of pack `pack_id`.
-Status ReadPackBytes(Backend& backend, const std::string& pack_id, uint64_t offset,
-                     uint32_t length, std::string* out);
+Status ReadPackBytes(Backend& backend, const std::string& pack_id, uint64_t offset, uint32_t length,
+                     std::string* out);
 
 // Reads and checks the index of pack `pack_id`; also returns its file size.
-Status ReadPackIndex(Backend& backend, const std::string& pack_id,
-                     std::vector<PackEntry>* entries, uint64_t* file_size);
+Status ReadPackIndex(Backend& backend, const std::string& pack_id, std::vector<PackEntry>* entries,
+                     uint64_t* file_size);
 
 }  // namespace ckpt::internal

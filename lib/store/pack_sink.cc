@@ -7,7 +7,14 @@ Status PackSink::Add(EntryKind kind, uint8_t codec, const Digest& digest, std::s
   std::unique_ptr<PackWriter> full;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!current_) current_ = std::make_unique<PackWriter>(target_);
+    if (!current_) {
+      AlignedBuffer buffer;
+      if (!spare_buffers_.empty()) {
+        buffer = std::move(spare_buffers_.back());
+        spare_buffers_.pop_back();
+      }
+      current_ = std::make_unique<PackWriter>(target_, std::move(buffer));
+    }
     PackEntry e = current_->Add(kind, codec, digest, encoded, raw_length);
     loc->pack_id = current_->id();
     loc->offset = e.offset;
@@ -69,11 +76,16 @@ Status PackSink::Flush() {
 Status PackSink::Seal(std::unique_ptr<PackWriter> writer) {
   PackRecord record;
   record.entry_count = writer->entries().size();
-  CKPT_RETURN_IF_ERROR(writer->Finish(backend_));
-  CKPT_ASSIGN_OR_RETURN(record.size, backend_.Size(PackObjectName(writer->id())));
+  Status s = writer->Finish(backend_);
+  if (s.ok()) {
+    auto size = backend_.Size(PackObjectName(writer->id()));
+    if (size.ok()) record.size = *size;
+    s = size.status();
+  }
   std::lock_guard<std::mutex> lock(mu_);
-  sealed_.emplace_back(writer->id(), record);
-  return Status::OK();
+  spare_buffers_.push_back(writer->TakeBuffer());
+  if (s.ok()) sealed_.emplace_back(writer->id(), record);
+  return s;
 }
 
 }  // namespace ckpt::internal

@@ -2,7 +2,9 @@
 // are appended under a lock; a full pack is sealed and stored on a thread of
 // its own, so that every worker keeps hashing and encoding while the pack is
 // written and fsynced. At most kMaxSealing packs are in flight at once (a
-// worker that fills one more waits), which bounds the memory.
+// worker that fills one more waits), which bounds the memory. The buffer of
+// a stored pack is kept for a later one: a fresh 36 MiB buffer costs a page
+// fault per 4 KiB, and a reused one none.
 #pragma once
 
 #include <deque>
@@ -50,6 +52,7 @@ class PackSink {
   const uint64_t target_;
   std::mutex mu_;
   std::unique_ptr<PackWriter> current_;
+  std::vector<AlignedBuffer> spare_buffers_;  // of stored packs, for new ones
   std::vector<std::pair<std::string, PackRecord>> sealed_;
   std::mutex sealing_mu_;  // guards sealing_ (never held with mu_)
   std::deque<std::future<Status>> sealing_;

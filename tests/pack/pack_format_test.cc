@@ -54,8 +54,8 @@ void WritePack(WrittenPack* pack) {
 }
 
 bool SameEntry(const PackEntry& a, const PackEntry& b) {
-  return a.kind == b.kind && a.codec == b.codec && a.digest == b.digest &&
-         a.offset == b.offset && a.length == b.length && a.raw_length == b.raw_length;
+  return a.kind == b.kind && a.codec == b.codec && a.digest == b.digest && a.offset == b.offset &&
+         a.length == b.length && a.raw_length == b.raw_length;
 }
 
 }  // namespace
@@ -82,8 +82,8 @@ TEST_CASE("ReadPackIndex returns what PackWriter wrote", "[unit][pack]") {
   // Layout: header, entries back to back, 50-byte records, 56-byte trailer.
   CHECK(entries.front().offset == ckpt::internal::kPackHeaderSize);
   const uint64_t index_offset = entries.back().offset + entries.back().length;
-  CHECK(size == index_offset + 4 * ckpt::internal::kPackRecordSize +
-                    ckpt::internal::kPackTrailerSize);
+  CHECK(size ==
+        index_offset + 4 * ckpt::internal::kPackRecordSize + ckpt::internal::kPackTrailerSize);
   CHECK(std::memcmp(pack.Bytes().data(), "CKPTPACK", 8) == 0);
 }
 
@@ -165,8 +165,8 @@ TEST_CASE("an index entry of unknown kind is corruption", "[unit][pack]") {
 
   ckpt::internal::PackTrailer trailer;
   const std::string_view all(pack);
-  REQUIRE(ckpt::internal::DecodePackTrailer(all.substr(all.size() - 56), all.size(), &trailer)
-              .ok());
+  REQUIRE(
+      ckpt::internal::DecodePackTrailer(all.substr(all.size() - 56), all.size(), &trailer).ok());
   std::vector<PackEntry> out;
   CHECK(ckpt::internal::DecodePackIndex(all.substr(20, 50), trailer, all.size(), &out).code() ==
         Code::kCorruption);
@@ -182,10 +182,10 @@ TEST_CASE("a trailer whose index offset wraps around is corruption", "[unit][pac
   std::vector<uint8_t> bytes = pack.Bytes();
   const uint64_t n = bytes.size();
   ckpt::internal::PackTrailer trailer;
-  REQUIRE(ckpt::internal::DecodePackTrailer(
-              std::string_view(reinterpret_cast<const char*>(bytes.data()) + n - 56, 56), n,
-              &trailer)
-              .ok());
+  REQUIRE(
+      ckpt::internal::DecodePackTrailer(
+          std::string_view(reinterpret_cast<const char*>(bytes.data()) + n - 56, 56), n, &trailer)
+          .ok());
   // index_offset + entry_count * 50 == n - 56 (mod 2^64), with index_offset huge.
   const uint64_t wrapped = (n - 56) - uint64_t{trailer.entry_count + 1000} * 50;
   std::string field;
@@ -197,8 +197,7 @@ TEST_CASE("a trailer whose index offset wraps around is corruption", "[unit][pac
 
   ckpt::internal::PackTrailer decoded;
   CHECK(ckpt::internal::DecodePackTrailer(
-            std::string_view(reinterpret_cast<const char*>(bytes.data()) + n - 56, 56), n,
-            &decoded)
+            std::string_view(reinterpret_cast<const char*>(bytes.data()) + n - 56, 56), n, &decoded)
             .code() == Code::kCorruption);
   pack.Rewrite(bytes);
   std::vector<PackEntry> out;
@@ -215,9 +214,53 @@ TEST_CASE("an index entry whose end wraps around is corruption", "[unit][pack]")
   ckpt::internal::AppendPackIndex({e}, pack.size(), &pack);
   const std::string_view all(pack);
   ckpt::internal::PackTrailer trailer;
-  REQUIRE(ckpt::internal::DecodePackTrailer(all.substr(all.size() - 56), all.size(), &trailer)
-              .ok());
+  REQUIRE(
+      ckpt::internal::DecodePackTrailer(all.substr(all.size() - 56), all.size(), &trailer).ok());
   std::vector<PackEntry> out;
   CHECK(ckpt::internal::DecodePackIndex(all.substr(20, 50), trailer, all.size(), &out).code() ==
         Code::kCorruption);
+}
+
+TEST_CASE("a pack written in the buffer of an earlier one reads back", "[unit][pack]") {
+  ckpt::test::TempDir dir;
+  auto backend = ckpt::NewLocalBackend(dir.path());
+  // 3 MiB of entries: big enough for the local backend to write the
+  // buffer with O_DIRECT from where it is.
+  auto write = [&](ckpt::internal::AlignedBuffer reuse, uint64_t seed, size_t count,
+                   std::vector<std::string>* payloads, std::vector<PackEntry>* entries) {
+    ckpt::internal::PackWriter writer(4 << 20, std::move(reuse));
+    for (size_t i = 0; i < count; ++i) {
+      auto bytes = ckpt::test::RandomBytes(256 * 1024 + i, seed + i);
+      payloads->emplace_back(bytes.begin(), bytes.end());
+      entries->push_back(writer.Add(EntryKind::kChunk, 0,
+                                    ckpt::internal::Sha256(bytes.data(), bytes.size()),
+                                    payloads->back(), static_cast<uint32_t>(bytes.size())));
+    }
+    REQUIRE(writer.Finish(*backend).ok());
+    return std::make_pair(writer.id(), writer.TakeBuffer());
+  };
+  std::vector<std::string> first_payloads, second_payloads;
+  std::vector<PackEntry> first_entries, second_entries;
+  auto [first_id, buffer] = write({}, 1, 12, &first_payloads, &first_entries);
+  CHECK(buffer.size() == 0);
+  CHECK(buffer.capacity() >= 3u << 20);
+  const char* memory = buffer.data();
+  // Fewer entries than the first pack: stale bytes past them must not leak.
+  auto [second_id, again] = write(std::move(buffer), 100, 5, &second_payloads, &second_entries);
+  CHECK(again.data() == memory);
+  for (const auto& [id, payloads, entries] :
+       {std::tie(first_id, first_payloads, first_entries),
+        std::tie(second_id, second_payloads, second_entries)}) {
+    std::vector<PackEntry> read;
+    uint64_t size = 0;
+    REQUIRE(ckpt::internal::ReadPackIndex(*backend, id, &read, &size).ok());
+    REQUIRE(read.size() == entries.size());
+    for (size_t i = 0; i < read.size(); ++i) {
+      CHECK(SameEntry(read[i], entries[i]));
+      std::string bytes;
+      REQUIRE(
+          ckpt::internal::ReadPackBytes(*backend, id, read[i].offset, read[i].length, &bytes).ok());
+      CHECK(bytes == payloads[i]);
+    }
+  }
 }
