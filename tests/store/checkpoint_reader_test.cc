@@ -36,6 +36,19 @@ std::unique_ptr<CheckpointReader> MustOpenReader(Store& store, const std::string
   return std::move(reader).value();
 }
 
+// A store holding Contents as run@1, and a reader of it.
+struct SavedContents {
+  TempDir dir;
+  std::unique_ptr<Store> store = MustOpen(dir.path());
+  const Contents c;
+  std::unique_ptr<CheckpointReader> reader;
+
+  SavedContents() {
+    REQUIRE(store->Save(c.Request()).ok());
+    reader = MustOpenReader(*store, "run@1");
+  }
+};
+
 std::string OnlyPack(const std::string& dir) {
   auto names = NewLocalBackend(dir)->List("packs/");
   REQUIRE(names.ok());
@@ -46,11 +59,9 @@ std::string OnlyPack(const std::string& dir) {
 }  // namespace
 
 TEST_CASE("StreamEntries hands over every byte once, bit-exact", "[unit][store]") {
-  TempDir dir;
-  auto store = MustOpen(dir.path());
-  const Contents c;
-  REQUIRE(store->Save(c.Request()).ok());
-  auto reader = MustOpenReader(*store, "run@1");
+  SavedContents saved;
+  const Contents& c = saved.c;
+  auto& reader = saved.reader;
 
   const std::vector<std::string> names = {"big", "empty", "small", "rng"};
   const std::vector<const std::vector<uint8_t>*> want = {&c.big, nullptr, &c.small, &c.rng};
@@ -91,11 +102,8 @@ TEST_CASE("StreamEntries hands over every byte once, bit-exact", "[unit][store]"
 }
 
 TEST_CASE("StreamEntries returns the sink's error and stops", "[unit][store]") {
-  TempDir dir;
-  auto store = MustOpen(dir.path());
-  const Contents c;
-  REQUIRE(store->Save(c.Request()).ok());
-  auto reader = MustOpenReader(*store, "run@1");
+  SavedContents saved;
+  auto& reader = saved.reader;
   std::mutex mu;
   size_t calls = 0;
   Status s = reader->StreamEntries({"big"}, [&](size_t, uint64_t, const void*, size_t) {
@@ -110,11 +118,8 @@ TEST_CASE("StreamEntries returns the sink's error and stops", "[unit][store]") {
 }
 
 TEST_CASE("StreamEntries refuses an unknown entry before reading", "[unit][store]") {
-  TempDir dir;
-  auto store = MustOpen(dir.path());
-  const Contents c;
-  REQUIRE(store->Save(c.Request()).ok());
-  auto reader = MustOpenReader(*store, "run@1");
+  SavedContents saved;
+  auto& reader = saved.reader;
   bool called = false;
   Status s = reader->StreamEntries({"small", "nope"}, [&](size_t, uint64_t, const void*, size_t) {
     called = true;
