@@ -1,13 +1,12 @@
 #include "store/async_saver.h"
 
-#include <sys/mman.h>
-
 #include <cassert>
 #include <cerrno>
 #include <cstring>
 #include <system_error>
 
 #include "store/save_validation.h"
+#include "util/large_region.h"
 
 namespace ckpt::internal {
 namespace {
@@ -51,7 +50,7 @@ AsyncSaver::~AsyncSaver() {
   }
   cv_.notify_all();
   worker_.join();  // after the queue has drained
-  if (base_ != nullptr) munmap(base_, capacity_);
+  UnmapLargeRegion(base_, mapped_);
 }
 
 uint64_t AsyncSaver::staged_bytes() const {
@@ -68,14 +67,10 @@ Status AsyncSaver::ReserveRange() {
   if (base_ != nullptr) return Status::OK();
   // Address space only: a page costs memory once a save first writes it,
   // and then stays, so steady-state copies take no page faults.
-  void* p = mmap(nullptr, capacity_, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (p == MAP_FAILED)
+  void* p = MapLargeRegion(capacity_, /*noreserve=*/true, &mapped_);
+  if (p == nullptr)
     return Status::IOError("reserve " + std::to_string(capacity_) + " bytes of staging: " +
                            std::error_code(errno, std::generic_category()).message());
-  // Huge pages, where the kernel offers them on request, cut first-touch
-  // faults by 512x. Only a hint.
-  (void)madvise(p, capacity_, MADV_HUGEPAGE);
   base_ = static_cast<uint8_t*>(p);
   return Status::OK();
 }

@@ -80,6 +80,7 @@ class AsyncSaver {
   ThreadPool* const pool_;
   const SaveFn save_;
   uint8_t* base_ = nullptr;  // capacity_ bytes, mapped on first use
+  size_t mapped_ = 0;        // length of the mapping at base_
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

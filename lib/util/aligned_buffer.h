@@ -2,7 +2,8 @@
 // boundary, so that the local backend can write it with O_DIRECT straight
 // from memory, with no copy through a bounce buffer. Grows like a string;
 // its capacity survives clear(), so a buffer reused for the next pack costs
-// no page faults.
+// no page faults. Buffers of 2 MiB and more live in huge pages
+// (util/large_region.h), which cut the cost of first writes ~5x.
 #pragma once
 
 #include <algorithm>
@@ -12,6 +13,8 @@
 #include <new>
 #include <string_view>
 
+#include "util/large_region.h"
+
 namespace ckpt::internal {
 
 class AlignedBuffer {
@@ -19,7 +22,7 @@ class AlignedBuffer {
   static constexpr size_t kAlignment = 4096;
 
   AlignedBuffer() = default;
-  ~AlignedBuffer() { std::free(data_); }
+  ~AlignedBuffer() { Release(data_, capacity_); }
   AlignedBuffer(AlignedBuffer&& other) noexcept
       : data_(other.data_), size_(other.size_), capacity_(other.capacity_) {
     other.data_ = nullptr;
@@ -27,7 +30,7 @@ class AlignedBuffer {
   }
   AlignedBuffer& operator=(AlignedBuffer&& other) noexcept {
     if (this != &other) {
-      std::free(data_);
+      Release(data_, capacity_);
       data_ = other.data_;
       size_ = other.size_;
       capacity_ = other.capacity_;
@@ -50,12 +53,11 @@ class AlignedBuffer {
   // Makes room for `capacity` bytes in all, keeping the contents.
   void reserve(size_t capacity) {
     if (capacity <= capacity_) return;
-    const size_t rounded = (capacity + kAlignment - 1) / kAlignment * kAlignment;
-    void* p = nullptr;
-    if (posix_memalign(&p, kAlignment, rounded) != 0) throw std::bad_alloc();
+    size_t rounded = (capacity + kAlignment - 1) / kAlignment * kAlignment;
+    char* p = Allocate(&rounded);
     if (size_ > 0) std::memcpy(p, data_, size_);
-    std::free(data_);
-    data_ = static_cast<char*>(p);
+    Release(data_, capacity_);
+    data_ = p;
     capacity_ = rounded;
   }
 
@@ -67,6 +69,26 @@ class AlignedBuffer {
   void append(std::string_view bytes) { append(bytes.data(), bytes.size()); }
 
  private:
+  // Capacities from kHugePageSize up are whole huge pages, mapped; smaller
+  // ones come from the heap. `capacity` is rounded up to what it gets.
+  static char* Allocate(size_t* capacity) {
+    if (*capacity >= kHugePageSize) {
+      void* p = MapLargeRegion(*capacity, /*noreserve=*/false, capacity);
+      if (p == nullptr) throw std::bad_alloc();
+      return static_cast<char*>(p);
+    }
+    void* p = nullptr;
+    if (posix_memalign(&p, kAlignment, *capacity) != 0) throw std::bad_alloc();
+    return static_cast<char*>(p);
+  }
+  static void Release(char* data, size_t capacity) {
+    if (capacity >= kHugePageSize) {
+      UnmapLargeRegion(data, capacity);
+    } else {
+      std::free(data);
+    }
+  }
+
   char* data_ = nullptr;
   size_t size_ = 0;
   size_t capacity_ = 0;

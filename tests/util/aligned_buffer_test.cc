@@ -36,3 +36,27 @@ TEST_CASE("AlignedBuffer grows aligned and keeps what it holds", "[unit][util]")
   assigned = std::move(moved);
   CHECK(assigned.data() == memory);
 }
+
+TEST_CASE("AlignedBuffer keeps its contents when it grows into huge pages", "[unit][util]") {
+  AlignedBuffer buffer;
+  std::string want(100000, 'x');
+  for (size_t i = 0; i < want.size(); ++i) want[i] = static_cast<char>(i * 131 % 251);
+  buffer.append(want);
+  REQUIRE(buffer.capacity() < ckpt::internal::kHugePageSize);
+
+  buffer.reserve(3 * ckpt::internal::kHugePageSize + 1);  // heap -> mapping
+  CHECK(buffer.capacity() == 4 * ckpt::internal::kHugePageSize);
+  CHECK(reinterpret_cast<uintptr_t>(buffer.data()) % ckpt::internal::kHugePageSize == 0);
+  CHECK(buffer.view() == want);
+
+  const std::string more(5 * ckpt::internal::kHugePageSize, 'y');  // mapping -> larger mapping
+  buffer.append(more);
+  want += more;
+  CHECK(buffer.view() == want);
+  CHECK(reinterpret_cast<uintptr_t>(buffer.data()) % ckpt::internal::kHugePageSize == 0);
+
+  AlignedBuffer assigned;
+  assigned.append("small", 5);
+  assigned = std::move(buffer);  // frees the heap block, takes the mapping
+  CHECK(assigned.view() == want);
+}
