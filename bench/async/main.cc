@@ -8,12 +8,15 @@
 // (default $TMPDIR or /tmp), with a checkpoint of about size-mb MiB in
 // several f32 tensors and one blob:
 //   (a) memcpy of all its bytes into one pre-allocated, pre-faulted buffer,
-//       single-threaded: the median of memcpy-runs runs;
+//       single-threaded: the median of memcpy-runs runs; (a') the same into
+//       memory allocated just before each run, whose pages the copy faults
+//       in, as the first copy of a trainer's state would;
 //   (b) SaveAsync of it at `saves` successive steps on one Store, waiting for
 //       each save to finish before the next (a trainer whose interval
 //       between checkpoints exceeds a save): the time SaveAsync blocks, for
 //       the first call and as the median of the later ones, and its ratio to
-//       (a). Between steps one value in every 1 MiB of each tensor changes;
+//       (a) (the first call also to (a')). Between steps one value in every 1 MiB of each tensor
+//       changes;
 //   (c) Save of the last state again at new steps, so every chunk is stored
 //       already: GB/s, cores used (process CPU time / wall time) and GB/s
 //       per core; the median of three.
@@ -29,6 +32,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <random>
 #include <string>
 #include <thread>
@@ -158,6 +162,14 @@ int main(int argc, char** argv) {
   std::printf("checkpoint: %.1f MiB in %zu f32 tensors and 1 blob; staging area %.0f MiB\n",
               total / 1048576.0, model.size(), options.async_staging_bytes / 1048576.0);
 
+  auto copy_all = [&](uint8_t* at) {
+    for (const auto& e : model) {
+      std::memcpy(at, e.data.data(), e.data.size() * sizeof(float));
+      at += e.data.size() * sizeof(float);
+    }
+    std::memcpy(at, rng_state.data(), rng_state.size());
+  };
+
   // (a) memcpy into a buffer allocated and faulted in beforehand.
   std::vector<double> copies;
   {
@@ -165,18 +177,27 @@ int main(int argc, char** argv) {
     std::memset(dst.data(), 1, dst.size());
     for (int r = 0; r < flags.memcpy_runs; ++r) {
       auto t0 = Clock::now();
-      uint8_t* at = dst.data();
-      for (const auto& e : model) {
-        std::memcpy(at, e.data.data(), e.data.size() * sizeof(float));
-        at += e.data.size() * sizeof(float);
-      }
-      std::memcpy(at, rng_state.data(), rng_state.size());
+      copy_all(dst.data());
       copies.push_back(Seconds(Clock::now() - t0));
     }
   }
   const double memcpy_s = Median(copies);
   std::printf("\n(a) memcpy into a pre-faulted buffer: median %.1f ms (%.2f GB/s) of %d runs\n",
               memcpy_s * 1e3, total / memcpy_s / 1e9, flags.memcpy_runs);
+
+  // (a') memcpy into memory allocated just before (what a first copy of the
+  // state costs a trainer: every page is faulted in on its first write).
+  std::vector<double> fresh_copies;
+  for (int r = 0; r < flags.memcpy_runs; ++r) {
+    auto t0 = Clock::now();
+    std::unique_ptr<uint8_t[]> dst(new uint8_t[total]);
+    copy_all(dst.get());
+    asm volatile("" : : "r"(dst.get()) : "memory");  // the copy is not dead
+    fresh_copies.push_back(Seconds(Clock::now() - t0));
+  }
+  const double fresh_memcpy_s = Median(fresh_copies);
+  std::printf("(a') memcpy into freshly allocated memory: median %.1f ms (%.2f GB/s) of %d runs\n",
+              fresh_memcpy_s * 1e3, total / fresh_memcpy_s / 1e9, flags.memcpy_runs);
 
   const std::string dir = flags.dir + "/ckpt-bench-async-" + std::to_string(getpid());
   std::filesystem::remove_all(dir);
@@ -216,8 +237,10 @@ int main(int argc, char** argv) {
                 info->new_raw_bytes / 1048576.0);
   }
   const double steady = Median(std::vector<double>(blocked.begin() + 1, blocked.end()));
-  std::printf("  first SaveAsync blocked %.1f ms: %.2fx memcpy (staging pages first touched)\n",
-              blocked[0] * 1e3, blocked[0] / memcpy_s);
+  std::printf(
+      "  first SaveAsync blocked %.1f ms: %.2fx memcpy, %.2fx memcpy into fresh memory"
+      " (staging pages first touched)\n",
+      blocked[0] * 1e3, blocked[0] / memcpy_s, blocked[0] / fresh_memcpy_s);
   std::printf("  steady state (median of steps 1..%d): %.1f ms: %.2fx memcpy\n", flags.saves - 1,
               steady * 1e3, steady / memcpy_s);
 
