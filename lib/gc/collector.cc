@@ -94,7 +94,8 @@ Status RemoveBatch(StoreContext& ctx, const std::vector<Digest>& ids, GcReport* 
   std::vector<Digest> kept;
   Status s;
   {
-    CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx, LockPriority::kBackground));
+    CKPT_ASSIGN_OR_RETURN(
+        auto session, OpenWriter(ctx, LockPriority::kBackground, /*background_compactions=*/true));
     Index& index = session.index();
     IndexBatch batch;
     uint64_t removed = 0;

@@ -84,7 +84,8 @@ Status RetireTombstones(StoreContext& ctx, Index& reader) {
   if (keys.empty()) return Status::OK();
   CKPT_RETURN_IF_ERROR(ctx.backend->RemoveMany(files).WithContext("gc confirm deleted packs"));
   (void)ctx.backend->RemoveManyUnsynced(tombstones);  // one too many is harmless
-  CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx, LockPriority::kBackground));
+  CKPT_ASSIGN_OR_RETURN(
+      auto session, OpenWriter(ctx, LockPriority::kBackground, /*background_compactions=*/true));
   IndexBatch batch;
   for (const auto& key : keys) batch.Put(key, "");
   return session.index().Commit(batch).WithContext("gc confirm deleted packs");
@@ -123,7 +124,8 @@ Status DeleteCondemned(StoreContext& ctx, Index& reader, int64_t grace_ns, int64
       batch.Delete(CondemnedKey(due[i]));
       batch.Put(GoneKey(due[i]), EncodeIds(manifests[i]));
     }
-    CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx, LockPriority::kBackground));
+    CKPT_ASSIGN_OR_RETURN(
+        auto session, OpenWriter(ctx, LockPriority::kBackground, /*background_compactions=*/true));
     CKPT_RETURN_IF_ERROR(session.index().Commit(batch).WithContext("gc delete packs"));
   }
   CKPT_RETURN_IF_ERROR(RemoveInParallel(ctx, files).WithContext("gc delete packs"));

@@ -53,7 +53,8 @@ bool IsLiveEntry(const LiveSet& live, const std::string& pack, const PackEntry& 
 Status CommitMoves(StoreContext& ctx, const std::string& pack, const std::vector<Moved>& moved,
                    PackSink& sink) {
   IndexBatch batch;
-  CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx, LockPriority::kBackground));
+  CKPT_ASSIGN_OR_RETURN(
+      auto session, OpenWriter(ctx, LockPriority::kBackground, /*background_compactions=*/true));
   Index& index = session.index();
   for (const Moved& m : moved) {
     if (m.old_entry.kind == EntryKind::kChunk) {

@@ -231,7 +231,8 @@ Result<SweepResult> SweepIndex(StoreContext& ctx, Index& snapshot, LiveSet& live
     for (size_t begin = from; begin < to; begin += kDeletesPerSession) {
       size_t end = std::min(to, begin + kDeletesPerSession);
       CKPT_RETURN_IF_ERROR(CatchUp(ctx, live));
-      CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx, LockPriority::kBackground));
+      CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx, LockPriority::kBackground,
+                                                     /*background_compactions=*/true));
       CKPT_RETURN_IF_ERROR(DeleteDead(ctx, session.index(), live, &result, plan, begin, end));
     }
     return Status::OK();
@@ -239,7 +240,8 @@ Result<SweepResult> SweepIndex(StoreContext& ctx, Index& snapshot, LiveSet& live
   CKPT_RETURN_IF_ERROR(delete_range(0, first_whole));
   {
     CKPT_RETURN_IF_ERROR(CatchUp(ctx, live));
-    CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx, LockPriority::kBackground));
+    CKPT_ASSIGN_OR_RETURN(
+        auto session, OpenWriter(ctx, LockPriority::kBackground, /*background_compactions=*/true));
     CKPT_RETURN_IF_ERROR(ApplySweep(ctx, session.index(), live, &result, &plan));
   }
   CKPT_RETURN_IF_ERROR(delete_range(first_whole, plan.dead.size()));

@@ -7,6 +7,7 @@
 #include <rocksdb/transaction_log.h>
 #include <rocksdb/write_batch.h>
 
+#include <cstdlib>
 #include <thread>
 
 #include "index/dead_pack_filter.h"
@@ -123,14 +124,16 @@ void Index::Tidy() {
   constexpr uint64_t kMaxMemtableBytes = 1 << 20;
   constexpr uint64_t kMaxLevel0Files = 8;
   constexpr size_t kMaxLogFiles = 8;  // each session starts a new log file
-  uint64_t memtable = 0, level0 = 0;
+  uint64_t memtable = 0;
   rocksdb::VectorLogPtr logs;
   bool many_logs = db_->GetSortedWalFiles(logs).ok() && logs.size() > kMaxLogFiles;
   if (many_logs || (db_->GetIntProperty("rocksdb.cur-size-all-mem-tables", &memtable) &&
                     memtable > kMaxMemtableBytes))
     (void)db_->Flush(rocksdb::FlushOptions());
-  if (!db_->GetIntProperty("rocksdb.num-files-at-level0", &level0) || level0 <= kMaxLevel0Files)
-    return;
+  // A string property: GetIntProperty does not answer it.
+  std::string level0_files;
+  if (!db_->GetProperty("rocksdb.num-files-at-level0", &level0_files)) return;
+  if (std::strtoull(level0_files.c_str(), nullptr, 10) <= kMaxLevel0Files) return;
   (void)CompactYielding();
 }
 
@@ -174,8 +177,10 @@ Status Index::CompactAll(std::atomic<bool>* canceled) {
   // deleted; a fresh one lets this compaction drop their entries too.
   CKPT_RETURN_IF_ERROR(LoadDeadPacks());
   rocksdb::CompactRangeOptions options;
-  // Every level, so that the filter sees every chunk entry.
-  options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  // Every level, so that the filter sees every chunk entry, but each file
+  // once: kForce compacted the bottommost level again right after the step
+  // that wrote it (an 800k-entry index: 2.6 s instead of 1.4 s).
+  options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
   options.canceled = canceled;
   rocksdb::Status s = db_->CompactRange(options, nullptr, nullptr);
   if (canceled != nullptr && *canceled) return Status::Busy("index: compaction stopped early");
