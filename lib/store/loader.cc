@@ -16,6 +16,12 @@ namespace ckpt::internal {
 
 namespace {
 
+// `s`, naming the checkpoint and the entry that a read of theirs failed in.
+Status InEntry(const Status& s, const ResolvedCheckpoint& c, const ManifestEntry& entry) {
+  return s.WithContext("checkpoint " + c.Label() + ", " + (entry.is_blob ? "blob '" : "tensor '") +
+                       entry.name + "'");
+}
+
 Result<ChunkLocation> Locate(Index& index, const Digest& digest, uint64_t raw_length) {
   const std::string what = "chunk " + digest.ShortHex();
   CKPT_ASSIGN_OR_RETURN(auto found, index.FindChunk(digest));
@@ -116,9 +122,7 @@ Status ReadEntryRange(StoreContext& ctx, Index& view, const ResolvedCheckpoint& 
     }
     if (!s.ok()) {
       std::lock_guard<std::mutex> lock(mu);
-      if (first_error.ok())
-        first_error = s.WithContext("checkpoint " + c.Label() + ", " +
-                                    (entry.is_blob ? "blob '" : "tensor '") + entry.name + "'");
+      if (first_error.ok()) first_error = InEntry(s, c, entry);
       failed = true;
     }
   });
@@ -156,9 +160,7 @@ Status ForEachChunk(StoreContext& ctx, const ResolvedCheckpoint& c,
     Status s = read(i, chunk, chunk * span, length);
     std::lock_guard<std::mutex> lock(mu);
     if (!s.ok()) {
-      if (first_error.ok())
-        first_error = s.WithContext("checkpoint " + c.Label() + ", " +
-                                    (entry.is_blob ? "blob '" : "tensor '") + entry.name + "'");
+      if (first_error.ok()) first_error = InEntry(s, c, entry);
       failed = true;
     } else if (progress) {
       done += length;

@@ -14,8 +14,9 @@ inline constexpr size_t kHugePageSize = size_t{2} << 20;
 // Maps at least `bytes` bytes (rounded up to kHugePageSize) of zeroed memory
 // starting on a kHugePageSize boundary, and asks for huge pages, a hint the
 // kernel may ignore. `noreserve` maps without committing swap space, for
-// ranges most of which may never be touched. Returns nullptr and sets errno
-// when the kernel refuses; on success stores the mapped length in `mapped`.
+// ranges most of which may never be touched. Returns nullptr when `bytes`
+// is 0 or the kernel refuses (then with errno set); on success stores the
+// mapped length in `mapped`.
 void* MapLargeRegion(size_t bytes, bool noreserve, size_t* mapped);
 
 // Unmaps a region from MapLargeRegion; `mapped` is the length it stored.
