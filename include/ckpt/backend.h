@@ -16,12 +16,13 @@
 #include <string>
 #include <vector>
 
+#include "ckpt/export.h"
 #include "ckpt/result.h"
 #include "ckpt/status.h"
 
 namespace ckpt {
 
-class Backend {
+class CKPT_EXPORT Backend {
  public:
   virtual ~Backend() = default;
 
@@ -102,6 +103,6 @@ class Backend {
 // last partial 4 KiB block, and everything elsewhere, through the page
 // cache); reads of 64 KiB or more take what the page cache holds and read
 // the rest with O_DIRECT.
-std::shared_ptr<Backend> NewLocalBackend(const std::string& root);
+CKPT_EXPORT std::shared_ptr<Backend> NewLocalBackend(const std::string& root);
 
 }  // namespace ckpt

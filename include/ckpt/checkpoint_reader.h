@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "ckpt/export.h"
 #include "ckpt/manifest.h"
 #include "ckpt/options.h"
 #include "ckpt/status.h"
@@ -30,7 +31,7 @@ namespace ckpt {
 using PieceSink =
     std::function<Status(size_t entry, uint64_t offset, const void* data, size_t length)>;
 
-class CheckpointReader {
+class CKPT_EXPORT CheckpointReader {
  public:
   virtual ~CheckpointReader() = default;
 

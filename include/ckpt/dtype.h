@@ -9,6 +9,8 @@
 #include <optional>
 #include <string_view>
 
+#include "ckpt/export.h"
+
 namespace ckpt {
 
 enum class DType : uint8_t {
@@ -30,14 +32,14 @@ enum class DType : uint8_t {
 };
 
 // Size of one element in bytes (1 for BOOL and the F8 types).
-size_t DTypeSize(DType dtype);
+CKPT_EXPORT size_t DTypeSize(DType dtype);
 // True for the floating-point types, whose chunks may get the byte-plane transform.
-bool DTypeIsFloat(DType dtype);
+CKPT_EXPORT bool DTypeIsFloat(DType dtype);
 // The safetensors spelling, e.g. "BF16", "F8_E4M3".
-std::string_view DTypeName(DType dtype);
+CKPT_EXPORT std::string_view DTypeName(DType dtype);
 // Parses the safetensors spelling; nullopt for an unknown name.
-std::optional<DType> DTypeFromName(std::string_view name);
+CKPT_EXPORT std::optional<DType> DTypeFromName(std::string_view name);
 // Decodes a persisted value; nullopt if it names no known type.
-std::optional<DType> DTypeFromValue(uint8_t value);
+CKPT_EXPORT std::optional<DType> DTypeFromValue(uint8_t value);
 
 }  // namespace ckpt

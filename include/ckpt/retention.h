@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "ckpt/export.h"
 #include "ckpt/manifest.h"
 #include "ckpt/result.h"
 
@@ -25,7 +26,7 @@ struct KeepBest {
   bool minimize = true;  // true: lowest values are best (loss); false: highest (accuracy)
 };
 
-struct RetentionPolicy {
+struct CKPT_EXPORT RetentionPolicy {
   uint32_t keep_last = 0;            // the N highest steps
   uint64_t keep_every_steps = 0;     // steps that are multiples of N
   int64_t keep_within_seconds = 0;   // saved within this long before now
@@ -45,9 +46,9 @@ struct RetentionPolicy {
 };
 
 // Parses the CLI's values: a duration "90s", "15m", "48h", "7d", "2w".
-Result<int64_t> ParseDurationSeconds(const std::string& text);
+CKPT_EXPORT Result<int64_t> ParseDurationSeconds(const std::string& text);
 // Parses "N:METRIC:min" or "N:METRIC:max".
-Result<KeepBest> ParseKeepBest(const std::string& text);
+CKPT_EXPORT Result<KeepBest> ParseKeepBest(const std::string& text);
 
 // Why a checkpoint is kept; empty reasons mean it is to be removed.
 struct RetentionDecision {
@@ -59,7 +60,7 @@ struct RetentionDecision {
 // Applies `policy` to the checkpoints of one run at time `now_ns` (ns since
 // the Unix epoch). Pure: the same input gives the same output. Decisions come
 // back in the order of `checkpoints`.
-std::vector<RetentionDecision> ApplyRetention(const RetentionPolicy& policy,
+CKPT_EXPORT std::vector<RetentionDecision> ApplyRetention(const RetentionPolicy& policy,
                                               const std::vector<CheckpointInfo>& checkpoints,
                                               int64_t now_ns);
 

@@ -11,6 +11,7 @@
 
 #include <string>
 
+#include "ckpt/export.h"
 #include "ckpt/checkpoint.h"
 #include "ckpt/manifest.h"
 #include "ckpt/options.h"
@@ -30,7 +31,7 @@ inline constexpr const char* kSafetensorsHeaderBlob = "safetensors.header";
 // and request.parent are used as given. Errors: kInvalidArgument for a
 // malformed file (the message names the problem and nothing is stored),
 // kNotFound for a missing file, and the errors of Store::Save.
-Result<CheckpointInfo> ImportSafetensors(Store& store, const std::string& path,
+CKPT_EXPORT Result<CheckpointInfo> ImportSafetensors(Store& store, const std::string& path,
                                          SaveRequest request, const SaveOptions& options = {});
 
 struct ExportOptions {
@@ -48,7 +49,7 @@ struct ExportOptions {
 // that was imported is written byte-identical to its source; any other gets
 // a canonical header. Errors: those of Load, kIOError/kNoSpace for the
 // output file.
-Status ExportSafetensors(Store& store, const std::string& ref, const std::string& out_path,
+CKPT_EXPORT Status ExportSafetensors(Store& store, const std::string& ref, const std::string& out_path,
                          const ExportOptions& options = {});
 
 }  // namespace ckpt

@@ -15,6 +15,7 @@
 
 #include <memory>
 
+#include "ckpt/export.h"
 #include "ckpt/manifest.h"
 #include "ckpt/result.h"
 
@@ -25,7 +26,7 @@ struct SaveOutcome;
 class AsyncSaver;
 }  // namespace internal
 
-class SaveHandle {
+class CKPT_EXPORT SaveHandle {
  public:
   // Blocks until the save has finished, then returns its info, or the error
   // that Store::Save would have returned for it. Every call returns the same.

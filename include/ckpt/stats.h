@@ -7,11 +7,12 @@
 #include <string>
 #include <vector>
 
+#include "ckpt/export.h"
 #include "ckpt/status.h"
 
 namespace ckpt {
 
-struct StoreStats {
+struct CKPT_EXPORT StoreStats {
   uint64_t runs = 0;
   uint64_t checkpoints = 0;
   uint64_t tags = 0;

@@ -16,6 +16,8 @@
 #include <string_view>
 #include <utility>
 
+#include "ckpt/export.h"
+
 namespace ckpt {
 
 enum class Code : int {
@@ -33,9 +35,9 @@ enum class Code : int {
 };
 
 // Returns a stable lower-case name for `code`, e.g. "not found".
-const char* CodeName(Code code);
+CKPT_EXPORT const char* CodeName(Code code);
 
-class [[nodiscard]] Status {
+class [[nodiscard]] CKPT_EXPORT Status {
  public:
   // Creates an OK status.
   Status() = default;

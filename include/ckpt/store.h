@@ -62,6 +62,7 @@
 #include <string>
 #include <vector>
 
+#include "ckpt/export.h"
 #include "ckpt/checkpoint.h"
 #include "ckpt/checkpoint_reader.h"
 #include "ckpt/gc.h"
@@ -85,7 +86,7 @@ struct StoreConfig {
   std::string store_id;  // random hex id chosen at creation
 };
 
-class Store {
+class CKPT_EXPORT Store {
  public:
   // Opens (or, with options.create_if_missing, creates) the store in
   // directory `path`. Errors: kNotFound (no store and not creating),

@@ -193,8 +193,8 @@ Status SyncDirectory(const std::string& dir) {
 
 Status LocalBackend::EnsureParentDir(const std::string& path) {
   std::string dir = ParentOf(path);
-  if (fs::is_directory(dir)) return Status::OK();
-  boost::system::error_code ec;
+  boost::system::error_code ec;  // the throwing forms must not cross the API
+  if (fs::is_directory(dir, ec)) return Status::OK();
   fs::create_directories(dir, ec);
   if (ec) return ErrnoStatus(ec.value(), "create directory", dir);
   // The new directory's entry must itself be durable before files in it are.

@@ -97,19 +97,13 @@ bool HasContentChecksum(const void* frame, size_t size) {
 
 size_t PlanesOf(Codec codec) {
   switch (codec) {
-    case Codec::kZstdPlanes2:
     case Codec::kFloatPlanes2:
-    case Codec::kDeltaXorPlanes2:
     case Codec::kDeltaSubPlanes2:
       return 2;
-    case Codec::kZstdPlanes4:
     case Codec::kFloatPlanes4:
-    case Codec::kDeltaXorPlanes4:
     case Codec::kDeltaSubPlanes4:
       return 4;
-    case Codec::kZstdPlanes8:
     case Codec::kFloatPlanes8:
-    case Codec::kDeltaXorPlanes8:
     case Codec::kDeltaSubPlanes8:
       return 8;
     default:
@@ -117,14 +111,8 @@ size_t PlanesOf(Codec codec) {
   }
 }
 
-bool HasPlaneBody(Codec codec) {
-  const auto v = static_cast<uint8_t>(codec);
-  return (v >= 5 && v <= 7) || (v >= 20 && v <= 22);
-}
-
 Status DecodePlanes(Codec codec, const void* body, size_t body_size, uint8_t* planes,
                     size_t raw_size) {
-  if (!HasPlaneBody(codec)) return ZstdFrom(body, body_size, planes, raw_size);
   return DecodePlaneBody(static_cast<const uint8_t*>(body), body_size, PlanesOf(codec), planes,
                          raw_size);
 }
@@ -143,7 +131,6 @@ uint8_t* TransformScratch(size_t size) { return ThreadBuffer<1>(size); }
 
 }  // namespace codec_detail
 
-using codec_detail::HasPlaneBody;
 using codec_detail::PlanesOf;
 using codec_detail::Scratch;
 using codec_detail::ZstdFrom;
@@ -163,9 +150,6 @@ bool PlanesHelp(const void* data, size_t size, const EncodeParams& params) {
 bool ChunkSelfChecked(Codec codec, const void* encoded, size_t encoded_size) {
   switch (codec) {
     case Codec::kZstd:
-    case Codec::kZstdPlanes2:
-    case Codec::kZstdPlanes4:
-    case Codec::kZstdPlanes8:
       return codec_detail::HasContentChecksum(encoded, encoded_size);
     case Codec::kFloatPlanes2:
     case Codec::kFloatPlanes4:
@@ -177,7 +161,10 @@ bool ChunkSelfChecked(Codec codec, const void* encoded, size_t encoded_size) {
 }
 
 bool IsKnownCodec(uint8_t value) {
-  return value <= static_cast<uint8_t>(Codec::kFloatPlanes8) || IsDeltaCodec(value);
+  return value <= static_cast<uint8_t>(Codec::kZstd) ||
+         (value >= static_cast<uint8_t>(Codec::kFloatPlanes2) &&
+          value <= static_cast<uint8_t>(Codec::kFloatPlanes8)) ||
+         IsDeltaCodec(value);
 }
 
 const char* CodecName(Codec codec) {
@@ -186,20 +173,8 @@ const char* CodecName(Codec codec) {
       return "raw";
     case Codec::kZstd:
       return "zstd";
-    case Codec::kZstdPlanes2:
-      return "zstd+planes2";
-    case Codec::kZstdPlanes4:
-      return "zstd+planes4";
-    case Codec::kZstdPlanes8:
-      return "zstd+planes8";
     case Codec::kDeltaXor:
       return "delta-xor+zstd";
-    case Codec::kDeltaXorPlanes2:
-      return "delta-xor+zstd+planes2";
-    case Codec::kDeltaXorPlanes4:
-      return "delta-xor+zstd+planes4";
-    case Codec::kDeltaXorPlanes8:
-      return "delta-xor+zstd+planes8";
     case Codec::kFloatPlanes2:
       return "float-planes2";
     case Codec::kFloatPlanes4:
@@ -247,7 +222,7 @@ Status DecodeChunk(Codec codec, const void* encoded, size_t encoded_size, void* 
   auto* out = static_cast<uint8_t*>(dst);
   CKPT_RETURN_IF_ERROR(codec_detail::DecodePlanes(codec, encoded, encoded_size, planes, raw_size));
   BytePlaneJoin(planes, raw_size, elem, out);
-  if (HasPlaneBody(codec)) RotateSignToHigh(out, raw_size / elem, elem, out);  // format 4
+  RotateSignToHigh(out, raw_size / elem, elem, out);
   return Status::OK();
 }
 

@@ -14,31 +14,27 @@ namespace ckpt::internal {
 struct PlaneScore;
 
 // Persisted; never renumber. Ids 16..31 are reserved for delta codecs.
+// Ids 2..4 and 17..19 belonged to unreleased development formats: never
+// reuse them; this library does not decode them (see docs/format.md).
 enum class Codec : uint8_t {
-  kRaw = 0,          // the bytes as they are
-  kZstd = 1,         // zstd frame of the bytes
-  kZstdPlanes2 = 2,  // zstd frame of the byte planes of 2-byte elements
-  kZstdPlanes4 = 3,  // ... of 4-byte elements
-  kZstdPlanes8 = 4,  // ... of 8-byte elements
-  // Format 4: elements rotated (sign bit to bit 0), byte planes, each
-  // plane coded on its own (plane_coder.h).
+  kRaw = 0,   // the bytes as they are
+  kZstd = 1,  // zstd frame of the bytes
+  // Elements rotated (sign bit to bit 0), byte planes, each plane coded on
+  // its own (plane_coder.h).
   kFloatPlanes2 = 5,  // 2-byte elements
   kFloatPlanes4 = 6,  // 4-byte elements
   kFloatPlanes8 = 7,  // 8-byte elements
   // Deltas against a base chunk (see delta_codec.h).
-  kDeltaXor = 16,         // zstd frame of chunk XOR base
-  kDeltaXorPlanes2 = 17,  // ... byte planes of 2-byte elements of chunk XOR base
-  kDeltaXorPlanes4 = 18,  // ... of 4-byte elements
-  kDeltaXorPlanes8 = 19,  // ... of 8-byte elements
-  // Format 4: zigzag(chunk - base) per element, byte planes, each plane
-  // coded on its own.
+  kDeltaXor = 16,  // zstd frame of chunk XOR base
+  // zigzag(chunk - base) per element, byte planes, each plane coded on its
+  // own.
   kDeltaSubPlanes2 = 20,  // 2-byte elements
   kDeltaSubPlanes4 = 21,  // 4-byte elements
   kDeltaSubPlanes8 = 22,  // 8-byte elements
 };
 
-// True for the kDeltaXor* codecs, whose entries name a base chunk.
-inline bool IsDeltaCodec(uint8_t value) { return value >= 16 && value <= 22; }
+// True for the delta codecs, whose entries name a base chunk.
+inline bool IsDeltaCodec(uint8_t value) { return value == 16 || (value >= 20 && value <= 22); }
 
 // The zstd level of delta frames and of zstd-coded planes for a store of
 // level `store_level`. On byte planes and deltas zstd's fastest strategy
@@ -100,15 +96,13 @@ Status ZstdFrom(const void* encoded, size_t encoded_size, void* dst, size_t raw_
 // and a second one for a transform's output while Scratch holds planes.
 uint8_t* Scratch(size_t size);
 uint8_t* TransformScratch(size_t size);
-// Element size of a plane codec (old single-frame or format 4), else 0.
+// Element size of a plane codec (float planes or delta-sub planes), else 0.
 size_t PlanesOf(Codec codec);
-// Decodes the planes of a plane codec's body (one zstd frame before format
-// 4, a plane body after) into `raw_size` bytes at `planes`. The caller
-// joins them and undoes its element transform. REQUIRES: PlanesOf(codec).
+// Decodes a plane codec's plane body into `raw_size` bytes of planes at
+// `planes`. The caller joins them and undoes its element transform.
+// REQUIRES: PlanesOf(codec).
 Status DecodePlanes(Codec codec, const void* body, size_t body_size, uint8_t* planes,
                     size_t raw_size);
-// True for the codecs with a plane body (5..7, 20..22).
-bool HasPlaneBody(Codec codec);
 }  // namespace codec_detail
 
 }  // namespace ckpt::internal

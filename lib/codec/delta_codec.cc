@@ -83,7 +83,7 @@ bool DeltaSelfChecked(Codec codec, std::string_view encoded) {
   if (encoded.size() <= kDeltaHeaderSize) return false;
   const auto* frames = reinterpret_cast<const uint8_t*>(encoded.data()) + kDeltaHeaderSize;
   const size_t size = encoded.size() - kDeltaHeaderSize;
-  if (codec_detail::HasPlaneBody(codec)) return true;  // the plane body's checksum
+  if (codec_detail::PlanesOf(codec)) return true;  // the plane body's checksum
   return codec_detail::HasContentChecksum(frames, size);
 }
 
@@ -105,10 +105,6 @@ Status DecodeDelta(Codec codec, std::string_view encoded, const uint8_t* base, u
   uint8_t* split = Scratch(raw_size);
   CKPT_RETURN_IF_ERROR(codec_detail::DecodePlanes(codec, body, frame.size(), split, raw_size));
   BytePlaneJoin(split, raw_size, planes, diff);
-  if (!codec_detail::HasPlaneBody(codec)) {  // formats 2 and 3: XOR
-    XorInto(diff, base, raw_size, dst);
-    return Status::OK();
-  }
   const size_t count = raw_size / planes, whole = count * planes;
   ZigzagUndo(diff, base, count, planes, dst);
   XorInto(diff + whole, base + whole, raw_size - whole, dst + whole);

@@ -4,14 +4,12 @@
 // embedding table) XORs with it to mostly zero bytes; byte planes then put
 // the zeros together and zstd removes them. Pure: bytes in, bytes out.
 //
-// Stored entry of a delta chunk (codec kDeltaXor*):
+// Stored entry of a delta chunk (IsDeltaCodec):
 //   base_digest:32   SHA-256 of the base chunk's raw bytes
 //   body             kDeltaXor: one zstd frame of (chunk XOR base)
-//                    kDeltaXorPlanes* (format 2): one zstd frame of the
-//                    byte planes of (chunk XOR base)
-//                    kDeltaSubPlanes* (format 4): the plane body
-//                    (plane_coder.h) of the byte planes of
-//                    zigzag(chunk - base), element by element
+//                    kDeltaSubPlanes*: the plane body (plane_coder.h) of
+//                    the byte planes of zigzag(chunk - base), element by
+//                    element
 #pragma once
 
 #include <cstddef>

@@ -5,14 +5,15 @@
 #include <mutex>
 #include <set>
 
+#include "util/clock.h"
 #include "gc/live_set.h"
 #include "gc/pack_deleter.h"
-#include "gc/policy_codec.h"
+#include "repo/policy_codec.h"
 #include "gc/repacker.h"
 #include "gc/sweeper.h"
-#include "store/checkpoint_remover.h"
-#include "store/index_sessions.h"
-#include "store/ref_resolver.h"
+#include "repo/checkpoint_remover.h"
+#include "repo/index_sessions.h"
+#include "repo/ref_resolver.h"
 
 namespace ckpt::internal {
 namespace {
@@ -43,7 +44,7 @@ Result<std::vector<std::string>> RunNames(Index& index, const std::string& only)
     return std::vector<std::string>{only};
   }
   std::set<std::string> runs;
-  CKPT_RETURN_IF_ERROR(index.Scan("R", [&](std::string_view k, auto) {
+  CKPT_RETURN_IF_ERROR(index.Scan(kRunStepKeys, [&](std::string_view k, auto) {
     std::string run;
     uint64_t step;
     if (ParseRunStepKey(k, &run, &step)) runs.insert(run);
@@ -101,22 +102,39 @@ Status RemoveBatch(StoreContext& ctx, const std::vector<Digest>& ids, GcReport* 
     uint64_t removed = 0;
     for (const auto& id : ids) {
       auto c = LoadCheckpoint(index, id);
-      // Gone already, or tagged since the plan: leave it.
-      if (!c.ok() || !TagsOfCheckpoint(index, id).empty()) {
-        if (c.ok()) kept.push_back(id);
+      if (!c.ok() && c.status().code() == Code::kNotFound) continue;  // gone already
+      if (!c.ok()) {
+        s = c.status();
+        break;
+      }
+      auto tags = TagsOfCheckpoint(index, id);
+      if (!tags.ok()) {
+        s = tags.status();
+        break;
+      }
+      if (!tags->empty()) {  // tagged since the plan: it stays
+        kept.push_back(id);
         continue;
       }
       batch.Delete(CheckpointKey(id));
       batch.Delete(RunStepKey(c->manifest.run, c->manifest.step));
       removed++;
     }
-    s = index.Commit(batch);
-    if (s.ok())
+    if (s.ok()) s = index.Commit(batch);
+    if (s.ok()) {
       report->checkpoints_removed += removed;
-    else
-      kept = ids;
+      s = session.Close();  // committed: the removals stand either way
+    } else {
+      kept = ids;  // nothing was removed
+    }
   }
-  for (const auto& id : kept) (void)ctx.backend->Remove(DeletedRefName(id.Hex()));
+  // Withdraw the tombstones of checkpoints that stay. One that cannot be
+  // withdrawn would make repair drop a kept checkpoint: that is an error.
+  for (const auto& id : kept) {
+    Status withdraw = ctx.backend->Remove(DeletedRefName(id.Hex()));
+    if (!withdraw.ok() && s.ok())
+      s = withdraw.WithContext("withdraw the tombstone of kept checkpoint " + id.ShortHex());
+  }
   return s.WithContext("gc remove checkpoints");
 }
 
@@ -148,6 +166,7 @@ Result<bool> CompactIfWorthIt(StoreContext& ctx, uint64_t dead_entries, uint64_t
   Status s = session.index().CompactYielding();
   if (s.code() == Code::kBusy) return false;  // a later session compacts
   CKPT_RETURN_IF_ERROR(s.WithContext("gc compact index"));
+  CKPT_RETURN_IF_ERROR(session.Close().WithContext("gc compact index"));
   return true;
 }
 

@@ -9,7 +9,7 @@
 #pragma once
 
 #include "ckpt/gc.h"
-#include "store/store_context.h"
+#include "repo/store_context.h"
 
 namespace ckpt::internal {
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <mutex>
 
-#include "store/config.h"
+#include "repo/config.h"
 
 namespace ckpt::internal {
 
@@ -75,7 +75,7 @@ Status MarkLive(StoreContext& ctx, Index& index, LiveSet* live, const std::set<D
   std::vector<Digest> fresh;
   size_t compacted = 0;
   Status error;
-  CKPT_RETURN_IF_ERROR(index.Scan("M", [&](std::string_view k, std::string_view v) {
+  CKPT_RETURN_IF_ERROR(index.Scan(kCheckpointKeys, [&](std::string_view k, std::string_view v) {
     Digest id = Digest::FromView(k.substr(1));
     if (excluded.count(id) || live->checkpoints.count(id)) return true;
     CheckpointRecord rec;

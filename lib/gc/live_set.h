@@ -10,7 +10,7 @@
 #include <set>
 #include <vector>
 
-#include "store/store_context.h"
+#include "repo/store_context.h"
 
 namespace ckpt::internal {
 

@@ -4,7 +4,7 @@
 #include <mutex>
 
 #include "pack/pack_writer.h"
-#include "store/index_sessions.h"
+#include "repo/index_sessions.h"
 #include "util/bytes.h"
 #include "util/hex.h"
 
@@ -16,6 +16,8 @@ constexpr int64_t kNsPerSecond = 1000000000;
 // Tombstones exist so that repair skips deleted manifests; once the pack
 // holding such a manifest is gone, its tombstone has nothing left to guard.
 // Returns the ids whose tombstones may go once the pack file is deleted.
+// An error leaves ids out: a tombstone kept too long guards nothing and
+// costs nothing, one removed too early could let repair revive a deletion.
 std::vector<Digest> DeadManifestsIn(StoreContext& ctx, Index& index, const std::string& pack) {
   std::vector<Digest> ids;
   std::vector<PackEntry> entries;
@@ -71,7 +73,7 @@ Status RetireTombstones(StoreContext& ctx, Index& reader) {
   std::vector<std::string> keys, files, tombstones;
   std::vector<std::string> values;
   {
-    CKPT_RETURN_IF_ERROR(reader.Scan("G", [&](std::string_view k, std::string_view v) {
+    CKPT_RETURN_IF_ERROR(reader.Scan(kGoneKeys, [&](std::string_view k, std::string_view v) {
       if (v.empty()) return true;
       keys.emplace_back(k);
       values.emplace_back(v);
@@ -88,7 +90,8 @@ Status RetireTombstones(StoreContext& ctx, Index& reader) {
       auto session, OpenWriter(ctx, LockPriority::kBackground, /*background_compactions=*/true));
   IndexBatch batch;
   for (const auto& key : keys) batch.Put(key, "");
-  return session.index().Commit(batch).WithContext("gc confirm deleted packs");
+  CKPT_RETURN_IF_ERROR(session.index().Commit(batch).WithContext("gc confirm deleted packs"));
+  return session.Close().WithContext("gc confirm deleted packs");
 }
 
 // Packs condemned longer ago than the grace period: the index forgets them
@@ -99,7 +102,7 @@ Status RetireTombstones(StoreContext& ctx, Index& reader) {
 Status DeleteCondemned(StoreContext& ctx, Index& reader, int64_t grace_ns, int64_t now_ns,
                        DeleteResult* result) {
   std::vector<std::string> due;
-  CKPT_RETURN_IF_ERROR(reader.Scan("D", [&](std::string_view k, std::string_view v) {
+  CKPT_RETURN_IF_ERROR(reader.Scan(kCondemnedKeys, [&](std::string_view k, std::string_view v) {
     int64_t at = v.size() == 8 ? static_cast<int64_t>(DecodeFixed64(v.data())) : 0;
     if (now_ns - at >= grace_ns)
       due.push_back(PackIdOfKey(k));
@@ -127,6 +130,7 @@ Status DeleteCondemned(StoreContext& ctx, Index& reader, int64_t grace_ns, int64
     CKPT_ASSIGN_OR_RETURN(
         auto session, OpenWriter(ctx, LockPriority::kBackground, /*background_compactions=*/true));
     CKPT_RETURN_IF_ERROR(session.index().Commit(batch).WithContext("gc delete packs"));
+    CKPT_RETURN_IF_ERROR(session.Close().WithContext("gc delete packs"));
   }
   CKPT_RETURN_IF_ERROR(RemoveInParallel(ctx, files).WithContext("gc delete packs"));
   for (size_t i = 0; i < due.size(); ++i) {

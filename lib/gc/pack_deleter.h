@@ -8,7 +8,7 @@
 // that next gc has made its deletion durable.
 #pragma once
 
-#include "store/store_context.h"
+#include "repo/store_context.h"
 
 namespace ckpt::internal {
 

@@ -2,11 +2,13 @@
 
 #include "codec/chunk_codec.h"
 #include "codec/delta_codec.h"
+#include "index/pack_lifecycle.h"
 #include "pack/pack_writer.h"
-#include "store/index_sessions.h"
-#include "store/loader.h"
-#include "store/pack_sink.h"
+#include "repo/index_sessions.h"
+#include "repo/loader.h"
+#include "repo/pack_sink.h"
 #include "util/bytes.h"
+#include "util/clock.h"
 
 namespace ckpt::internal {
 namespace {
@@ -59,30 +61,34 @@ Status CommitMoves(StoreContext& ctx, const std::string& pack, const std::vector
   for (const Moved& m : moved) {
     if (m.old_entry.kind == EntryKind::kChunk) {
       CKPT_ASSIGN_OR_RETURN(auto value, index.Get(ChunkKey(m.old_entry.digest)));
+      if (!value) continue;  // gone since the plan
       ChunkLocation current;
-      if (!value || !DecodeChunkLocation(*value, &current).ok() || current.pack_id != pack ||
-          current.offset != m.old_entry.offset)
-        continue;
+      // An entry that does not decode could point here: condemning the
+      // pack would take its chunk away, so stop.
+      CKPT_RETURN_IF_ERROR(DecodeChunkLocation(*value, &current)
+                               .WithContext("repack " + pack + ": chunk " +
+                                            m.old_entry.digest.ShortHex()));
+      if (current.pack_id != pack || current.offset != m.old_entry.offset) continue;
       ChunkLocation moved = m.new_location;
       moved.base = current.base;  // the encoded bytes moved as they were
       moved.depth = current.depth;
       batch.Put(ChunkKey(m.old_entry.digest), EncodeChunkLocation(moved));
     } else {
       CKPT_ASSIGN_OR_RETURN(auto value, index.Get(CheckpointKey(m.old_entry.digest)));
+      if (!value) continue;  // deleted since the plan
       CheckpointRecord rec;
-      if (!value || !DecodeCheckpointRecord(*value, &rec).ok()) continue;
+      CKPT_RETURN_IF_ERROR(DecodeCheckpointRecord(*value, &rec)
+                               .WithContext("repack " + pack + ": checkpoint " +
+                                            m.old_entry.digest.ShortHex()));
       rec.manifest_location = m.new_location;
       batch.Put(CheckpointKey(m.old_entry.digest), EncodeCheckpointRecord(rec));
     }
   }
   for (const auto& [id, record] : sink.sealed()) batch.Put(PackKey(id), EncodePackRecord(record));
-  std::string condemned_at;  // as of this commit (see sweeper.cc)
-  PutFixed64(&condemned_at, static_cast<uint64_t>(NowNs()));
-  batch.Delete(PackKey(pack));
-  batch.Put(CondemnedKey(pack), condemned_at);
-  CKPT_ASSIGN_OR_RETURN(uint64_t generation, ReadGcGeneration(index));
-  BumpGcGeneration(generation, &batch);
-  return index.Commit(batch);
+  CondemnPack(pack, NowNs(), &batch);  // as of this commit (see sweeper.cc)
+  CKPT_RETURN_IF_ERROR(AddGcGenerationBump(index, &batch));
+  CKPT_RETURN_IF_ERROR(index.Commit(batch));
+  return session.Close();
 }
 
 Status RepackOne(StoreContext& ctx, const LiveSet& live, const std::string& pack,

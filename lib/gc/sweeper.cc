@@ -5,30 +5,13 @@
 #include <map>
 #include <set>
 
+#include "index/pack_lifecycle.h"
 #include "pack/pack_writer.h"
-#include "store/index_sessions.h"
+#include "repo/index_sessions.h"
 #include "util/bytes.h"
+#include "util/clock.h"
 
 namespace ckpt::internal {
-
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-Result<uint64_t> ReadGcGeneration(Index& index) {
-  CKPT_ASSIGN_OR_RETURN(auto value, index.Get(kGcGenerationKey));
-  if (!value) return uint64_t{0};
-  if (value->size() != 8) return Status::Corruption("index: malformed gc generation");
-  return DecodeFixed64(value->data());
-}
-
-void BumpGcGeneration(uint64_t current, IndexBatch* batch) {
-  std::string value;
-  PutFixed64(&value, current + 1);
-  batch->Put(kGcGenerationKey, value);
-}
 
 namespace {
 
@@ -44,7 +27,6 @@ struct SweepPlan {
   std::vector<std::string> condemn;        // packs with nothing live
   std::vector<std::string> partial_packs;  // packs that stay, with dead entries
   std::vector<DeadChunk> dead;
-  std::vector<std::string> legacy_base_keys;  // format 2's 'B' keys
 };
 
 struct IndexedPack {
@@ -55,7 +37,7 @@ struct IndexedPack {
 Result<std::vector<IndexedPack>> IndexedPacks(Index& index) {
   std::vector<IndexedPack> packs;
   Status error;
-  CKPT_RETURN_IF_ERROR(index.Scan("P", [&](std::string_view k, std::string_view v) {
+  CKPT_RETURN_IF_ERROR(index.Scan(kPackKeys, [&](std::string_view k, std::string_view v) {
     IndexedPack p{PackIdOfKey(k), {}};
     error = DecodePackRecord(v, &p.record).WithContext("index record of pack " + p.id);
     packs.push_back(std::move(p));
@@ -90,7 +72,7 @@ Status FindDeadEntries(StoreContext& ctx, Index& index, const LiveSet& live,
     }
   } else {
     Status error;
-    CKPT_RETURN_IF_ERROR(index.Scan("C", [&](std::string_view k, std::string_view v) {
+    CKPT_RETURN_IF_ERROR(index.Scan(kChunkKeys, [&](std::string_view k, std::string_view v) {
       ChunkLocation loc;
       error = DecodeChunkLocation(v, &loc).WithContext("gc sweep");
       if (!error.ok()) return false;
@@ -123,10 +105,7 @@ Status PlanSweep(StoreContext& ctx, Index& index, const LiveSet& live, SweepResu
       continue;  // every entry live: nothing to sweep, no need to read its index
     CKPT_RETURN_IF_ERROR(FindDeadEntries(ctx, index, live, p.id, plan, result));
   }
-  return index.Scan("B", [&](std::string_view k, auto) {
-    plan->legacy_base_keys.emplace_back(k);
-    return true;
-  });
+  return Status::OK();
 }
 
 // Marks checkpoints committed since `live` was; their chunks and manifest
@@ -162,8 +141,7 @@ Status DeleteDead(StoreContext& ctx, Index& index, LiveSet& live, SweepResult* r
     }
     batch.Delete(ChunkKey(d.digest));
   }
-  CKPT_ASSIGN_OR_RETURN(uint64_t generation, ReadGcGeneration(index));
-  BumpGcGeneration(generation, &batch);
+  CKPT_RETURN_IF_ERROR(AddGcGenerationBump(index, &batch));
   return index.Commit(batch).WithContext("gc sweep");
 }
 
@@ -177,28 +155,25 @@ Status ApplySweep(StoreContext& ctx, Index& index, LiveSet& live, SweepResult* r
   IndexBatch batch;
   // Condemned as of this commit, not of gc's start: the grace period
   // counts from when the index stopped pointing into the pack.
-  std::string condemned_at;
-  PutFixed64(&condemned_at, static_cast<uint64_t>(NowNs()));
+  const int64_t condemned_at = NowNs();
   SweepPlan revived;
   for (const std::string& pack : plan->condemn) {
     auto it = live.pack_live_bytes.find(pack);
     if (it == live.pack_live_bytes.end()) {
-      batch.Delete(PackKey(pack));
-      batch.Put(CondemnedKey(pack), condemned_at);
+      CondemnPack(pack, condemned_at, &batch);
       continue;
     }
     CKPT_ASSIGN_OR_RETURN(auto record, index.Get(PackKey(pack)));
     PackRecord rec;
-    if (record) (void)DecodePackRecord(*record, &rec);
+    if (record)
+      CKPT_RETURN_IF_ERROR(DecodePackRecord(*record, &rec).WithContext("gc sweep: pack " + pack));
     result->chunks_removed -= rec.entry_count;
     result->bytes_unreferenced -= rec.size;
     result->packs[pack] = {it->second, rec.size};
     CKPT_RETURN_IF_ERROR(FindDeadEntries(ctx, index, live, pack, &revived, result));
   }
   for (const DeadChunk& d : revived.dead) batch.Delete(ChunkKey(d.digest));
-  for (const auto& key : plan->legacy_base_keys) batch.Delete(key);
-  CKPT_ASSIGN_OR_RETURN(uint64_t generation, ReadGcGeneration(index));
-  BumpGcGeneration(generation, &batch);
+  CKPT_RETURN_IF_ERROR(AddGcGenerationBump(index, &batch));
   return index.Commit(batch).WithContext("gc sweep");
 }
 
@@ -234,6 +209,7 @@ Result<SweepResult> SweepIndex(StoreContext& ctx, Index& snapshot, LiveSet& live
       CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx, LockPriority::kBackground,
                                                      /*background_compactions=*/true));
       CKPT_RETURN_IF_ERROR(DeleteDead(ctx, session.index(), live, &result, plan, begin, end));
+      CKPT_RETURN_IF_ERROR(session.Close().WithContext("gc sweep"));
     }
     return Status::OK();
   };
@@ -243,6 +219,7 @@ Result<SweepResult> SweepIndex(StoreContext& ctx, Index& snapshot, LiveSet& live
     CKPT_ASSIGN_OR_RETURN(
         auto session, OpenWriter(ctx, LockPriority::kBackground, /*background_compactions=*/true));
     CKPT_RETURN_IF_ERROR(ApplySweep(ctx, session.index(), live, &result, &plan));
+    CKPT_RETURN_IF_ERROR(session.Close().WithContext("gc sweep"));
   }
   CKPT_RETURN_IF_ERROR(delete_range(first_whole, plan.dead.size()));
   return result;

@@ -40,12 +40,4 @@ Result<SweepResult> CountDead(StoreContext& ctx, Index& snapshot, const LiveSet&
 // left with nothing live, and deletes the dead whole chunks of the rest.
 Result<SweepResult> SweepIndex(StoreContext& ctx, Index& snapshot, LiveSet& live);
 
-// Index key of the gc generation, bumped by every commit that deletes or
-// moves chunk entries. Value: fixed64.
-inline constexpr std::string_view kGcGenerationKey = "g";
-Result<uint64_t> ReadGcGeneration(Index& index);
-// Wall-clock time in ns since the Unix epoch.
-int64_t NowNs();
-void BumpGcGeneration(uint64_t current, IndexBatch* batch);
-
 }  // namespace ckpt::internal

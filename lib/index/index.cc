@@ -104,22 +104,22 @@ Status Index::LoadDeadPacks() {
 // After a full compaction no chunk entry points into a pack of the set the
 // filter had: the 'G' keys of those packs, once their tombstones are gone
 // (empty value), have nothing left to do.
-void Index::ForgetCompactedGonePacks() {
+Status Index::ForgetCompactedGonePacks() {
   auto dead = filter_->dead_packs();
-  if (!dead || dead->empty()) return;
+  if (!dead || dead->empty()) return Status::OK();
   IndexBatch batch;
   bool any = false;
-  (void)Scan("G", [&](std::string_view k, std::string_view v) {
+  CKPT_RETURN_IF_ERROR(Scan(kGoneKeys, [&](std::string_view k, std::string_view v) {
     if (v.empty() && dead->count(std::string(k.substr(1)))) {
       batch.Delete(k);
       any = true;
     }
     return true;
-  });
-  if (any) (void)Commit(batch);
+  }));
+  return any ? Commit(batch) : Status::OK();
 }
 
-void Index::Tidy() {
+Status Index::Tidy() {
   // Every open replays the log into a memtable; keep that replay cheap.
   constexpr uint64_t kMaxMemtableBytes = 1 << 20;
   constexpr uint64_t kMaxLevel0Files = 8;
@@ -129,12 +129,13 @@ void Index::Tidy() {
   bool many_logs = db_->GetSortedWalFiles(logs).ok() && logs.size() > kMaxLogFiles;
   if (many_logs || (db_->GetIntProperty("rocksdb.cur-size-all-mem-tables", &memtable) &&
                     memtable > kMaxMemtableBytes))
-    (void)db_->Flush(rocksdb::FlushOptions());
+    CKPT_RETURN_IF_ERROR(FromRocks(db_->Flush(rocksdb::FlushOptions()), "flush"));
   // A string property: GetIntProperty does not answer it.
   std::string level0_files;
-  if (!db_->GetProperty("rocksdb.num-files-at-level0", &level0_files)) return;
-  if (std::strtoull(level0_files.c_str(), nullptr, 10) <= kMaxLevel0Files) return;
-  (void)CompactYielding();
+  if (!db_->GetProperty("rocksdb.num-files-at-level0", &level0_files)) return Status::OK();
+  if (std::strtoull(level0_files.c_str(), nullptr, 10) <= kMaxLevel0Files) return Status::OK();
+  Status s = CompactYielding();
+  return s.code() == Code::kBusy ? Status::OK() : s;  // a later session compacts
 }
 
 Status Index::CompactYielding() {
@@ -155,11 +156,15 @@ Status Index::CompactYielding() {
   return s;
 }
 
-Index::~Index() {
-  if (!db_) return;
+Index::~Index() = default;
+
+Status Index::Close() {
+  if (!db_) return Status::OK();
   // Background work would be cut short by the close; do what matters now.
-  if (!read_only_) Tidy();
-  (void)db_->Close();
+  Status s = read_only_ ? Status::OK() : Tidy().WithContext("index housekeeping");
+  Status closed = FromRocks(db_->Close(), "close");
+  db_.reset();
+  return s.ok() ? closed : s;
 }
 
 Result<std::optional<std::string>> Index::Get(std::string_view key) {
@@ -185,8 +190,7 @@ Status Index::CompactAll(std::atomic<bool>* canceled) {
   rocksdb::Status s = db_->CompactRange(options, nullptr, nullptr);
   if (canceled != nullptr && *canceled) return Status::Busy("index: compaction stopped early");
   CKPT_RETURN_IF_ERROR(FromRocks(s, "compact"));
-  ForgetCompactedGonePacks();
-  return Status::OK();
+  return ForgetCompactedGonePacks();
 }
 
 Result<bool> Index::HasPack(const std::string& pack_id) {

@@ -55,9 +55,15 @@ class Index {
   // otherwise first wait for whichever the open started.
   static Result<std::unique_ptr<Index>> Open(const std::string& path, bool create, bool read_only,
                                              bool background_compactions = true);
-  // Closes a read-write database after housekeeping that keeps later opens
-  // fast (flushing a large write-ahead log, compacting many level-0 files).
+  // Releases the database without housekeeping; committed writes are
+  // durable already (synced log). Call Close to report errors.
   ~Index();
+
+  // Housekeeping that keeps later opens fast (a read-write database:
+  // flushing a large write-ahead log, compacting many level-0 files), then
+  // closes the database. Returns the first error; nothing committed is
+  // lost by one. Call at most once; the object is then only destroyed.
+  Status Close();
 
   // Makes the compaction of the closing housekeeping stop early, or not
   // start, while `should_yield` returns true (someone waits for the store
@@ -95,8 +101,8 @@ class Index {
  private:
   Index(rocksdb::DB* db, bool read_only, std::shared_ptr<DeadPackFilterFactory> filter);
   Status LoadDeadPacks();
-  void Tidy();
-  void ForgetCompactedGonePacks();
+  Status Tidy();
+  Status ForgetCompactedGonePacks();
 
   std::shared_ptr<DeadPackFilterFactory> filter_;  // outlives db_
   std::unique_ptr<rocksdb::DB> db_;

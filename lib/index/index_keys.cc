@@ -39,7 +39,6 @@ std::string PackKey(const std::string& pack_id) {
 std::string CondemnedKey(const std::string& pack_id) { return "D" + PackKey(pack_id).substr(1); }
 std::string GoneKey(const std::string& pack_id) { return "G" + PackKey(pack_id).substr(1); }
 std::string PolicyKey(std::string_view run) { return "Y" + std::string(run); }
-std::string BaseKey(const Digest& d) { return "B" + std::string(d.View()); }
 std::string PackIdOfKey(std::string_view key) { return HexEncode(key.data() + 1, key.size() - 1); }
 
 std::string EncodeChunkLocation(const ChunkLocation& loc) {

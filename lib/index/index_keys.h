@@ -1,6 +1,6 @@
 // index/: the RocksDB index. Owns the key space and value encodings below,
 // and the one place that talks to RocksDB. Everything in it can be rebuilt
-// from packs and refs (see store/repairer).
+// from packs and refs (see store/repairer; the layout is specified in docs/format.md).
 //
 // Keys (one-byte prefix, then):
 //   'C' digest:32                   -> ChunkLocation
@@ -16,8 +16,7 @@
 //                                      the key goes after a compaction has dropped every
 //                                      'C' entry into the pack)
 //   'Y' run                         -> RetentionPolicy (run "" = the store-wide default)
-//   'B' digest:32                   -> base_digest:32   (format 2 only; format 3 reads
-//                                      bases from ChunkLocation, and gc deletes these)
+//   'g'                             -> gc generation:fixed64 (index/pack_lifecycle.h)
 // Values:
 //   ChunkLocation    := pack_id:16 offset:varint length:varint raw_length:varint codec:u8
 //                       [base_digest:32 depth:u8]   (delta codecs only)
@@ -63,6 +62,18 @@ struct PackRecord {
   uint64_t entry_count = 0;
 };
 
+// Prefixes of each key family, for scans over one family.
+inline constexpr std::string_view kChunkKeys = "C";
+inline constexpr std::string_view kCheckpointKeys = "M";
+inline constexpr std::string_view kRunStepKeys = "R";
+inline constexpr std::string_view kTagKeys = "T";
+inline constexpr std::string_view kPackKeys = "P";
+inline constexpr std::string_view kCondemnedKeys = "D";
+inline constexpr std::string_view kGoneKeys = "G";
+inline constexpr std::string_view kPolicyKeys = "Y";
+// Key of the gc generation (index/pack_lifecycle.h). Value: fixed64.
+inline constexpr std::string_view kGcGenerationKey = "g";
+
 std::string ChunkKey(const Digest& digest);
 std::string CheckpointKey(const Digest& id);
 std::string RunStepKey(std::string_view run, uint64_t step);
@@ -73,7 +84,6 @@ std::string PackKey(const std::string& pack_id);
 std::string CondemnedKey(const std::string& pack_id);
 std::string GoneKey(const std::string& pack_id);
 std::string PolicyKey(std::string_view run);
-std::string BaseKey(const Digest& digest);
 // Pack id (hex) of a 'P', 'D' or 'G' key.
 std::string PackIdOfKey(std::string_view key);
 // Splits a RunStepKey; false if malformed.

@@ -89,11 +89,13 @@ Status DecodeManifest(std::string_view bytes, Manifest* m) {
   if (bytes.size() < 12 || std::memcmp(bytes.data(), kManifestMagic, 8) != 0)
     return Status::Corruption("not a manifest (bad magic)");
   ByteReader r(bytes.substr(8));
-  uint32_t version;
-  r.GetFixed32(&version);
+  uint32_t version = 0;
+  if (!r.GetFixed32(&version)) return Status::Corruption("manifest is truncated");
   if (version > kManifestVersion)
     return Status::VersionMismatch("manifest version " + std::to_string(version) +
                                    " is newer than supported");
+  if (version < kManifestVersion)  // no released format had one
+    return Status::Corruption("manifest version " + std::to_string(version) + " is invalid");
   std::string_view run, parent;
   uint64_t wall, chunk_size, count;
   if (!r.GetLengthPrefixed(&run) || !r.GetVarint(&m->step) || !r.GetFixed64(&wall) ||

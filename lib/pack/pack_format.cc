@@ -40,6 +40,8 @@ Status CheckPackHeader(std::string_view bytes) {
     return Status::VersionMismatch("pack format version " + std::to_string(version) +
                                    " is newer than this library's " +
                                    std::to_string(kPackVersion));
+  if (version < kPackVersion)  // no released format had one
+    return Status::Corruption("pack format version " + std::to_string(version) + " is invalid");
   return Status::OK();
 }
 

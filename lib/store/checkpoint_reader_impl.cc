@@ -1,9 +1,9 @@
 #include "store/checkpoint_reader_impl.h"
 
-#include "store/checkpoint_remover.h"
-#include "store/index_sessions.h"
-#include "store/loader.h"
-#include "store/ref_resolver.h"
+#include "repo/checkpoint_remover.h"
+#include "repo/index_sessions.h"
+#include "repo/loader.h"
+#include "repo/ref_resolver.h"
 
 namespace ckpt::internal {
 
@@ -12,8 +12,8 @@ Result<std::unique_ptr<CheckpointReaderImpl>> CheckpointReaderImpl::Open(StoreCo
   CKPT_ASSIGN_OR_RETURN(auto index, OpenReader(ctx));
   std::unique_ptr<CheckpointReaderImpl> reader(new CheckpointReaderImpl(ctx, std::move(index)));
   CKPT_ASSIGN_OR_RETURN(reader->checkpoint_, ResolveRef(*reader->index_, ref));
-  reader->detail_ =
-      MakeDetail(reader->checkpoint_, TagsOfCheckpoint(*reader->index_, reader->checkpoint_.id));
+  CKPT_ASSIGN_OR_RETURN(auto tags, TagsOfCheckpoint(*reader->index_, reader->checkpoint_.id));
+  reader->detail_ = MakeDetail(reader->checkpoint_, tags);
   return reader;
 }
 

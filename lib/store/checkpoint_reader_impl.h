@@ -4,7 +4,7 @@
 #pragma once
 
 #include "ckpt/checkpoint_reader.h"
-#include "store/store_context.h"
+#include "repo/store_context.h"
 
 namespace ckpt::internal {
 

@@ -2,8 +2,8 @@
 
 #include <vector>
 
-#include "store/config.h"
-#include "store/loader.h"
+#include "repo/config.h"
+#include "repo/loader.h"
 
 namespace ckpt::internal {
 

@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-#include "store/store_context.h"
+#include "repo/store_context.h"
 
 namespace ckpt::internal {
 

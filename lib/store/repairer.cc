@@ -7,16 +7,17 @@
 #include <set>
 
 #include "backend/local_backend.h"
+#include "util/clock.h"
 #include "ckpt/version.h"
 #include "codec/chunk_codec.h"
 #include "codec/delta_codec.h"
-#include "gc/policy_codec.h"
-#include "gc/sweeper.h"
+#include "repo/policy_codec.h"
+#include "index/pack_lifecycle.h"
 #include "index/store_lock.h"
 #include "pack/pack_writer.h"
-#include "store/config.h"
-#include "store/ref_resolver.h"
-#include "store/store_context.h"
+#include "repo/config.h"
+#include "repo/ref_resolver.h"
+#include "repo/store_context.h"
 #include "util/hex.h"
 
 namespace fs = boost::filesystem;
@@ -292,7 +293,7 @@ Result<RepairReport> Store::Repair(const StoreOptions& options, const std::strin
   open.create_if_missing = false;
   open.read_only = false;
   CKPT_ASSIGN_OR_RETURN(auto backend, OpenBackend(open, path));
-  CKPT_ASSIGN_OR_RETURN(auto config, LoadOrCreateConfig(*backend, open, path));
+  CKPT_RETURN_IF_ERROR(LoadOrCreateConfig(*backend, open, path).status());  // format check
   const std::string index_dir = IndexDirOf(path), fresh = path + "/index.repair",
                     old = path + "/index.old";
   boost::system::error_code ec;
@@ -302,18 +303,17 @@ Result<RepairReport> Store::Repair(const StoreOptions& options, const std::strin
   // gc.lock too: a gc deletes pack files outside index sessions.
   CKPT_ASSIGN_OR_RETURN(auto gc_lock, StoreLock::Acquire(path, true, timeout, "gc.lock"));
   CKPT_ASSIGN_OR_RETURN(auto lock, StoreLock::Acquire(path, true, timeout));
-  fs::remove_all(fresh, ec);
-  fs::remove_all(old, ec);
+  // Leftovers of a repair that crashed: the rebuild must start empty.
+  for (const std::string& dir : {fresh, old}) {
+    fs::remove_all(dir, ec);
+    if (ec) return ErrnoStatus(ec.value(), "repair: remove leftover", dir);
+  }
   RepairReport report;
   {
     CKPT_ASSIGN_OR_RETURN(auto index, Index::Open(fresh, true, false));
     Rebuild rebuild(*backend, *index);
     CKPT_ASSIGN_OR_RETURN(report, rebuild.Run());
   }
-  // The rebuilt index follows format 3's rules (no 'B' keys): an older
-  // library must not take it for its own.
-  if (config.format_version < kFormatVersion)
-    CKPT_RETURN_IF_ERROR(UpgradeConfig(*backend, &config).WithContext("repair"));
   if (fs::exists(index_dir, ec)) CKPT_RETURN_IF_ERROR(RenameDir(index_dir, old));
   CKPT_RETURN_IF_ERROR(RenameDir(fresh, index_dir));
   CKPT_RETURN_IF_ERROR(SyncDirectory(path));

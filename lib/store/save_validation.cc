@@ -3,7 +3,7 @@
 #include <limits>
 #include <set>
 
-#include "store/ref_resolver.h"
+#include "repo/ref_resolver.h"
 
 namespace ckpt::internal {
 

@@ -5,15 +5,16 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "util/clock.h"
 #include "chunk/chunker.h"
 #include "codec/chunk_codec.h"
 #include "codec/delta_codec.h"
 #include "codec/plane_coder.h"
-#include "gc/sweeper.h"
+#include "index/pack_lifecycle.h"
 #include "store/delta_base.h"
-#include "store/index_sessions.h"
-#include "store/pack_sink.h"
-#include "store/ref_resolver.h"
+#include "repo/index_sessions.h"
+#include "repo/pack_sink.h"
+#include "repo/ref_resolver.h"
 #include "store/save_validation.h"
 
 namespace ckpt::internal {
@@ -421,6 +422,8 @@ Result<CheckpointInfo> SaveRun::Commit(Manifest& manifest) {
     (void)ctx_.backend->Put(tombstone, hex.data(), hex.size());
     return s;
   }
+  CKPT_RETURN_IF_ERROR(
+      session.Close().WithContext(c.Label() + " is committed, but closing the index failed"));
   return MakeInfo(c, {});
 }
 

@@ -3,7 +3,7 @@
 // batch, strictly after every pack it needs is durable (invariant 1).
 #pragma once
 
-#include "store/store_context.h"
+#include "repo/store_context.h"
 
 namespace ckpt::internal {
 

@@ -5,12 +5,12 @@
 #include <unordered_set>
 
 #include "gc/collector.h"
-#include "gc/policy_codec.h"
+#include "repo/policy_codec.h"
 #include "store/checkpoint_reader_impl.h"
-#include "store/checkpoint_remover.h"
-#include "store/index_sessions.h"
-#include "store/loader.h"
-#include "store/ref_resolver.h"
+#include "repo/checkpoint_remover.h"
+#include "repo/index_sessions.h"
+#include "repo/loader.h"
+#include "repo/ref_resolver.h"
 #include "store/saver.h"
 #include "store/verifier.h"
 
@@ -80,13 +80,15 @@ void StoreImpl::MaybeStartAutoGc() {
 Result<CheckpointInfo> StoreImpl::Resolve(const std::string& ref) {
   CKPT_ASSIGN_OR_RETURN(auto index, OpenReader(*ctx_));
   CKPT_ASSIGN_OR_RETURN(auto c, ResolveRef(*index, ref));
-  return MakeInfo(c, TagsOfCheckpoint(*index, c.id));
+  CKPT_ASSIGN_OR_RETURN(auto tags, TagsOfCheckpoint(*index, c.id));
+  return MakeInfo(c, tags);
 }
 
 Result<CheckpointDetail> StoreImpl::Describe(const std::string& ref) {
   CKPT_ASSIGN_OR_RETURN(auto index, OpenReader(*ctx_));
   CKPT_ASSIGN_OR_RETURN(auto c, ResolveRef(*index, ref));
-  return MakeDetail(c, TagsOfCheckpoint(*index, c.id));
+  CKPT_ASSIGN_OR_RETURN(auto tags, TagsOfCheckpoint(*index, c.id));
+  return MakeDetail(c, tags);
 }
 
 Result<LoadedCheckpoint> StoreImpl::Load(const std::string& ref, const LoadOptions& options) {
@@ -145,7 +147,7 @@ Result<std::vector<RunInfo>> StoreImpl::ListRuns() {
 
 Result<std::vector<RunInfo>> StoreImpl::ListRunsIn(Index& index) {
   std::map<std::string, RunInfo> runs;
-  CKPT_RETURN_IF_ERROR(index.Scan("R", [&](std::string_view k, std::string_view v) {
+  CKPT_RETURN_IF_ERROR(index.Scan(kRunStepKeys, [&](std::string_view k, std::string_view v) {
     std::string run;
     uint64_t step;
     if (!ParseRunStepKey(k, &run, &step) || v.size() != Digest::kSize) return true;
@@ -167,7 +169,7 @@ Result<std::vector<CheckpointInfo>> StoreImpl::ListCheckpoints(const std::string
   CKPT_ASSIGN_OR_RETURN(auto index, OpenReader(*ctx_));
   std::vector<Digest> ids;
   CKPT_RETURN_IF_ERROR(
-      index->Scan(run.empty() ? "R" : RunPrefix(run), [&](auto, std::string_view v) {
+      index->Scan(run.empty() ? std::string(kRunStepKeys) : RunPrefix(run), [&](auto, std::string_view v) {
         if (v.size() == Digest::kSize) ids.push_back(Digest::FromView(v));
         return true;
       }));
@@ -202,7 +204,8 @@ Status StoreImpl::Tag(const std::string& ref, const std::string& tag) {
   CKPT_RETURN_IF_ERROR(ctx_->backend->Put(TagRefName(tag), hex.data(), hex.size()));
   IndexBatch batch;
   batch.Put(TagKey(tag), c.id.View());
-  return index.Commit(batch);
+  CKPT_RETURN_IF_ERROR(index.Commit(batch));
+  return session.Close();
 }
 
 Status StoreImpl::Untag(const std::string& tag) {
@@ -214,14 +217,16 @@ Status StoreImpl::Untag(const std::string& tag) {
   CKPT_RETURN_IF_ERROR(ctx_->backend->Remove(TagRefName(tag)));
   IndexBatch batch;
   batch.Delete(TagKey(tag));
-  return index.Commit(batch);
+  CKPT_RETURN_IF_ERROR(index.Commit(batch));
+  return session.Close();
 }
 
 Status StoreImpl::Delete(const std::string& ref) {
   CKPT_RETURN_IF_ERROR(RequireWritable("delete"));
   CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(*ctx_));
   CKPT_ASSIGN_OR_RETURN(auto c, ResolveRef(session.index(), ref));
-  return RemoveCheckpoint(*ctx_, session.index(), c);
+  CKPT_RETURN_IF_ERROR(RemoveCheckpoint(*ctx_, session.index(), c));
+  return session.Close();
 }
 
 Status StoreImpl::SetPolicy(const std::string& run, const RetentionPolicy& policy) {
@@ -235,7 +240,8 @@ Status StoreImpl::SetPolicy(const std::string& run, const RetentionPolicy& polic
   CKPT_RETURN_IF_ERROR(ctx_->backend->Put(PolicyRefName(run), encoded.data(), encoded.size()));
   IndexBatch batch;
   batch.Put(PolicyKey(run), encoded);
-  return session.index().Commit(batch);
+  CKPT_RETURN_IF_ERROR(session.index().Commit(batch));
+  return session.Close();
 }
 
 Status StoreImpl::UnsetPolicy(const std::string& run) {
@@ -248,7 +254,8 @@ Status StoreImpl::UnsetPolicy(const std::string& run) {
   CKPT_RETURN_IF_ERROR(ctx_->backend->Remove(PolicyRefName(run)));
   IndexBatch batch;
   batch.Delete(PolicyKey(run));
-  return session.index().Commit(batch);
+  CKPT_RETURN_IF_ERROR(session.index().Commit(batch));
+  return session.Close();
 }
 
 Result<RetentionPolicy> StoreImpl::GetPolicy(const std::string& run) {
@@ -264,7 +271,7 @@ Result<std::vector<std::pair<std::string, RetentionPolicy>>> StoreImpl::ListPoli
   CKPT_ASSIGN_OR_RETURN(auto index, OpenReader(*ctx_));
   std::vector<std::pair<std::string, RetentionPolicy>> out;
   Status error;
-  CKPT_RETURN_IF_ERROR(index->Scan("Y", [&](std::string_view k, std::string_view v) {
+  CKPT_RETURN_IF_ERROR(index->Scan(kPolicyKeys, [&](std::string_view k, std::string_view v) {
     RetentionPolicy p;
     error = DecodePolicy(v, &p);
     if (!error.ok()) return false;
@@ -300,7 +307,7 @@ Result<StoreStats> StoreImpl::Stats() {
   StoreStats s;
   Status decode;
   std::unordered_set<std::string> packs;  // entries into other packs no longer count
-  CKPT_RETURN_IF_ERROR(index->Scan("P", [&](std::string_view k, std::string_view v) {
+  CKPT_RETURN_IF_ERROR(index->Scan(kPackKeys, [&](std::string_view k, std::string_view v) {
     PackRecord rec;
     decode = DecodePackRecord(v, &rec);
     packs.insert(PackIdOfKey(k));
@@ -309,7 +316,7 @@ Result<StoreStats> StoreImpl::Stats() {
     return decode.ok();
   }));
   CKPT_RETURN_IF_ERROR(decode);
-  CKPT_RETURN_IF_ERROR(index->Scan("C", [&](auto, std::string_view v) {
+  CKPT_RETURN_IF_ERROR(index->Scan(kChunkKeys, [&](auto, std::string_view v) {
     ChunkLocation loc;
     decode = DecodeChunkLocation(v, &loc);
     if (!decode.ok()) return false;
@@ -326,7 +333,7 @@ Result<StoreStats> StoreImpl::Stats() {
     return true;
   }));
   CKPT_RETURN_IF_ERROR(decode);
-  CKPT_RETURN_IF_ERROR(index->Scan("M", [&](auto, std::string_view v) {
+  CKPT_RETURN_IF_ERROR(index->Scan(kCheckpointKeys, [&](auto, std::string_view v) {
     CheckpointRecord rec;
     Manifest m;
     decode = DecodeCheckpointRecord(v, &rec);
@@ -339,7 +346,7 @@ Result<StoreStats> StoreImpl::Stats() {
   CKPT_RETURN_IF_ERROR(decode);
   CKPT_ASSIGN_OR_RETURN(auto runs, ListRunsIn(*index));
   s.runs = runs.size();
-  CKPT_RETURN_IF_ERROR(index->Scan("T", [&](auto, auto) {
+  CKPT_RETURN_IF_ERROR(index->Scan(kTagKeys, [&](auto, auto) {
     s.tags++;
     return true;
   }));

@@ -7,7 +7,7 @@
 #include <thread>
 
 #include "store/async_saver.h"
-#include "store/store_context.h"
+#include "repo/store_context.h"
 
 namespace ckpt::internal {
 

@@ -7,7 +7,7 @@
 #include "backend/local_backend.h"
 #include "ckpt/version.h"
 #include "index/store_lock.h"
-#include "store/config.h"
+#include "repo/config.h"
 #include "store/store_impl.h"
 
 namespace fs = boost::filesystem;
@@ -57,13 +57,6 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const st
     if (!lock.ok()) return lock.status().WithContext("open store " + path);
     auto index = Index::Open(index_dir, false, true);
     if (!index.ok()) return index.status().WithContext("open store " + path);
-  }
-  if (had_config && !options.read_only && ctx->config.format_version < kFormatVersion) {
-    // Before any write that only the new format allows (see ckpt/version.h).
-    auto lock = StoreLock::Acquire(path, true, ctx->lock_timeout());
-    if (!lock.ok()) return lock.status().WithContext("open store " + path);
-    Status s = UpgradeConfig(*ctx->backend, &ctx->config);
-    if (!s.ok()) return s.WithContext("open store " + path);
   }
   ctx->pool = std::make_unique<ThreadPool>(options.threads);
   return std::unique_ptr<Store>(new StoreImpl(std::move(ctx)));

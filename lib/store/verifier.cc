@@ -6,9 +6,9 @@
 #include <unordered_map>
 
 #include "pack/pack_writer.h"
-#include "store/config.h"
-#include "store/index_sessions.h"
-#include "store/loader.h"
+#include "repo/config.h"
+#include "repo/index_sessions.h"
+#include "repo/loader.h"
 
 namespace ckpt::internal {
 namespace {
@@ -93,7 +93,7 @@ std::set<Digest> Verification::WithDependents(const std::set<Digest>& chunks) co
 Status Verification::CheckIndex() {
   Status scan_error;
   std::set<Digest> missing;
-  CKPT_RETURN_IF_ERROR(index_->Scan("M", [&](std::string_view k, std::string_view v) {
+  CKPT_RETURN_IF_ERROR(index_->Scan(kCheckpointKeys, [&](std::string_view k, std::string_view v) {
     CheckpointRecord rec;
     Manifest m;
     Digest id = Digest::FromView(k.substr(1));
@@ -193,7 +193,7 @@ Status Verification::MapToCheckpoints() {
   for (size_t i = 0; i < pending_.size(); ++i)
     for (const auto& d : WithDependents(pending_[i].chunks)) problems_of[d].push_back(i);
   std::vector<std::set<std::string>> ckpts(pending_.size()), tensors(pending_.size());
-  CKPT_RETURN_IF_ERROR(index_->Scan("M", [&](auto, std::string_view v) {
+  CKPT_RETURN_IF_ERROR(index_->Scan(kCheckpointKeys, [&](auto, std::string_view v) {
     CheckpointRecord rec;
     Manifest m;
     if (!DecodeCheckpointRecord(v, &rec).ok() || !DecodeManifest(rec.manifest, &m).ok())

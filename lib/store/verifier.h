@@ -3,7 +3,7 @@
 // Each problem names the checkpoints and tensors it touches.
 #pragma once
 
-#include "store/store_context.h"
+#include "repo/store_context.h"
 
 namespace ckpt::internal {
 

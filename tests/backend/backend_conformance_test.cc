@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "backend/conformance.h"
-#include "backend/fault_injecting_backend.h"
+#include "doubles/fault_injecting_backend.h"
 #include "backend/local_backend.h"
 #include "test_util.h"
 

@@ -2,7 +2,7 @@
 // lost, the store verifies, and the next gc completes the work.
 #include <catch2/catch.hpp>
 
-#include "backend/fault_injecting_backend.h"
+#include "doubles/fault_injecting_backend.h"
 #include "store/store_fixture.h"
 
 using namespace ckpt;
@@ -55,4 +55,50 @@ TEST_CASE("EIO or ENOSPC while gc repacks loses nothing kept", "[gc][fault]") {
   REQUIRE(again.ok());
   CHECK(again->packs_repacked == 0);
   CHECK(again->chunks_removed == 0);
+}
+
+TEST_CASE("a failed deletion in gc is reported and loses nothing kept", "[gc][fault]") {
+  TempDir dir;
+  auto faulty = std::make_shared<FaultInjectingBackend>(NewLocalBackend(dir.path()));
+  StoreOptions options;
+  options.backend = faulty;
+  options.pack_target_size = 1 << 20;  // several packs per save: some die whole
+  auto store = MustOpen(dir.path(), options);
+  for (uint64_t step = 0; step < 6; ++step)
+    REQUIRE(store->Save(StepState(step).Request("run", step)).ok());
+  RetentionPolicy policy;
+  policy.keep_last = 2;
+  REQUIRE(store->SetPolicy("run", policy).ok());
+  GcOptions gc;
+  gc.grace_seconds = 0;
+
+  // Every deletion call from the first on: the pack files' batch deletions
+  // (RemoveMany, RemoveManyUnsynced) and single removals alike.
+  const uint64_t nth = GENERATE(1, 2, 3);
+  INFO("deletion call " << nth << " fails");
+  faulty->FailRemoveAt(nth);
+  auto failed = store->Gc(gc);
+  const bool fired = !faulty->Log().empty();
+  if (fired) {
+    INFO("faults: " << faulty->Log().front());
+    REQUIRE_FALSE(failed.ok());
+    CHECK(failed.status().code() == Code::kIOError);
+    CHECK_THAT(failed.status().message(), Catch::Contains("injected"));
+  }
+  auto check_kept = [&] {
+    for (uint64_t step : {4, 5}) {
+      auto loaded = store->Load("run@" + std::to_string(step));
+      REQUIRE(loaded.ok());
+      CHECK(StepState(step).Matches(*loaded));
+    }
+    auto verify = store->Verify(ReadAllData());
+    REQUIRE(verify.ok());
+    for (const auto& p : verify->problems) FAIL_CHECK(p.status.ToString());
+  };
+  check_kept();
+  faulty->Clear();
+  auto report = store->Gc(gc);
+  REQUIRE(report.ok());
+  check_kept();
+  CHECK(store->Load("run@0").status().code() == Code::kNotFound);
 }

@@ -1,7 +1,7 @@
 // gc/policy_codec: a stored retention policy survives encode/decode exactly,
 // its bytes follow the grammar in policy_codec.h, and no cut-short or padded
 // encoding is accepted.
-#include "gc/policy_codec.h"
+#include "repo/policy_codec.h"
 
 #include <catch2/catch.hpp>
 #include <string>

@@ -4,7 +4,7 @@
 // commits. The save must notice and write again whatever that gc reclaimed.
 #include <catch2/catch.hpp>
 
-#include "backend/fault_injecting_backend.h"
+#include "doubles/fault_injecting_backend.h"
 #include "store/store_fixture.h"
 
 using namespace ckpt;

@@ -1,13 +1,19 @@
-// Golden stores: tests/golden/v1/ holds the packs, refs and config that
-// format 1 wrote (no index: repair rebuilds it). Every later version must
-// read them back exactly; this pins the pack and manifest formats.
+// Golden stores: tests/golden/v4/ holds the packs, refs and config that
+// format 4, the one this library reads and writes, wrote (no index: repair
+// rebuilds it). Every later version that claims to read format 4 must read
+// them back exactly; this pins the pack, manifest and codec formats. Its
+// data exercises zstd, float planes and both kinds of delta.
 // Regenerate only for a new format version, into a new folder:
 //   CKPT_GOLDEN_OUT=tests/golden/vN ./build/tests/ckpt_tests "[.generate]"
 #include <catch2/catch.hpp>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <set>
 
 #include "ckpt/ckpt.h"
+#include "index/index.h"
+#include "repo/store_context.h"
 #include "test_util.h"
 
 using namespace ckpt;
@@ -15,14 +21,31 @@ using namespace ckpt::test;
 
 namespace {
 
-const std::string kGoldenV1 = std::string(CKPT_SOURCE_DIR) + "/tests/golden/v1";
+const std::string kGoldenV4 = std::string(CKPT_SOURCE_DIR) + "/tests/golden/v4";
+
+// Floats that byte planes compress (a plain function of i, so the same on
+// every machine); step 2 nudges their low mantissa bits, which the store
+// keeps as a delta.
+std::vector<uint8_t> SmoothFloats(uint64_t step) {
+  std::vector<uint8_t> out(4096 * 4);
+  for (uint32_t i = 0; i < 4096; ++i) {
+    uint32_t bits = 0x3c000000u + (i % 251) * 0x1000u + static_cast<uint32_t>(step) * (i % 7);
+    std::memcpy(out.data() + i * 4, &bits, 4);
+  }
+  return out;
+}
 
 // The content of golden checkpoint `step`: a pure function of the step.
 struct GoldenState {
   std::vector<uint8_t> weights = RandomBytes(5000 * 4, 11);
   std::vector<uint8_t> scale = RandomBytes(64 * 2, 12);
   std::vector<uint8_t> rng;
-  explicit GoldenState(uint64_t step) : rng(RandomBytes(16, 100 + step)) {
+  std::vector<uint8_t> smooth;
+  std::vector<uint8_t> counts = RandomBytes(8192, 13);
+  std::string notes;  // text: zstd
+  explicit GoldenState(uint64_t step) : rng(RandomBytes(16, 100 + step)), smooth(SmoothFloats(step)) {
+    counts[step * 3] ^= 0x01;  // a few bytes change: a delta of XORs
+    for (int i = 0; i < 100; ++i) notes += "step " + std::to_string(step) + " line " + std::to_string(i) + "\n";
     weights[step * 8] ^= 0xff;
   }
   SaveRequest Request(uint64_t step) const {
@@ -31,9 +54,12 @@ struct GoldenState {
     r.step = step;
     r.tensors.push_back({"weights", DType::kF32, {50, 100}, weights.data(), weights.size()});
     r.tensors.push_back({"scale", DType::kBF16, {64}, scale.data(), scale.size()});
+    r.tensors.push_back({"smooth", DType::kF32, {4096}, smooth.data(), smooth.size()});
+    r.tensors.push_back({"counts", DType::kU8, {8192}, counts.data(), counts.size()});
     r.blobs.push_back({"rng", rng.data(), rng.size()});
+    r.blobs.push_back({"notes", notes.data(), notes.size()});
     r.meta.metrics["loss"] = 2.5 - static_cast<double>(step);
-    r.meta.attributes["format"] = "1";
+    r.meta.attributes["format"] = "4";
     r.meta.wall_time_ns = 1700000000000000000 + static_cast<int64_t>(step);
     return r;
   }
@@ -55,9 +81,9 @@ TEST_CASE("write a golden store", "[.generate]") {
   REQUIRE((*store)->Tag("golden@1", "first").ok());
 }
 
-TEST_CASE("format 1 golden store reads back exactly", "[integration][golden]") {
+TEST_CASE("format 4 golden store reads back exactly", "[integration][golden]") {
   TempDir dir;
-  std::filesystem::copy(kGoldenV1, dir.path(), std::filesystem::copy_options::recursive);
+  std::filesystem::copy(kGoldenV4, dir.path(), std::filesystem::copy_options::recursive);
   auto report = Store::Repair({}, dir.path());
   REQUIRE(report.ok());
   CHECK(report->checkpoints_restored == 2);
@@ -71,9 +97,37 @@ TEST_CASE("format 1 golden store reads back exactly", "[integration][golden]") {
     GoldenState expected(step);
     CHECK(loaded->tensors[0].data == expected.weights);
     CHECK(loaded->tensors[1].data == expected.scale);
+    CHECK(loaded->tensors[2].data == expected.smooth);
+    CHECK(loaded->tensors[3].data == expected.counts);
     CHECK(loaded->blobs[0].data == expected.rng);
+    CHECK(std::string(loaded->blobs[1].data.begin(), loaded->blobs[1].data.end()) == expected.notes);
     CHECK(loaded->meta.metrics.at("loss") == 2.5 - static_cast<double>(step));
     CHECK(loaded->meta.wall_time_ns == 1700000000000000000 + static_cast<int64_t>(step));
   }
   CHECK((*store)->Resolve("first")->step == 1);
+  {
+    // The golden data reaches every kind of chunk encoding the format has.
+    auto index = internal::Index::Open(internal::IndexDirOf(dir.path()), false, true);
+    REQUIRE(index.ok());
+    std::set<int> codecs;
+    REQUIRE((*index)
+                ->Scan(internal::kChunkKeys,
+                       [&](std::string_view, std::string_view v) {
+                         internal::ChunkLocation loc;
+                         REQUIRE(internal::DecodeChunkLocation(v, &loc).ok());
+                         codecs.insert(loc.codec);
+                         return true;
+                       })
+                .ok());
+    INFO("codecs in the golden store: " << codecs.size());
+    for (int codec : {0, 1, 6, 16, 21}) {
+      INFO("codec " << codec);
+      CHECK(codecs.count(codec) == 1);
+    }
+  }
+  VerifyOptions read_data;
+  read_data.read_data = true;
+  auto verified = (*store)->Verify(read_data);
+  REQUIRE(verified.ok());
+  CHECK(verified->problems.empty());
 }

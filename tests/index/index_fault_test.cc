@@ -8,7 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include "index/index.h"
-#include "index/index_fault_fs.h"
+#include "doubles/index_fault_fs.h"
 #include "store/store_fixture.h"
 
 using namespace ckpt;

@@ -127,7 +127,7 @@ TEST_CASE("PackRecord round trips and rejects bad bytes", "[unit][index]") {
 }
 
 TEST_CASE("delta chunk locations carry their base and depth", "[unit][index]") {
-  ChunkLocation loc{"00112233445566778899aabbccddeeff", 123, 456, 262144, 18, {}, 3};
+  ChunkLocation loc{"00112233445566778899aabbccddeeff", 123, 456, 262144, 21, {}, 3};
   loc.base.bytes.fill(0xAB);
   const std::string bytes = EncodeChunkLocation(loc);
   ChunkLocation back;
@@ -135,7 +135,7 @@ TEST_CASE("delta chunk locations carry their base and depth", "[unit][index]") {
   CHECK(back.is_delta());
   CHECK(back.base == loc.base);
   CHECK(back.depth == 3);
-  CHECK(back.codec == 18);
+  CHECK(back.codec == 21);
   // Without the 33 trailing bytes, with depth 0, or with bytes after them:
   // malformed.
   CHECK(DecodeChunkLocation(bytes.substr(0, bytes.size() - 33), &back).code() ==

@@ -1,6 +1,6 @@
 // store/config: the text config object. A store must refuse a config it
 // cannot fully understand instead of guessing at a chunk size.
-#include "store/config.h"
+#include "repo/config.h"
 
 #include <catch2/catch.hpp>
 #include <string>
@@ -113,22 +113,15 @@ TEST_CASE("a huge format version is not truncated into an old one", "[unit][stor
   }
 }
 
-TEST_CASE("format 1 configs have no delta depth and stay format 1", "[unit][store]") {
-  const std::string v1 =
-      "ckpt-store\nformat_version=1\nchunk_size=262144\nzstd_level=3\n"
-      "store_id=00112233445566778899aabbccddeeff\n";
-  StoreConfig c;
-  REQUIRE(DecodeConfig(v1, &c).ok());
-  CHECK(c.format_version == 1);
-  CHECK(c.delta_max_depth == 0);  // no deltas in a store older libraries read
-  CHECK(EncodeConfig(c) == v1);
-}
-
-TEST_CASE("a format 1 config never enables deltas", "[unit][store]") {
-  StoreConfig c;
-  REQUIRE(DecodeConfig("ckpt-store\nformat_version=1\nchunk_size=262144\nzstd_level=3\n"
-                       "delta_max_depth=4\nstore_id=00112233445566778899aabbccddeeff\n",
-                       &c)
-              .ok());
-  CHECK(c.delta_max_depth == 0);
+TEST_CASE("configs of unreleased development formats are refused", "[unit][store]") {
+  for (int version : {0, 1, 2, 3}) {
+    INFO("format_version=" << version);
+    StoreConfig c;
+    const ckpt::Status s = DecodeConfig("ckpt-store\nformat_version=" + std::to_string(version) +
+                                            "\nchunk_size=262144\nzstd_level=3\n"
+                                            "store_id=00112233445566778899aabbccddeeff\n",
+                                        &c);
+    CHECK(s.code() == Code::kVersionMismatch);
+    CHECK_THAT(s.ToString(), Catch::Contains("development format"));
+  }
 }

@@ -8,7 +8,7 @@
 #include <map>
 #include <set>
 
-#include "backend/fault_injecting_backend.h"
+#include "doubles/fault_injecting_backend.h"
 #include "store/store_fixture.h"
 
 using namespace ckpt;

@@ -3,7 +3,7 @@
 // succeeds once the fault is gone.
 #include <catch2/catch.hpp>
 
-#include "backend/fault_injecting_backend.h"
+#include "doubles/fault_injecting_backend.h"
 #include "store/store_fixture.h"
 
 using namespace ckpt;

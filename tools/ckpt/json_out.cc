@@ -150,6 +150,7 @@ json GcJson(const GcReport& r) {
           {"chunks_removed", r.chunks_removed},
           {"bytes_unreferenced", r.bytes_unreferenced},
           {"packs_repacked", r.packs_repacked},
+          {"packs_damaged", r.packs_damaged},
           {"bytes_repacked", r.bytes_repacked},
           {"packs_deleted", r.packs_deleted},
           {"orphan_packs_deleted", r.orphan_packs_deleted},

@@ -1,0 +1,40 @@
+// repo/config: the store's config object, read at every open.
+//
+// Config object ("config" in the backend), UTF-8 text, one key=value a line:
+//   ckpt-store
+//   format_version=4
+//   chunk_size=262144
+//   zstd_level=3
+//   delta_max_depth=1
+//   store_id=<32 hex digits>
+// See docs/format.md ("Config").
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "ckpt/backend.h"
+#include "ckpt/options.h"
+#include "ckpt/store.h"
+
+namespace ckpt::internal {
+
+inline constexpr const char* kConfigObject = "config";
+// Upper bound of StoreOptions::delta_max_depth: a load decodes at most this
+// many bases before a chunk.
+inline constexpr int kMaxDeltaDepth = 16;
+
+std::string EncodeConfig(const StoreConfig& config);
+// Errors: kCorruption (malformed), kVersionMismatch (a format other than
+// kFormatVersion).
+Status DecodeConfig(const std::string& text, StoreConfig* out);
+
+// Reads the config of the store in `backend`, or creates it from `options`
+// when absent and options.create_if_missing; then `before_create` (if set)
+// runs after the options are checked and before the config is written.
+// Errors as Store::Open.
+Result<StoreConfig> LoadOrCreateConfig(Backend& backend, const StoreOptions& options,
+                                       const std::string& path,
+                                       const std::function<Status()>& before_create = {});
+
+}  // namespace ckpt::internal

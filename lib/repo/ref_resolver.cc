@@ -1,0 +1,147 @@
+#include "repo/ref_resolver.h"
+
+#include <map>
+
+#include "util/hex.h"
+
+namespace ckpt::internal {
+
+bool IsValidName(std::string_view name) {
+  if (name.empty() || name.size() > 128) return false;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return name != "." && name != "..";
+}
+
+Result<ResolvedCheckpoint> LoadCheckpoint(Index& index, const Digest& id) {
+  CKPT_ASSIGN_OR_RETURN(auto value, index.Get(CheckpointKey(id)));
+  if (!value) return Status::NotFound("checkpoint " + id.ShortHex() + " not found");
+  ResolvedCheckpoint c;
+  c.id = id;
+  CKPT_RETURN_IF_ERROR(DecodeCheckpointRecord(*value, &c.record));
+  CKPT_RETURN_IF_ERROR(
+      DecodeManifest(c.record.manifest, &c.manifest).WithContext("checkpoint " + id.ShortHex()));
+  return c;
+}
+
+Result<std::optional<Digest>> LatestOfRun(Index& index, const std::string& run) {
+  std::optional<Digest> latest;
+  CKPT_RETURN_IF_ERROR(index.Scan(RunPrefix(run), [&](auto, std::string_view v) {
+    if (v.size() == Digest::kSize) latest = Digest::FromView(v);
+    return true;
+  }));
+  return latest;
+}
+
+namespace {
+
+Result<std::optional<Digest>> LookupId(Index& index, const std::string& key) {
+  CKPT_ASSIGN_OR_RETURN(auto value, index.Get(key));
+  if (!value) return std::optional<Digest>();
+  if (value->size() != Digest::kSize) return Status::Corruption("index: malformed id value");
+  return std::optional<Digest>(Digest::FromView(*value));
+}
+
+Result<std::optional<Digest>> ByIdPrefix(Index& index, const std::string& ref) {
+  if (ref.size() < 6 || ref.size() > 64 || !IsHex(ref)) return std::optional<Digest>();
+  std::string lower;
+  for (char c : ref) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto head = HexDecode(lower.substr(0, lower.size() / 2 * 2));
+  std::string prefix = std::string(kCheckpointKeys) + std::string(head->begin(), head->end());
+  std::vector<Digest> matches;
+  CKPT_RETURN_IF_ERROR(index.Scan(prefix, [&](std::string_view k, auto) {
+    Digest d = Digest::FromView(k.substr(1));
+    if (d.Hex().rfind(lower, 0) == 0) matches.push_back(d);
+    return matches.size() < 2;
+  }));
+  if (matches.size() > 1)
+    return Status::InvalidArgument("id prefix '" + ref + "' is ambiguous; give more digits");
+  if (matches.empty()) return std::optional<Digest>();
+  return std::optional<Digest>(matches[0]);
+}
+
+}  // namespace
+
+Result<ResolvedCheckpoint> ResolveRef(Index& index, const std::string& ref) {
+  std::optional<Digest> id;
+  size_t at = ref.rfind('@');
+  if (at != std::string::npos) {
+    std::string run = ref.substr(0, at), step_text = ref.substr(at + 1);
+    if (!IsValidName(run) || step_text.empty() ||
+        step_text.find_first_not_of("0123456789") != std::string::npos || step_text.size() > 19)
+      return Status::InvalidArgument("malformed ref '" + ref + "' (expected RUN@STEP)");
+    CKPT_ASSIGN_OR_RETURN(id, LookupId(index, RunStepKey(run, std::stoull(step_text))));
+  } else if (IsValidName(ref)) {
+    CKPT_ASSIGN_OR_RETURN(id, LookupId(index, TagKey(ref)));
+    if (!id) {
+      CKPT_ASSIGN_OR_RETURN(id, LatestOfRun(index, ref));
+    }
+    if (!id) {
+      CKPT_ASSIGN_OR_RETURN(id, ByIdPrefix(index, ref));
+    }
+  } else {
+    return Status::InvalidArgument("malformed ref '" + ref + "'");
+  }
+  if (!id) return Status::NotFound("no checkpoint matches ref '" + ref + "'");
+  return LoadCheckpoint(index, *id);
+}
+
+Result<std::multimap<std::string, std::string>> TagsById(Index& index) {
+  std::multimap<std::string, std::string> tags;
+  Status malformed;
+  CKPT_RETURN_IF_ERROR(index.Scan(kTagKeys, [&](std::string_view k, std::string_view v) {
+    // Skipping a tag would make its checkpoint look unprotected to gc.
+    if (v.size() != Digest::kSize) {
+      malformed = Status::Corruption("index: tag '" + std::string(k.substr(1)) +
+                                     "' has a malformed value; run 'ckpt repair'");
+      return false;
+    }
+    tags.emplace(Digest::FromView(v).Hex(), std::string(k.substr(1)));
+    return true;
+  }));
+  CKPT_RETURN_IF_ERROR(malformed);
+  return tags;
+}
+
+CheckpointInfo MakeInfo(const ResolvedCheckpoint& c, std::vector<std::string> tags) {
+  CheckpointInfo info;
+  const Manifest& m = c.manifest;
+  info.id = c.id.Hex();
+  info.run = m.run;
+  info.step = m.step;
+  if (m.parent) info.parent_id = m.parent->Hex();
+  info.meta.metrics = m.metrics;
+  info.meta.attributes = m.attributes;
+  info.meta.wall_time_ns = m.wall_time_ns;
+  info.tags = std::move(tags);
+  for (const auto& e : m.entries) {
+    (e.is_blob ? info.blob_count : info.tensor_count)++;
+    info.logical_bytes += e.byte_length;
+  }
+  info.new_bytes = c.record.new_bytes;
+  info.new_raw_bytes = c.record.new_raw_bytes;
+  info.shared_bytes = c.record.shared_bytes;
+  return info;
+}
+
+CheckpointDetail MakeDetail(const ResolvedCheckpoint& c, std::vector<std::string> tags) {
+  CheckpointDetail detail;
+  detail.info = MakeInfo(c, std::move(tags));
+  for (const auto& e : c.manifest.entries) {
+    EntryInfo ei;
+    ei.name = e.name;
+    ei.is_blob = e.is_blob;
+    ei.dtype = e.dtype;
+    ei.shape = e.shape;
+    ei.byte_length = e.byte_length;
+    ei.chunk_count = static_cast<uint32_t>(e.chunks.size());
+    for (const auto& d : e.chunks) ei.chunk_ids.push_back(d.Hex());
+    detail.entries.push_back(std::move(ei));
+  }
+  return detail;
+}
+
+}  // namespace ckpt::internal

@@ -1,0 +1,61 @@
+// repo/store_context: what the parts of an open store share. Each
+// operation (Saver, Loader, Verifier, ...) borrows it; none owns it.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "ckpt/backend.h"
+#include "ckpt/options.h"
+#include "ckpt/store.h"
+#include <atomic>
+#include <chrono>
+
+#include "index/index.h"
+#include "manifest/manifest_codec.h"
+#include "util/thread_pool.h"
+
+namespace ckpt::internal {
+
+inline std::string IndexDirOf(const std::string& store_path) { return store_path + "/index"; }
+
+struct StoreContext {
+  std::string path;
+  StoreOptions options;
+  StoreConfig config;
+  std::shared_ptr<Backend> backend;
+  std::unique_ptr<ThreadPool> pool;
+  // Serializes this process's writer sessions (index_sessions.h); the store
+  // lock does the same across processes.
+  std::mutex commit_mu;
+  // One garbage collection at a time in this process.
+  std::mutex gc_mu;
+
+  std::atomic<uint64_t> saves{0};
+  std::atomic<uint64_t> writer_sessions{0};
+  std::atomic<uint64_t> lock_wait_total_us{0};
+  std::atomic<uint64_t> lock_wait_max_us{0};
+  std::atomic<uint64_t> chunks_rewritten_after_gc{0};
+
+  std::string index_dir() const { return IndexDirOf(path); }
+  std::chrono::milliseconds lock_timeout() const {
+    return std::chrono::milliseconds(options.lock_timeout_ms);
+  }
+};
+
+// A resolved checkpoint: its id, index record and decoded manifest.
+struct ResolvedCheckpoint {
+  Digest id;
+  CheckpointRecord record;
+  Manifest manifest;
+  // "run@step", for messages.
+  std::string Label() const { return manifest.run + "@" + std::to_string(manifest.step); }
+};
+
+// Backend names of refs that live beside the packs, so that repair can
+// restore tags and honour deletions without the index.
+inline std::string TagRefName(const std::string& tag) { return "refs/tags/" + tag; }
+inline std::string DeletedRefName(const std::string& id_hex) { return "refs/deleted/" + id_hex; }
+
+}  // namespace ckpt::internal

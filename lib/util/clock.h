@@ -1,0 +1,16 @@
+// util/clock: wall-clock time as stored in the index and manifests.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+namespace ckpt::internal {
+
+// Wall-clock time in ns since the Unix epoch.
+inline int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace ckpt::internal
