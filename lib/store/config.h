@@ -5,7 +5,7 @@
 //
 // Config object ("config" in the backend), UTF-8 text, one key=value a line:
 //   ckpt-store
-//   format_version=3
+//   format_version=4
 //   chunk_size=262144
 //   zstd_level=3
 //   delta_max_depth=1        (format 2 on; absent = 0, no deltas)
