@@ -156,8 +156,8 @@ Status RemoveUnkept(StoreContext& ctx, GcReport* report) {
 
 // Drops the index entries that this gc made dead in one compaction now, in
 // gc's time, when there are at least `threshold`: otherwise the closing housekeeping of
-// some later session, perhaps a save's, would rewrite them (§8.4 of
-// docs/design.md). Yields to waiters like that housekeeping. Returns
+// some later session, perhaps a save's, would rewrite them (docs/design.md,
+// "The index"). Yields to waiters like that housekeeping. Returns
 // whether it compacted.
 Result<bool> CompactIfWorthIt(StoreContext& ctx, uint64_t dead_entries, uint64_t threshold) {
   if (dead_entries < threshold) return false;

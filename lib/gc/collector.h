@@ -5,7 +5,8 @@
 //   3. mark the chunks and manifests every remaining checkpoint needs;
 //   4. sweep the index under the commit lock (sweeper.h);
 //   5. repack mostly-dead packs (repacker.h);
-//   6. delete pack files unused for the grace period (pack_deleter.h).
+//   6. delete pack files unused for the grace period (pack_deleter.h);
+//   7. compact the index when this gc left many entries dead.
 #pragma once
 
 #include "ckpt/gc.h"

@@ -1,6 +1,6 @@
 // repo/checkpoint_remover: unlinks one checkpoint from the index (Delete
 // and garbage collection share it). Order: tombstone ref, index commit, tag
-// refs; see docs/design.md ("Write ordering").
+// refs; see docs/format.md ("Ordering invariants").
 #pragma once
 
 #include "repo/store_context.h"

@@ -135,7 +135,7 @@ PlanesChoice SaveRun::PlanesFor(size_t source, const uint8_t* data, uint64_t len
 // encoding: every load of a delta chunk also reads and decodes its base, so
 // a delta saving less costs loads more than it saves. On the fine-tune
 // benchmark series a tenth cost 0.5% more stored bytes and made an export of
-// checkpoint 6 from uncached packs 8% faster (see docs/design.md §5.1).
+// checkpoint 6 from uncached packs 8% faster (see docs/design.md, "Delta chunks").
 constexpr size_t kDeltaMinSavingDivisor = 10;
 
 Codec SaveRun::Encode(const uint8_t* data, uint64_t length, const ChunkJob& job, bool allow_delta,

@@ -1,6 +1,6 @@
 // util/bytes: little-endian fixed-width and varint encoding into byte
 // strings, and a bounds-checked reader. Every on-disk structure is built
-// with these, so their byte layouts in docs/design.md follow from here.
+// with these, so their byte layouts in docs/format.md follow from here.
 #pragma once
 
 #include <cstdint>

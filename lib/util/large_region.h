@@ -1,7 +1,7 @@
 // util/large_region: anonymous memory for buffers of megabytes, mapped on a
 // 2 MiB boundary and marked for transparent huge pages. On the VMs measured
 // here a first write to fresh memory costs ~3.3 ms per MiB in 4 KiB page
-// faults and ~0.6 ms per MiB in huge pages (docs/design.md §9.3).
+// faults and ~0.6 ms per MiB in huge pages (docs/design.md, "Saving").
 #pragma once
 
 #include <cstddef>

@@ -1,5 +1,7 @@
-// The magics and versions that docs/design.md documents are the ones the
-// code writes; a change to either must change both.
+// The magics, sizes and versions that docs/format.md specifies are the ones
+// the code writes; a change to either must change both. (The byte layouts
+// themselves are checked against the document's golden blocks in
+// tests/docs/format_doc_test.cc.)
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <sstream>
@@ -10,8 +12,8 @@
 
 namespace {
 
-std::string DesignDoc() {
-  std::ifstream in(std::string(CKPT_SOURCE_DIR) + "/docs/design.md");
+std::string FormatDoc() {
+  std::ifstream in(std::string(CKPT_SOURCE_DIR) + "/docs/format.md");
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
@@ -20,7 +22,7 @@ std::string DesignDoc() {
 }  // namespace
 
 TEST_CASE("documented magics and versions match the code", "[unit][format]") {
-  const std::string doc = DesignDoc();
+  const std::string doc = FormatDoc();
   REQUIRE_FALSE(doc.empty());
   CHECK_THAT(doc, Catch::Contains(ckpt::internal::kPackMagic));
   CHECK_THAT(doc, Catch::Contains(ckpt::internal::kPackEndMagic));
@@ -31,4 +33,13 @@ TEST_CASE("documented magics and versions match the code", "[unit][format]") {
   CHECK(ckpt::internal::kPackRecordSize == 50);
   CHECK(ckpt::internal::kPackTrailerSize == 56);
   CHECK_THAT(doc, Catch::Contains("format_version=" + std::to_string(ckpt::kFormatVersion)));
+  // The one format this release reads and writes, as the document states it.
+  const std::string versions = "**store format " + std::to_string(ckpt::kFormatVersion) +
+                               ", pack format " + std::to_string(ckpt::kPackFormatVersion) +
+                               ", manifest format " +
+                               std::to_string(ckpt::kManifestFormatVersion) + "**";
+  CHECK_THAT(doc, Catch::Contains(versions));
+  CHECK_THAT(doc, Catch::Contains("| store (layout, config, index, codecs) | `format_version` in "
+                                  "`config` | " +
+                                  std::to_string(ckpt::kFormatVersion) + " |"));
 }

@@ -144,7 +144,8 @@ json GcJson(const GcReport& r) {
   return {{"dry_run", r.dry_run},
           {"decisions", std::move(decisions)},
           {"runs_without_policy", r.runs_without_policy},
-          // What the plan removes; checkpoints_removed stays 0 in a dry run.
+          // What the plan removes; checkpoints_removed is what was removed
+          // (a dry run: what would be; a tag set during gc keeps its checkpoint).
           {"checkpoints_to_remove", to_remove},
           {"checkpoints_removed", r.checkpoints_removed},
           {"chunks_removed", r.chunks_removed},
