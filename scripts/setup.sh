@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   librocksdb-dev libzstd-dev libboost-filesystem-dev libssl-dev libhtscodecs-dev libxxhash-dev
-  catch2 libcli11-dev nlohmann-json3-dev libfmt-dev
+  catch2 libcli11-dev nlohmann-json3-dev libfmt-dev clang-format
 )
 if [[ "${CKPT_SETUP_BENCH:-0}" == 1 ]]; then
   packages+=(restic borgbackup zstd time)

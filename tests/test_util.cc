@@ -9,6 +9,7 @@
 #include <fstream>
 #include <random>
 #include <stdexcept>
+#include <thread>
 
 #include <boost/filesystem.hpp>
 
@@ -78,6 +79,14 @@ CommandResult RunCli(const std::vector<std::string>& args) {
 
 Worker SpawnWorker(const std::vector<std::string>& args) {
 #ifdef CKPT_TEST_WORKER_PATH
+  // The argument vector is built before the fork: the parent runs threads,
+  // so the child may only make async-signal-safe calls until it execs.
+  std::string path = CKPT_TEST_WORKER_PATH;
+  std::vector<std::string> copy = args;
+  std::vector<char*> argv;
+  argv.push_back(path.data());
+  for (auto& a : copy) argv.push_back(a.data());
+  argv.push_back(nullptr);
   int fds[2];
   if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
   pid_t pid = fork();
@@ -86,12 +95,6 @@ Worker SpawnWorker(const std::vector<std::string>& args) {
     dup2(fds[1], 1);
     close(fds[0]);
     close(fds[1]);
-    std::vector<char*> argv;
-    std::string path = CKPT_TEST_WORKER_PATH;
-    argv.push_back(path.data());
-    std::vector<std::string> copy = args;
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
     execv(path.c_str(), argv.data());
     _exit(127);
   }
@@ -122,6 +125,15 @@ int WaitForExit(int pid) {
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // a poll interval, not an order
+  }
+  return true;
 }
 
 }  // namespace ckpt::test

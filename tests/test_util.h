@@ -2,7 +2,9 @@
 // bytes, running the CLI.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -52,5 +54,12 @@ Worker SpawnWorker(const std::vector<std::string>& args);
 std::string ReadToEnd(int fd);
 // Waits for `pid`; returns the exit code, or 128 + signal number.
 int WaitForExit(int pid);
+
+// Polls `condition` until it holds; false if it still does not after
+// `limit`. For states another thread or process shows only through the file
+// system (a held flock, a file that appears): the limit only keeps a broken
+// build from hanging, it orders nothing.
+bool WaitUntil(const std::function<bool()>& condition,
+               std::chrono::milliseconds limit = std::chrono::minutes(2));
 
 }  // namespace ckpt::test

@@ -22,14 +22,18 @@ class DeadPackFilter : public rocksdb::CompactionFilter {
 }  // namespace
 
 void DeadPackFilterFactory::SetDeadPacks(std::shared_ptr<const PackIdSet> packs) {
-  packs_.store(std::move(packs));
+  std::lock_guard<std::mutex> lock(mu_);
+  packs_ = std::move(packs);
 }
 
-std::shared_ptr<const PackIdSet> DeadPackFilterFactory::dead_packs() const { return packs_.load(); }
+std::shared_ptr<const PackIdSet> DeadPackFilterFactory::dead_packs() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return packs_;
+}
 
 std::unique_ptr<rocksdb::CompactionFilter> DeadPackFilterFactory::CreateCompactionFilter(
     const rocksdb::CompactionFilter::Context&) {
-  auto packs = packs_.load();
+  auto packs = dead_packs();
   if (!packs || packs->empty()) return nullptr;  // keep everything
   return std::make_unique<DeadPackFilter>(std::move(packs));
 }

@@ -14,8 +14,8 @@
 
 #include <rocksdb/compaction_filter.h>
 
-#include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -44,7 +44,11 @@ class DeadPackFilterFactory : public rocksdb::CompactionFilterFactory {
   const char* Name() const override { return "ckpt.DeadPackFilterFactory"; }
 
  private:
-  std::atomic<std::shared_ptr<const PackIdSet>> packs_;
+  // A mutex, not std::atomic<std::shared_ptr>: GCC 12's libstdc++ ends that
+  // load with a relaxed unlock, so a load on a compaction thread and a later
+  // store race on the stored pointer (ThreadSanitizer reports it).
+  mutable std::mutex mu_;
+  std::shared_ptr<const PackIdSet> packs_;  // guarded by mu_
 };
 
 }  // namespace ckpt::internal

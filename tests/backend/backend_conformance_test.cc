@@ -18,12 +18,12 @@ using ckpt::Code;
 using ckpt::internal::FaultInjectingBackend;
 using ckpt::internal::FaultKind;
 
-TEST_CASE("local backend passes the conformance suite", "[unit][backend]") {
+TEST_CASE("local backend passes the conformance suite", "[unit][backend][threads]") {
   ckpt::test::RunBackendConformance(
       [](const std::string& dir) { return ckpt::NewLocalBackend(dir); });
 }
 
-TEST_CASE("fault backend with no faults passes the conformance suite", "[unit][backend]") {
+TEST_CASE("fault backend with no faults passes the conformance suite", "[unit][backend][threads]") {
   ckpt::test::RunBackendConformance([](const std::string& dir) {
     return std::make_shared<FaultInjectingBackend>(ckpt::NewLocalBackend(dir));
   });

@@ -1,20 +1,47 @@
 // gc beside a live trainer, across processes, for real: one worker process
-// saves every ~100 ms (a 16 MiB frozen backbone and 1.3 MiB of moving
-// state, sharing most chunks with earlier saves) while another
-// runs gc in a loop, for a minute. No save may fail, every checkpoint the
-// policy keeps must load bit-exact, verify must pass, and no save may be
-// held up by gc for longer than one save takes.
+// runs gc in a loop while another saves a fixed number of checkpoints (a
+// 16 MiB frozen backbone and 1.3 MiB of moving state, sharing most chunks
+// with earlier saves). The saves start after gc's first run and gc stops
+// only after the last save, so every save overlaps gc. No save and no gc
+// may fail, every checkpoint the policy keeps must load bit-exact, and
+// verify must pass. How long gc holds saves up is measured by a benchmark,
+// not here: a unit test asserts no timing.
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <cstdio>
+#include <sstream>
 
 #include "store/store_fixture.h"
 
 using namespace ckpt;
 using namespace ckpt::test;
 
-TEST_CASE("a trainer saving and a cron gc run side by side for a minute",
-          "[gc][concurrency][slow]") {
-  TempDir dir;
+namespace {
+
+// Reads the worker's stdout up to and including its first line.
+std::string ReadLine(int fd) {
+  std::string line;
+  char c;
+  while (read(fd, &c, 1) == 1) {
+    line += c;
+    if (c == '\n') break;
+  }
+  return line;
+}
+
+std::string LastLine(const std::string& text) {
+  std::istringstream in(text);
+  std::string line, last;
+  while (std::getline(in, line))
+    if (!line.empty()) last = line;
+  return last;
+}
+
+}  // namespace
+
+TEST_CASE("a trainer saving and a cron gc run side by side", "[gc][concurrency][threads][slow]") {
+  TempDir dir, control;
   {
     auto store = MustOpen(dir.path());
     RetentionPolicy policy;
@@ -22,34 +49,34 @@ TEST_CASE("a trainer saving and a cron gc run side by side for a minute",
     policy.keep_every_steps = 50;
     REQUIRE(store->SetPolicy("train", policy).ok());
   }
-  const std::string seconds = "60";
-  Worker saver = SpawnWorker({"save-timed", dir.path(), "train", seconds});
-  Worker collector = SpawnWorker({"gc-timed", dir.path(), seconds, "2"});
+  // Sanitized builds save several times slower; the count only sets how
+  // long the two overlap.
+#ifdef CKPT_SANITIZED_BUILD
+  const unsigned long long kSaves = 60;
+#else
+  const unsigned long long kSaves = 120;
+#endif
+  const std::string stop_file = control.Sub("stop");
+  Worker collector = SpawnWorker({"gc-until", dir.path(), stop_file, "2"});
+  const std::string first_gc = ReadLine(collector.out_fd);  // gc is in its loop now
+  Worker saver = SpawnWorker({"save-count", dir.path(), "train", std::to_string(kSaves)});
   std::string saver_out = ReadToEnd(saver.out_fd);
-  std::string gc_out = ReadToEnd(collector.out_fd);
-  REQUIRE(WaitForExit(saver.pid) == 0);
+  const int saver_code = WaitForExit(saver.pid);
+  WriteFileBytes(stop_file, "", 0);  // gc runs once more, after the last save, and ends
+  std::string gc_out = first_gc + ReadToEnd(collector.out_fd);
   REQUIRE(WaitForExit(collector.pid) == 0);
+  REQUIRE(saver_code == 0);
+  REQUIRE(first_gc == "gc 1\n");
 
-  unsigned long long saves = 0, save_failures = 0, gc_runs = 0, gc_failures = 0;
-  double median_ms = 0, max_ms = 0, wait_ms = 0;
-  unsigned long long rewritten = 0;
-  REQUIRE(std::sscanf(saver_out.c_str(),
-                      "saves %llu failures %llu median_ms %lf max_ms %lf lock_wait_max_ms %lf "
-                      "rewritten %llu",
-                      &saves, &save_failures, &median_ms, &max_ms, &wait_ms, &rewritten) == 6);
-  REQUIRE(std::sscanf(gc_out.c_str(), "runs %llu failures %llu", &gc_runs, &gc_failures) == 2);
-  WARN("saves: " << saves << ", median " << median_ms << " ms, longest " << max_ms
-                 << " ms, longest wait for gc " << wait_ms << " ms, chunks rewritten after gc "
-                 << rewritten << "; gc runs: " << gc_runs);
+  unsigned long long saves = 0, save_failures = 0, rewritten = 0, gc_runs = 0, gc_failures = 0;
+  REQUIRE(std::sscanf(saver_out.c_str(), "saves %llu failures %llu rewritten %llu", &saves,
+                      &save_failures, &rewritten) == 3);
+  REQUIRE(std::sscanf(LastLine(gc_out).c_str(), "runs %llu failures %llu", &gc_runs,
+                      &gc_failures) == 2);
   CHECK(save_failures == 0);
   CHECK(gc_failures == 0);
-  CHECK(saves > 100);
-  CHECK(gc_runs > 5);
-  // The saver is never held up by gc for longer than one save takes.
-  // (Not under sanitizers: they slow the two processes unevenly.)
-#ifndef CKPT_SANITIZED_BUILD
-  CHECK(wait_ms < median_ms);
-#endif
+  CHECK(saves == kSaves);
+  CHECK(gc_runs >= 2);  // the one before the saves and the one after them
 
   auto store = MustOpen(dir.path());
   auto list = store->ListCheckpoints("train");

@@ -140,7 +140,8 @@ TEST_CASE("a save that deduplicated against chunks gc reclaimed writes them agai
   CHECK(verify->ok());
 }
 
-TEST_CASE("gc runs by itself every K saves without holding saves up", "[integration][gc]") {
+TEST_CASE("gc runs by itself every K saves without holding saves up",
+          "[integration][gc][threads]") {
   TempDir dir;
   StoreOptions options;
   options.gc_every_saves = 4;

@@ -31,7 +31,7 @@ void RequireLoadsAndVerifies(Store& store, const std::string& ref, const StepSta
 
 }  // namespace
 
-TEST_CASE("a gc during a save's pack writes costs the save nothing", "[integration][gc]") {
+TEST_CASE("a gc during a save's pack writes costs the save nothing", "[integration][gc][threads]") {
   TempDir dir;
   auto faulty = std::make_shared<FaultInjectingBackend>(NewLocalBackend(dir.path()));
   StoreOptions options;

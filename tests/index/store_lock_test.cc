@@ -1,10 +1,13 @@
 // The store lock: exclusion, the time limit, and foreground callers going
-// ahead of background ones.
+// ahead of background ones. Threads are ordered by what the lock files show
+// (a foreground caller's claim on index.wait), never by sleeping; the time
+// limits below are the lock's own, under test.
 #include "index/store_lock.h"
 
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <latch>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -13,7 +16,7 @@
 
 using namespace ckpt;
 using namespace ckpt::internal;
-using namespace std::chrono_literals;
+using ckpt::test::WaitUntil;
 
 namespace {
 
@@ -34,28 +37,38 @@ TEST_CASE("an exclusive store lock excludes others until released", "[index][loc
 }
 
 TEST_CASE("a background caller waits while a foreground caller waits for the store lock",
-          "[index][lock]") {
+          "[index][lock][threads]") {
   ckpt::test::TempDir dir;
   auto held = StoreLock::Acquire(dir.path(), true, kLong);
   REQUIRE(held.ok());
   std::mutex mu;
-  std::vector<char> order;
+  std::vector<char> order;            // guarded by mu
+  std::vector<std::string> failures;  // guarded by mu
   auto take = [&](char who, LockPriority priority) {
     auto lock = StoreLock::Acquire(dir.path(), true, kLong, "index.lock", priority);
-    REQUIRE(lock.ok());
-    {
-      std::lock_guard<std::mutex> guard(mu);
-      order.push_back(who);
-    }
-    std::this_thread::sleep_for(5ms);  // hold it a moment, as a session would
+    std::lock_guard<std::mutex> guard(mu);
+    if (lock.ok())
+      order.push_back(who);  // still holding it
+    else
+      failures.push_back(lock.status().ToString());
   };
   std::thread foreground(take, 'F', LockPriority::kForeground);
-  std::this_thread::sleep_for(30ms);  // the foreground caller is waiting now
-  std::thread background(take, 'B', LockPriority::kBackground);
-  std::this_thread::sleep_for(30ms);
+  // The foreground caller waits now: it has announced itself on index.wait.
+  const bool foreground_waits = WaitUntil([&] { return StoreLock::ForegroundWaiting(dir.path()); });
+  // Whether the background caller has polled before the release or not, it
+  // comes second: the announcement stands until the foreground caller holds
+  // index.lock.
+  std::latch background_started(1);
+  std::thread background([&] {
+    background_started.count_down();
+    take('B', LockPriority::kBackground);
+  });
+  background_started.wait();
   *held = StoreLock();
   foreground.join();
   background.join();
+  CHECK(foreground_waits);
+  CHECK(failures.empty());
   REQUIRE(order == std::vector<char>{'F', 'B'});
 }
 
@@ -71,57 +84,64 @@ TEST_CASE("a background caller takes the store lock when no one waits", "[index]
 }
 
 TEST_CASE("a background caller gives up after the time limit while foreground callers wait",
-          "[index][lock]") {
+          "[index][lock][threads]") {
   ckpt::test::TempDir dir;
   auto held = StoreLock::Acquire(dir.path(), true, kLong);
   REQUIRE(held.ok());
-  std::atomic<bool> done{false};
-  std::thread foreground([&] {
-    auto lock = StoreLock::Acquire(dir.path(), true, kLong);
-    CHECK(lock.ok());
-    done = true;
-  });
-  std::this_thread::sleep_for(30ms);
+  std::atomic<bool> foreground_ok{false};
+  std::thread foreground([&] { foreground_ok = StoreLock::Acquire(dir.path(), true, kLong).ok(); });
+  const bool foreground_waits = WaitUntil([&] { return StoreLock::ForegroundWaiting(dir.path()); });
   auto background = StoreLock::Acquire(dir.path(), false, std::chrono::milliseconds(30),
                                        "index.lock", LockPriority::kBackground);
-  CHECK(background.status().code() == Code::kBusy);
   *held = StoreLock();
   foreground.join();
-  CHECK(done);
+  CHECK(foreground_waits);
+  CHECK(background.status().code() == Code::kBusy);
+  CHECK(foreground_ok);
 }
 
-TEST_CASE("a caller waiting for gc.lock does not hold up gc's sessions", "[index][lock]") {
+TEST_CASE("a caller waiting for gc.lock does not hold up gc's sessions", "[index][lock][threads]") {
   ckpt::test::TempDir dir;
   // The running gc holds gc.lock; a second gc waits for it.
   auto running_gc = StoreLock::Acquire(dir.path(), true, kLong, "gc.lock");
   REQUIRE(running_gc.ok());
+  std::atomic<bool> second_done{false};
+  Code second_code = Code::kOk;
   std::thread second_gc([&] {
-    auto lock = StoreLock::Acquire(dir.path(), true, std::chrono::milliseconds(300), "gc.lock");
-    CHECK(lock.status().code() == Code::kBusy);
+    second_code = StoreLock::Acquire(dir.path(), true, std::chrono::milliseconds(300), "gc.lock")
+                      .status()
+                      .code();
+    second_done = true;
   });
-  std::this_thread::sleep_for(30ms);
-  // The running gc's next session gets index.lock at once.
-  auto session = StoreLock::Acquire(dir.path(), true, std::chrono::milliseconds(100), "index.lock",
-                                    LockPriority::kBackground);
-  CHECK(session.ok());
+  // The running gc's sessions get index.lock at once, again and again for
+  // as long as the second gc waits: some of them fall in its wait.
+  int sessions = 0;
+  std::vector<std::string> failures;
+  do {
+    auto session = StoreLock::Acquire(dir.path(), true, std::chrono::milliseconds(100),
+                                      "index.lock", LockPriority::kBackground);
+    if (!session.ok()) failures.push_back(session.status().ToString());
+    ++sessions;
+  } while (!second_done);
   second_gc.join();
+  CHECK(second_code == Code::kBusy);
+  CHECK(sessions > 0);
+  CHECK(failures.empty());
 }
 
 TEST_CASE("ForegroundWaiting tells whether a foreground caller waits for index.lock",
-          "[index][lock]") {
+          "[index][lock][threads]") {
   ckpt::test::TempDir dir;
   CHECK_FALSE(StoreLock::ForegroundWaiting(dir.path()));  // no index.wait yet
   auto held = StoreLock::Acquire(dir.path(), true, kLong);
   REQUIRE(held.ok());
   CHECK_FALSE(StoreLock::ForegroundWaiting(dir.path()));
-  std::thread waiter([&] { CHECK(StoreLock::Acquire(dir.path(), false, kLong).ok()); });
-  bool seen = false;
-  for (int i = 0; i < 200 && !seen; ++i) {
-    std::this_thread::sleep_for(5ms);
-    seen = StoreLock::ForegroundWaiting(dir.path());
-  }
-  CHECK(seen);
+  std::atomic<bool> waiter_ok{false};
+  std::thread waiter([&] { waiter_ok = StoreLock::Acquire(dir.path(), false, kLong).ok(); });
+  const bool seen = WaitUntil([&] { return StoreLock::ForegroundWaiting(dir.path()); });
   *held = StoreLock();
   waiter.join();
+  CHECK(seen);
+  CHECK(waiter_ok);
   CHECK_FALSE(StoreLock::ForegroundWaiting(dir.path()));
 }

@@ -62,7 +62,8 @@ void RequireVerifies(Store& store) {
 
 }  // namespace
 
-TEST_CASE("SaveAsync round-trips bit-exact and reports what Save would", "[integration][async]") {
+TEST_CASE("SaveAsync round-trips bit-exact and reports what Save would",
+          "[integration][async][threads]") {
   TempDir dir;
   auto store = MustOpen(dir.path());
   StepState state(1);
@@ -82,7 +83,8 @@ TEST_CASE("SaveAsync round-trips bit-exact and reports what Save would", "[integ
   CHECK(store->Counters().saves == 1);
 }
 
-TEST_CASE("a save in flight never sees the caller's later writes", "[integration][async]") {
+TEST_CASE("a save in flight never sees the caller's later writes",
+          "[integration][async][threads]") {
   TempDir dir;
   auto store = MustOpen(dir.path());
   std::vector<SaveHandle> handles;
@@ -106,7 +108,7 @@ TEST_CASE("a save in flight never sees the caller's later writes", "[integration
 }
 
 TEST_CASE("SaveAsync with a tiny staging area: back-pressure, submission order, parent chain",
-          "[integration][async]") {
+          "[integration][async][threads]") {
   TempDir dir;
   StoreOptions options;
   options.async_staging_bytes = 2 * kStepBytes + kStepBytes / 2;  // two saves fit, not three
@@ -143,7 +145,8 @@ TEST_CASE("SaveAsync with a tiny staging area: back-pressure, submission order, 
   RequireVerifies(*store);
 }
 
-TEST_CASE("a request larger than the staging area is saved synchronously", "[integration][async]") {
+TEST_CASE("a request larger than the staging area is saved synchronously",
+          "[integration][async][threads]") {
   TempDir dir;
   StoreOptions options;
   options.async_staging_bytes = 64 * 1024;
@@ -168,7 +171,7 @@ TEST_CASE("a request larger than the staging area is saved synchronously", "[int
 }
 
 TEST_CASE("SaveAsync refuses bad requests at once; other errors come through the handle",
-          "[integration][async]") {
+          "[integration][async][threads]") {
   TempDir dir;
   auto store = MustOpen(dir.path());
   StepState state(0);
@@ -203,7 +206,7 @@ TEST_CASE("SaveAsync refuses bad requests at once; other errors come through the
 }
 
 TEST_CASE("a backend fault fails that async save only; the store stays valid",
-          "[integration][async][fault]") {
+          "[integration][async][fault][threads]") {
   auto kind = GENERATE(FaultKind::kNoSpace, FaultKind::kIOError);
   TempDir dir;
   auto faulty = std::make_shared<FaultInjectingBackend>(NewLocalBackend(dir.path()));
@@ -245,7 +248,8 @@ TEST_CASE("a backend fault fails that async save only; the store stays valid",
   RequireVerifies(*store);
 }
 
-TEST_CASE("destroying the Store finishes every queued async save", "[integration][async]") {
+TEST_CASE("destroying the Store finishes every queued async save",
+          "[integration][async][threads]") {
   TempDir dir;
   std::vector<SaveHandle> handles;
   {
@@ -266,7 +270,7 @@ TEST_CASE("destroying the Store finishes every queued async save", "[integration
   RequireLoads(*store, {0, 1, 2, 3, 4, 5});
 }
 
-TEST_CASE("background gc also counts async saves", "[integration][async][gc]") {
+TEST_CASE("background gc also counts async saves", "[integration][async][gc][threads]") {
   TempDir dir;
   StoreOptions options;
   options.gc_every_saves = 4;
@@ -287,7 +291,7 @@ TEST_CASE("background gc also counts async saves", "[integration][async][gc]") {
   CHECK(list->back().step == 11);
 }
 
-TEST_CASE("SaveAsync and the unchanged_since_parent hint", "[integration][async]") {
+TEST_CASE("SaveAsync and the unchanged_since_parent hint", "[integration][async][threads]") {
   TempDir dir;
   auto store = MustOpen(dir.path());
   const auto frozen = RandomBytes(1 << 20, 5);  // the parent's bytes

@@ -111,7 +111,7 @@ SaveRequest BlobRequest(uint64_t step, const std::vector<uint8_t>& bytes) {
 }  // namespace
 
 TEST_CASE("async saver: the save gets private copies of every byte and all metadata",
-          "[unit][async]") {
+          "[unit][async][threads]") {
   ThreadPool pool(2);
   Recorder rec;
   std::vector<uint8_t> w = RandomBytes(20 << 20, 1);  // large enough to copy on the pool
@@ -167,7 +167,7 @@ TEST_CASE("async saver: the save gets private copies of every byte and all metad
 }
 
 TEST_CASE("async saver: hinted-unchanged tensors are not copied unless hints are checked",
-          "[unit][async]") {
+          "[unit][async][threads]") {
   Recorder rec;
   std::vector<uint8_t> frozen = RandomBytes(1 << 20, 1);
   std::vector<uint8_t> head = RandomBytes(4096, 2);
@@ -209,7 +209,7 @@ TEST_CASE("async saver: hinted-unchanged tensors are not copied unless hints are
   CHECK(saves[1].tensor_data[1] == static_cast<const void*>(head.data()));
 }
 
-TEST_CASE("async saver: checked hints are copied like any tensor", "[unit][async]") {
+TEST_CASE("async saver: checked hints are copied like any tensor", "[unit][async][threads]") {
   Recorder rec;
   std::vector<uint8_t> frozen = RandomBytes(1 << 16, 1);
   const auto frozen0 = frozen;
@@ -235,7 +235,7 @@ TEST_CASE("async saver: checked hints are copied like any tensor", "[unit][async
 }
 
 TEST_CASE("async saver: a full staging area blocks the caller until a save frees room",
-          "[unit][async]") {
+          "[unit][async][threads]") {
   Gate gate;
   Recorder rec;
   AsyncSaver saver(4096, nullptr, rec.Fn(&gate, 0));
@@ -247,15 +247,20 @@ TEST_CASE("async saver: a full staging area blocks the caller until a save frees
 
   std::atomic<bool> returned{false};
   std::optional<Result<SaveHandle>> third;
+  size_t saves_done_at_return = 0;
   std::thread submitter([&] {
     third = saver.Submit(BlobRequest(2, bytes), {});
+    saves_done_at_return = rec.saves().size();
     returned = true;
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  CHECK_FALSE(returned);  // 1536 more do not fit in 4096
+  // 1536 more do not fit in 4096: the third Submit cannot return while
+  // save 0 is held at the gate, however long this thread looks.
+  CHECK_FALSE(returned);
   CHECK_FALSE(handles[0].Ready());
   gate.Open();
   submitter.join();
+  // It returned only once a save had ended and freed its staging.
+  CHECK(saves_done_at_return >= 1);
   REQUIRE(third->ok());
   handles.push_back(**third);
   for (auto& h : handles) CHECK(h.Wait().ok());
@@ -265,7 +270,7 @@ TEST_CASE("async saver: a full staging area blocks the caller until a save frees
 }
 
 TEST_CASE("async saver: a request larger than the staging area is saved in place, in turn",
-          "[unit][async]") {
+          "[unit][async][threads]") {
   Gate gate;
   Recorder rec;
   AsyncSaver saver(4096, nullptr, rec.Fn(&gate, 0));
@@ -275,14 +280,17 @@ TEST_CASE("async saver: a request larger than the staging area is saved in place
   REQUIRE(first.ok());
   std::atomic<bool> returned{false};
   std::optional<Result<SaveHandle>> oversize;
+  std::vector<uint64_t> order_at_return;
   std::thread submitter([&] {
     oversize = saver.Submit(BlobRequest(1, big), {});
+    order_at_return = rec.order();
     returned = true;
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  CHECK_FALSE(returned);  // waits for the save queued before it
+  // It waits for the save queued before it, held at the gate.
+  CHECK_FALSE(returned);
   gate.Open();
   submitter.join();
+  CHECK(order_at_return == std::vector<uint64_t>{0, 1});  // both had run when it returned
   REQUIRE(oversize->ok());
   CHECK((*oversize)->Ready());  // it has run by the time SaveAsync returns
   REQUIRE((*oversize)->Wait().ok());
@@ -295,7 +303,7 @@ TEST_CASE("async saver: a request larger than the staging area is saved in place
 }
 
 TEST_CASE("async saver: errors come through the handle and later saves still run",
-          "[unit][async]") {
+          "[unit][async][threads]") {
   Recorder rec;
   rec.FailAt(1);
   AsyncSaver saver(1 << 20, nullptr, rec.Fn());
@@ -313,7 +321,8 @@ TEST_CASE("async saver: errors come through the handle and later saves still run
   CHECK(handles[2].Wait().ok());
 }
 
-TEST_CASE("async saver: invalid requests are refused at once and queue nothing", "[unit][async]") {
+TEST_CASE("async saver: invalid requests are refused at once and queue nothing",
+          "[unit][async][threads]") {
   Recorder rec;
   AsyncSaver saver(1 << 20, nullptr, rec.Fn());
   std::vector<uint8_t> bytes = RandomBytes(100, 1);
@@ -332,17 +341,17 @@ TEST_CASE("async saver: invalid requests are refused at once and queue nothing",
   CHECK(rec.order() == std::vector<uint64_t>{2});
 }
 
-TEST_CASE("async saver: destruction waits for every queued save", "[unit][async]") {
+TEST_CASE("async saver: destruction waits for every queued save", "[unit][async][threads]") {
   Recorder rec;
   std::vector<SaveHandle> handles;
   std::vector<uint8_t> bytes = RandomBytes(10000, 1);
   {
-    AsyncSaver saver(1 << 20, nullptr, [&](const SaveRequest& r, const SaveOptions& o) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      return rec.Fn()(r, o);
-    });
+    Gate gate;
+    AsyncSaver saver(1 << 20, nullptr, rec.Fn(&gate, 0));
     for (uint64_t step = 0; step < 10; ++step)
       handles.push_back(*saver.Submit(BlobRequest(step, bytes), {}));
+    CHECK_FALSE(handles[9].Ready());  // all ten queued behind the gate
+    gate.Open();                      // the saves run while the saver is being destroyed
   }
   CHECK(rec.order() == std::vector<uint64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
   for (auto& h : handles) {
@@ -351,7 +360,7 @@ TEST_CASE("async saver: destruction waits for every queued save", "[unit][async]
   }
 }
 
-TEST_CASE("async saver: the ring never hands out bytes still queued", "[unit][async]") {
+TEST_CASE("async saver: the ring never hands out bytes still queued", "[unit][async][threads]") {
   // Saves check the bytes they get against a pattern of their step, while
   // submitters of random sizes keep the ring wrapping.
   const int threads = GENERATE(1, 3);
@@ -377,7 +386,9 @@ TEST_CASE("async saver: the ring never hands out bytes still queued", "[unit][as
                      uint64_t prev = max_seen.load();
                      while (staged > prev && !max_seen.compare_exchange_weak(prev, staged)) {
                      }
-                     std::this_thread::sleep_for(std::chrono::microseconds(r.step % 200));
+                     // Saves of varying length, so submitters run ahead by
+                     // varying amounts and the ring wraps at varying points.
+                     for (uint64_t k = 0; k < r.step % 200; ++k) std::this_thread::yield();
                      std::lock_guard<std::mutex> lock(order_mu);
                      order.push_back(r.step);
                      return CheckpointInfo{};

@@ -94,12 +94,8 @@ TEST_CASE("SIGKILL during saves loses no committed checkpoint", "[crash][slow]")
     REQUIRE(loaded.ok());
     CHECK(StepState(step).Matches(*loaded));
   }
-  // The kills must have fallen among many commits, not before the first:
-  // every odd round commits at least once. Sanitized builds save several
-  // times slower, so fewer further commits fit in the same kill delays.
-#ifdef CKPT_SANITIZED_BUILD
-  CHECK(committed.size() >= 30);
-#else
-  CHECK(committed.size() >= 50);
-#endif
+  // The kills must have fallen among commits, not only before the first:
+  // every odd round kills after its first commit. (How many more commits
+  // fit in the delays depends on the machine, so that is not asserted.)
+  CHECK(committed.size() >= kRounds / 2);
 }

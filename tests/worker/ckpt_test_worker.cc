@@ -5,25 +5,24 @@
 //
 //   ckpt_test_worker save-loop DIR RUN FIRST_STEP PACK_TARGET
 //       saves StepState(step) forever; prints each committed step on a line
-//   ckpt_test_worker save-timed DIR RUN SECONDS
-//       saves every ~100 ms; prints "saves N failures F median_ms M max_ms X"
+//   ckpt_test_worker save-count DIR RUN COUNT
+//       saves steps 0 .. COUNT-1 like a trainer with a frozen backbone;
+//       prints "saves N failures F rewritten R"
 //   ckpt_test_worker gc-loop DIR GRACE_SECONDS
 //       runs gc forever; prints "gc N" after each run
-//   ckpt_test_worker gc-timed DIR SECONDS GRACE_SECONDS
-//       runs gc in a loop; prints "runs N failures F"
-#include <algorithm>
-#include <chrono>
+//   ckpt_test_worker gc-until DIR STOP_FILE GRACE_SECONDS
+//       runs gc in a loop, printing "gc N" after each run; once STOP_FILE
+//       exists, runs it once more and prints "runs N failures F"
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "store/store_fixture.h"
 
 using namespace ckpt;
 using namespace ckpt::test;
-using Clock = std::chrono::steady_clock;
 
 namespace {
 
@@ -43,55 +42,47 @@ int SaveLoop(const std::string& dir, const std::string& run, uint64_t first, uin
   }
 }
 
-int SaveTimed(const std::string& dir, const std::string& run, int seconds) {
+int SaveCount(const std::string& dir, const std::string& run, uint64_t count) {
   auto store = MustOpen(dir);
   // Like a trainer with a frozen backbone: 16 MiB that never change (stored
   // once, but read and hashed at every save) beside the moving state.
   const std::vector<uint8_t> frozen = RandomBytes(16 << 20, 99);
-  std::vector<double> times;
   uint64_t failures = 0;
-  const auto end = Clock::now() + std::chrono::seconds(seconds);
-  for (uint64_t step = 0; Clock::now() < end; ++step) {
+  for (uint64_t step = 0; step < count; ++step) {
     StepState state(step);
     SaveRequest request = state.Request(run, step);
     request.tensors.push_back({"backbone", DType::kBF16, {8 << 20}, frozen.data(), frozen.size()});
-    auto t0 = Clock::now();
     auto info = store->Save(request);
-    times.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
     if (!info.ok()) {
       failures++;
       std::fprintf(stderr, "save %llu failed: %s\n", static_cast<unsigned long long>(step),
                    info.status().ToString().c_str());
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  std::sort(times.begin(), times.end());
   StoreCounters counters = store->Counters();
-  std::printf("saves %zu failures %llu median_ms %.3f max_ms %.3f lock_wait_max_ms %.3f "
-              "rewritten %llu\n",
-              times.size(), static_cast<unsigned long long>(failures), times[times.size() / 2],
-              times.back(), counters.lock_wait_max_us / 1000.0,
+  std::printf("saves %llu failures %llu rewritten %llu\n", static_cast<unsigned long long>(count),
+              static_cast<unsigned long long>(failures),
               static_cast<unsigned long long>(counters.chunks_rewritten_after_gc));
   return 0;
 }
 
-int GcLoop(const std::string& dir, int64_t grace, int seconds) {
+// Runs gc until `stop_file` exists (forever if it is empty), then once more:
+// that last run starts after whatever the test did before creating it.
+int GcLoop(const std::string& dir, int64_t grace, const std::string& stop_file) {
   auto store = MustOpen(dir);
   GcOptions options;
   options.grace_seconds = grace;
   uint64_t runs = 0, failures = 0;
-  const auto end = Clock::now() + std::chrono::seconds(seconds);
-  while (seconds <= 0 || Clock::now() < end) {
+  for (bool last = false; !last;) {
+    last = !stop_file.empty() && std::filesystem::exists(stop_file);
     auto report = store->Gc(options);
     runs++;
     if (!report.ok()) {
       failures++;
       std::fprintf(stderr, "gc failed: %s\n", report.status().ToString().c_str());
     }
-    if (seconds <= 0) {
-      std::printf("gc %llu\n", static_cast<unsigned long long>(runs));
-      std::fflush(stdout);
-    }
+    std::printf("gc %llu\n", static_cast<unsigned long long>(runs));
+    std::fflush(stdout);
   }
   std::printf("runs %llu failures %llu\n", static_cast<unsigned long long>(runs),
               static_cast<unsigned long long>(failures));
@@ -105,10 +96,9 @@ int main(int argc, char** argv) {
   try {
     if (a.size() == 5 && a[0] == "save-loop")
       return SaveLoop(a[1], a[2], std::stoull(a[3]), std::stoull(a[4]));
-    if (a.size() == 4 && a[0] == "save-timed") return SaveTimed(a[1], a[2], std::stoi(a[3]));
-    if (a.size() == 3 && a[0] == "gc-loop") return GcLoop(a[1], std::stoll(a[2]), 0);
-    if (a.size() == 4 && a[0] == "gc-timed")
-      return GcLoop(a[1], std::stoll(a[3]), std::stoi(a[2]));
+    if (a.size() == 4 && a[0] == "save-count") return SaveCount(a[1], a[2], std::stoull(a[3]));
+    if (a.size() == 3 && a[0] == "gc-loop") return GcLoop(a[1], std::stoll(a[2]), "");
+    if (a.size() == 4 && a[0] == "gc-until") return GcLoop(a[1], std::stoll(a[3]), a[2]);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "worker: %s\n", e.what());
     return 5;
