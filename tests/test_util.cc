@@ -136,4 +136,9 @@ bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds
   return true;
 }
 
+std::string FormatDocText() {
+  auto bytes = ReadFileBytes(std::string(CKPT_SOURCE_DIR) + "/docs/format.md");
+  return std::string(bytes.begin(), bytes.end());
+}
+
 }  // namespace ckpt::test

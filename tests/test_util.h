@@ -30,6 +30,8 @@ std::vector<uint8_t> RandomBytes(size_t n, uint64_t seed);
 
 // Whole contents of a file; empty if missing.
 std::vector<uint8_t> ReadFileBytes(const std::string& path);
+// The text of docs/format.md in the source tree (the normative format).
+std::string FormatDocText();
 void WriteFileBytes(const std::string& path, const void* data, size_t size);
 
 struct CommandResult {

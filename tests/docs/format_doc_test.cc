@@ -23,6 +23,7 @@
 #include "index/index_keys.h"
 #include "manifest/manifest_codec.h"
 #include "pack/pack_format.h"
+#include "test_util.h"
 #include "repo/config.h"
 
 using namespace ckpt;
@@ -30,12 +31,7 @@ using namespace ckpt::internal;
 
 namespace {
 
-std::string FormatDoc() {
-  std::ifstream in(std::string(CKPT_SOURCE_DIR) + "/docs/format.md");
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+std::string FormatDoc() { return ckpt::test::FormatDocText(); }
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';

@@ -3,6 +3,8 @@
 #include <rocksdb/env.h>
 #include <rocksdb/file_system.h>
 
+#include "index/index.h"
+
 namespace ckpt::internal {
 namespace {
 
@@ -182,30 +184,28 @@ void IndexFaultInjector::Disarm() {
 }
 
 bool IndexFaultInjector::ShouldFailRead() {
-  uint64_t left = read_countdown_.load();
+  if (!TakeCountdown(read_countdown_, read_sticky_)) return false;
+  fired_ = true;
+  return true;
+}
+
+bool IndexFaultInjector::TakeCountdown(std::atomic<uint64_t>& countdown, bool sticky) {
+  uint64_t left = countdown.load();
   while (left > 0) {
-    const uint64_t next = left == 1 ? (read_sticky_ ? 1 : 0) : left - 1;
-    if (read_countdown_.compare_exchange_weak(left, next)) {
-      if (left != 1) return false;
-      fired_ = true;
-      return true;
-    }
+    const uint64_t next = left == 1 ? (sticky ? 1 : 0) : left - 1;
+    if (countdown.compare_exchange_weak(left, next)) return left == 1;
   }
   return false;
 }
 
 bool IndexFaultInjector::ShouldFail(IndexFault* fault) {
-  uint64_t left = countdown_.load();
-  while (left > 0) {
-    const uint64_t next = left == 1 ? (sticky_ ? 1 : 0) : left - 1;
-    if (countdown_.compare_exchange_weak(left, next)) {
-      if (left != 1) return false;
-      fired_ = true;
-      *fault = static_cast<IndexFault>(fault_.load());
-      return true;
-    }
-  }
-  return false;
+  if (!TakeCountdown(countdown_, sticky_)) return false;
+  fired_ = true;
+  *fault = static_cast<IndexFault>(fault_.load());
+  return true;
 }
+
+IndexEnvScope::IndexEnvScope(rocksdb::Env* env) { SetIndexEnvForTesting(env); }
+IndexEnvScope::~IndexEnvScope() { SetIndexEnvForTesting(nullptr); }
 
 }  // namespace ckpt::internal

@@ -47,6 +47,9 @@ class IndexFaultInjector {
 
  private:
   class FaultFileSystem;
+  // The n-th call from arming fails, and every later one if sticky; 0:
+  // disarmed.
+  static bool TakeCountdown(std::atomic<uint64_t>& countdown, bool sticky);
   std::atomic<uint64_t> countdown_{0};  // 0: disarmed
   std::atomic<bool> sticky_{false};
   std::atomic<bool> fired_{false};
@@ -54,6 +57,15 @@ class IndexFaultInjector {
   std::atomic<uint64_t> read_countdown_{0};  // 0: disarmed
   std::atomic<bool> read_sticky_{false};
   std::unique_ptr<rocksdb::Env> env_;
+};
+
+// Routes this process's index I/O through `env` for one scope.
+class IndexEnvScope {
+ public:
+  explicit IndexEnvScope(rocksdb::Env* env);
+  ~IndexEnvScope();
+  IndexEnvScope(const IndexEnvScope&) = delete;
+  IndexEnvScope& operator=(const IndexEnvScope&) = delete;
 };
 
 }  // namespace ckpt::internal

@@ -10,19 +10,46 @@ using namespace ckpt::test;
 using ckpt::internal::FaultInjectingBackend;
 using ckpt::internal::FaultKind;
 
-TEST_CASE("EIO or ENOSPC while gc repacks loses nothing kept", "[gc][fault]") {
-  auto kind = GENERATE(FaultKind::kIOError, FaultKind::kNoSpace, FaultKind::kTornWrite);
-  TempDir dir;
-  auto faulty = std::make_shared<FaultInjectingBackend>(NewLocalBackend(dir.path()));
+namespace {
+
+// run@4 and run@5 (the last two, which the tests' policy keeps) load
+// bit-exact, and the store verifies.
+void CheckKept(Store& store) {
+  for (uint64_t step : {4, 5}) {
+    auto loaded = store.Load("run@" + std::to_string(step));
+    REQUIRE(loaded.ok());
+    CHECK(StepState(step).Matches(*loaded));
+  }
+  auto verify = store.Verify(ReadAllData());
+  REQUIRE(verify.ok());
+  for (const auto& p : verify->problems) FAIL_CHECK(p.status.ToString());
+}
+
+// A store on `faulty` with run@0..run@5 saved and a policy keeping the
+// last two.
+std::unique_ptr<Store> SixStepsKeepTwo(const std::string& dir,
+                                       std::shared_ptr<FaultInjectingBackend> faulty,
+                                       uint64_t pack_target_size) {
   StoreOptions options;
-  options.backend = faulty;
-  options.pack_target_size = 8 << 20;  // one pack per save: removing steps leaves sparse packs
-  auto store = MustOpen(dir.path(), options);
+  options.backend = std::move(faulty);
+  options.pack_target_size = pack_target_size;
+  auto store = MustOpen(dir, options);
   for (uint64_t step = 0; step < 6; ++step)
     REQUIRE(store->Save(StepState(step).Request("run", step)).ok());
   RetentionPolicy policy;
   policy.keep_last = 2;
   REQUIRE(store->SetPolicy("run", policy).ok());
+  return store;
+}
+
+}  // namespace
+
+TEST_CASE("EIO or ENOSPC while gc repacks loses nothing kept", "[gc][fault]") {
+  auto kind = GENERATE(FaultKind::kIOError, FaultKind::kNoSpace, FaultKind::kTornWrite);
+  TempDir dir;
+  auto faulty = std::make_shared<FaultInjectingBackend>(NewLocalBackend(dir.path()));
+  // One pack per save: removing steps leaves sparse packs.
+  auto store = SixStepsKeepTwo(dir.path(), faulty, 8 << 20);
 
   // Removing 4 checkpoints writes 4 tombstones; the 5th write is the repack's.
   faulty->FailPutAt(5, kind);
@@ -34,23 +61,13 @@ TEST_CASE("EIO or ENOSPC while gc repacks loses nothing kept", "[gc][fault]") {
   CHECK_THAT(failed.status().message(), Catch::Contains("repack") && Catch::Contains("injected"));
   CHECK(failed.status().code() == (kind == FaultKind::kNoSpace ? Code::kNoSpace : Code::kIOError));
 
-  auto check_kept = [&] {
-    for (uint64_t step : {4, 5}) {
-      auto loaded = store->Load("run@" + std::to_string(step));
-      REQUIRE(loaded.ok());
-      CHECK(StepState(step).Matches(*loaded));
-    }
-    auto verify = store->Verify(ReadAllData());
-    REQUIRE(verify.ok());
-    for (const auto& p : verify->problems) FAIL_CHECK(p.status.ToString());
-  };
-  check_kept();
+  CheckKept(*store);
 
   faulty->Clear();
   auto report = store->Gc(gc);
   REQUIRE(report.ok());
   CHECK(report->packs_repacked >= 1);
-  check_kept();
+  CheckKept(*store);
   auto again = store->Gc(gc);
   REQUIRE(again.ok());
   CHECK(again->packs_repacked == 0);
@@ -60,15 +77,8 @@ TEST_CASE("EIO or ENOSPC while gc repacks loses nothing kept", "[gc][fault]") {
 TEST_CASE("a failed deletion in gc is reported and loses nothing kept", "[gc][fault]") {
   TempDir dir;
   auto faulty = std::make_shared<FaultInjectingBackend>(NewLocalBackend(dir.path()));
-  StoreOptions options;
-  options.backend = faulty;
-  options.pack_target_size = 1 << 20;  // several packs per save: some die whole
-  auto store = MustOpen(dir.path(), options);
-  for (uint64_t step = 0; step < 6; ++step)
-    REQUIRE(store->Save(StepState(step).Request("run", step)).ok());
-  RetentionPolicy policy;
-  policy.keep_last = 2;
-  REQUIRE(store->SetPolicy("run", policy).ok());
+  // Several packs per save: some die whole.
+  auto store = SixStepsKeepTwo(dir.path(), faulty, 1 << 20);
   GcOptions gc;
   gc.grace_seconds = 0;
 
@@ -85,20 +95,10 @@ TEST_CASE("a failed deletion in gc is reported and loses nothing kept", "[gc][fa
     CHECK(failed.status().code() == Code::kIOError);
     CHECK_THAT(failed.status().message(), Catch::Contains("injected"));
   }
-  auto check_kept = [&] {
-    for (uint64_t step : {4, 5}) {
-      auto loaded = store->Load("run@" + std::to_string(step));
-      REQUIRE(loaded.ok());
-      CHECK(StepState(step).Matches(*loaded));
-    }
-    auto verify = store->Verify(ReadAllData());
-    REQUIRE(verify.ok());
-    for (const auto& p : verify->problems) FAIL_CHECK(p.status.ToString());
-  };
-  check_kept();
+  CheckKept(*store);
   faulty->Clear();
   auto report = store->Gc(gc);
   REQUIRE(report.ok());
-  check_kept();
+  CheckKept(*store);
   CHECK(store->Load("run@0").status().code() == Code::kNotFound);
 }

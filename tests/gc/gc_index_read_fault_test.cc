@@ -19,15 +19,10 @@
 
 using namespace ckpt;
 using namespace ckpt::test;
+using ckpt::internal::IndexEnvScope;
 using ckpt::internal::IndexFaultInjector;
 
 namespace {
-
-class IndexEnvScope {
- public:
-  explicit IndexEnvScope(rocksdb::Env* env) { internal::SetIndexEnvForTesting(env); }
-  ~IndexEnvScope() { internal::SetIndexEnvForTesting(nullptr); }
-};
 
 constexpr uint64_t kSteps = 8;
 constexpr uint64_t kTaggedStep = 1;  // old, unkept by the policy, but tagged

@@ -14,16 +14,10 @@
 using namespace ckpt;
 using namespace ckpt::test;
 using ckpt::internal::IndexFault;
+using ckpt::internal::IndexEnvScope;
 using ckpt::internal::IndexFaultInjector;
 
 namespace {
-
-// Routes this process's index I/O through `env` for one scope.
-class IndexEnvScope {
- public:
-  explicit IndexEnvScope(rocksdb::Env* env) { internal::SetIndexEnvForTesting(env); }
-  ~IndexEnvScope() { internal::SetIndexEnvForTesting(nullptr); }
-};
 
 // An error a failing disk may cause: an I/O error or a full disk, never a
 // wrong answer.

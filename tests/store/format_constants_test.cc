@@ -9,15 +9,11 @@
 #include "ckpt/version.h"
 #include "manifest/manifest_codec.h"
 #include "pack/pack_format.h"
+#include "test_util.h"
 
 namespace {
 
-std::string FormatDoc() {
-  std::ifstream in(std::string(CKPT_SOURCE_DIR) + "/docs/format.md");
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+std::string FormatDoc() { return ckpt::test::FormatDocText(); }
 
 }  // namespace
 
