@@ -9,9 +9,11 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "codec/byte_plane.h"
+#include "codec/plane_coder.h"
 #include "test_util.h"
 
 using ckpt::Code;
@@ -239,4 +241,24 @@ TEST_CASE("format 1-3 single-frame plane chunks still decode", "[unit][codec]") 
     REQUIRE(DecodeChunk(codec, frame.data(), frame.size(), out.data(), out.size()).ok());
     CHECK(out == data);
   }
+}
+
+// Found by fuzzing (tests/fuzz/corpus/chunk_roundtrip/crash-empty-plane-null):
+// the stored planes of an empty chunk were copied with memcpy from a null
+// buffer, undefined behaviour that UndefinedBehaviorSanitizer reports.
+TEST_CASE("an empty plane body decodes into a null buffer", "[unit][codec]") {
+  const uint8_t none = 0;
+  std::string body;
+  const size_t n = ckpt::internal::EncodePlaneBody(&none, 0, 4, 1, nullptr, &body);
+  REQUIRE(n == body.size());
+  CHECK(ckpt::internal::DecodePlaneBody(reinterpret_cast<const uint8_t*>(body.data()), n, 4,
+                                        nullptr, 0)
+            .ok());
+  // Through DecodeChunk on a fresh thread, whose plane scratch is still empty.
+  ckpt::Status s;
+  std::thread([&] {
+    uint8_t out = 0;
+    s = DecodeChunk(Codec::kFloatPlanes4, body.data(), body.size(), &out, 0);
+  }).join();
+  CHECK(s.ok());
 }
