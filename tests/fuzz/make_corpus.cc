@@ -240,7 +240,9 @@ void IndexKeys() {
 
 void Refs() {
   for (const char* ref : {"train@10", "eval.v2@7", "best", "v1.0", "train", "broken", "short",
-                          "train@18446744073709551615", "0123456789ab", "..", "a@b@1"})
+                          "train@18446744073709551615", "0123456789ab", "..", "a@b@1",
+                          // id prefixes: ref_fuzz's ids are c0ffee00..., c0ffee01..., ...
+                          "c0ffee", "C0FFEE0103", "c0ffee0011"})
     Write("ref", ref[0] == '.' ? "dotdot" : ref, ref);
 }
 
