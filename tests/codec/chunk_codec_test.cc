@@ -262,3 +262,18 @@ TEST_CASE("an empty plane body decodes into a null buffer", "[unit][codec]") {
   }).join();
   CHECK(s.ok());
 }
+
+// Found by fuzzing (tests/fuzz/corpus/chunk_roundtrip/crash-empty-planar-encode):
+// float planes of an empty chunk copied its (empty) tail into the transform
+// scratch with memcpy, which is still null on a fresh thread: undefined
+// behaviour that UndefinedBehaviorSanitizer reports.
+TEST_CASE("an empty chunk encodes as float planes on a fresh thread", "[unit][codec]") {
+  EncodeParams params = Params(4, true);
+  params.planes = ckpt::internal::PlanesChoice::kUse;
+  const uint8_t none = 0;
+  std::string encoded;
+  Codec codec = Codec::kZstd;
+  std::thread([&] { codec = EncodeChunk(&none, 0, params, &encoded); }).join();
+  CHECK(codec == Codec::kRaw);
+  CHECK(encoded.empty());
+}
