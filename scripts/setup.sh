@@ -10,6 +10,10 @@ packages=(
 if [[ "${CKPT_SETUP_BENCH:-0}" == 1 ]]; then
   packages+=(restic borgbackup zstd time)
 fi
+# scripts/fuzz.sh: clang and libFuzzer's runtime (with the sanitizers').
+if [[ "${CKPT_SETUP_FUZZ:-0}" == 1 ]]; then
+  packages+=(clang libclang-rt-14-dev)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -18,8 +18,9 @@ inline uint64_t ChunkSpan(uint64_t chunk_size, uint64_t elem_size) {
 }
 
 // Number of chunks of an entry of `byte_length` bytes (0 for an empty one).
+// (Not (byte_length + span - 1) / span: that wraps for lengths near 2^64.)
 inline uint64_t ChunkCount(uint64_t byte_length, uint64_t span) {
-  return (byte_length + span - 1) / span;
+  return byte_length / span + (byte_length % span != 0);
 }
 
 // Length of chunk `index` of an entry.

@@ -52,7 +52,8 @@ size_t EncodePlanar(const uint8_t* bytes, size_t size, size_t elem_size, int sto
   const size_t count = size / elem_size;
   uint8_t* rotated = codec_detail::TransformScratch(size);
   RotateSignToLow(bytes, count, elem_size, rotated);
-  std::memcpy(rotated + count * elem_size, bytes + count * elem_size, size - count * elem_size);
+  if (size > count * elem_size)  // memcpy forbids null, which empty scratch may be
+    std::memcpy(rotated + count * elem_size, bytes + count * elem_size, size - count * elem_size);
   uint8_t* planes = codec_detail::Scratch(size);
   BytePlaneSplit(rotated, size, elem_size, planes);
   out->clear();

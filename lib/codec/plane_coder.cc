@@ -130,7 +130,7 @@ Status DecodePlane(PlaneMethod method, const uint8_t* payload, size_t length, ui
   switch (method) {
     case PlaneMethod::kStored:
       if (length != n) return Status::Corruption("stored plane has the wrong length");
-      std::memcpy(plane, payload, n);
+      if (n != 0) std::memcpy(plane, payload, n);  // an empty plane may be null: memcpy forbids it
       return Status::OK();
     case PlaneMethod::kZstd:
       return codec_detail::ZstdFrom(payload, length, plane, n);

@@ -53,6 +53,7 @@ Result<std::optional<Digest>> ByIdPrefix(Index& index, const std::string& ref) {
   std::string prefix = std::string(kCheckpointKeys) + std::string(head->begin(), head->end());
   std::vector<Digest> matches;
   CKPT_RETURN_IF_ERROR(index.Scan(prefix, [&](std::string_view k, auto) {
+    if (k.size() != 1 + Digest::kSize) return true;  // damaged key: FromView would overread
     Digest d = Digest::FromView(k.substr(1));
     if (d.Hex().rfind(lower, 0) == 0) matches.push_back(d);
     return matches.size() < 2;

@@ -9,9 +9,11 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "codec/byte_plane.h"
+#include "codec/plane_coder.h"
 #include "test_util.h"
 
 using ckpt::Code;
@@ -235,4 +237,39 @@ TEST_CASE("single-frame plane chunks of development formats are refused", "[unit
     CHECK(DecodeChunk(static_cast<Codec>(id), frame.data(), frame.size(), out.data(), out.size())
               .code() == Code::kCorruption);
   }
+}
+
+// Found by fuzzing (tests/fuzz/corpus/chunk_roundtrip/crash-empty-plane-null):
+// the stored planes of an empty chunk were copied with memcpy from a null
+// buffer, undefined behaviour that UndefinedBehaviorSanitizer reports.
+TEST_CASE("an empty plane body decodes into a null buffer", "[unit][codec]") {
+  const uint8_t none = 0;
+  std::string body;
+  const size_t n = ckpt::internal::EncodePlaneBody(&none, 0, 4, 1, nullptr, &body);
+  REQUIRE(n == body.size());
+  CHECK(ckpt::internal::DecodePlaneBody(reinterpret_cast<const uint8_t*>(body.data()), n, 4,
+                                        nullptr, 0)
+            .ok());
+  // Through DecodeChunk on a fresh thread, whose plane scratch is still empty.
+  ckpt::Status s;
+  std::thread([&] {
+    uint8_t out = 0;
+    s = DecodeChunk(Codec::kFloatPlanes4, body.data(), body.size(), &out, 0);
+  }).join();
+  CHECK(s.ok());
+}
+
+// Found by fuzzing (tests/fuzz/corpus/chunk_roundtrip/crash-empty-planar-encode):
+// float planes of an empty chunk copied its (empty) tail into the transform
+// scratch with memcpy, which is still null on a fresh thread: undefined
+// behaviour that UndefinedBehaviorSanitizer reports.
+TEST_CASE("an empty chunk encodes as float planes on a fresh thread", "[unit][codec]") {
+  EncodeParams params = Params(4, true);
+  params.planes = ckpt::internal::PlanesChoice::kUse;
+  const uint8_t none = 0;
+  std::string encoded;
+  Codec codec = Codec::kZstd;
+  std::thread([&] { codec = EncodeChunk(&none, 0, params, &encoded); }).join();
+  CHECK(codec == Codec::kRaw);
+  CHECK(encoded.empty());
 }

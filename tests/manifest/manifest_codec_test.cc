@@ -9,6 +9,8 @@
 #include <limits>
 #include <string>
 
+#include "chunk/chunker.h"
+
 using ckpt::Code;
 using ckpt::DType;
 using ckpt::internal::DecodeManifest;
@@ -182,4 +184,24 @@ TEST_CASE("malformed manifest fields are corruption", "[unit][manifest]") {
     bytes[parent_at] = 5;
     CHECK(DecodeManifest(bytes, &out).code() == Code::kCorruption);
   }
+}
+
+// Found by the manifest fuzz harness's chunk-coverage invariant
+// (tests/fuzz/corpus/manifest/crash-chunk-count-wraps): the chunk count of a
+// byte length near 2^64 wrapped around to 0, so a manifest claiming 2^64 - 1
+// bytes in no chunks was accepted, and readers would index past the list.
+TEST_CASE("a byte length whose chunk count would wrap around is corruption", "[unit][manifest]") {
+  Manifest m = Sample(false);
+  Manifest out;
+  for (uint64_t length : {~uint64_t{0}, ~uint64_t{0} - 4094, ~uint64_t{0} - 4095 + 2}) {
+    INFO("byte_length " << length);
+    m.entries = {Entry("huge", true, DType::kU8, {}, length, 0)};
+    CHECK(DecodeManifest(EncodeManifest(m), &out).code() == Code::kCorruption);
+    m.entries = {Entry("huge", false, DType::kF32, {}, length, 1)};
+    CHECK(DecodeManifest(EncodeManifest(m), &out).code() == Code::kCorruption);
+  }
+  CHECK(ckpt::internal::ChunkCount(~uint64_t{0}, 4096) == (uint64_t{1} << 52));
+  CHECK(ckpt::internal::ChunkCount(8192, 4096) == 2);
+  CHECK(ckpt::internal::ChunkCount(8193, 4096) == 3);
+  CHECK(ckpt::internal::ChunkCount(0, 4096) == 0);
 }

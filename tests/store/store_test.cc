@@ -3,6 +3,9 @@
 #include <cstring>
 
 #include "ckpt/ckpt.h"
+#include "index/index.h"
+#include "index/index_keys.h"
+#include "repo/ref_resolver.h"
 #include "test_util.h"
 
 using ckpt::test::RandomBytes;
@@ -134,4 +137,36 @@ TEST_CASE("every dtype round-trips", "[unit][store]") {
     REQUIRE(store->LoadEntry("dtypes", r.tensors[i].name, out.data(), out.size()).ok());
     CHECK(out == buffers[i]);
   }
+}
+
+// Found by fuzzing (tests/fuzz/corpus/ref/crash-short-id-key, with a damaged
+// index): an id prefix read a checkpoint key shorter than an id as one,
+// 32 bytes past the key's start, and called the prefix ambiguous.
+TEST_CASE("an id prefix skips checkpoint keys of the wrong size", "[unit][store]") {
+  using namespace ckpt::internal;
+  TempDir dir;
+  auto index = Index::Open(dir.Sub("index"), true, false, false);
+  REQUIRE(index.ok());
+  Manifest m;
+  m.run = "train";
+  m.step = 10;
+  m.chunk_size = 4096;
+  CheckpointRecord rec;
+  rec.manifest = EncodeManifest(m);
+  rec.manifest_location.pack_id = "00112233445566778899aabbccddeeff";
+  Digest id;
+  for (size_t j = 0; j < Digest::kSize; ++j) id.bytes[j] = static_cast<uint8_t>(j);
+  id.bytes[0] = 0xc0, id.bytes[1] = 0xff, id.bytes[2] = 0xee, id.bytes[3] = 0x02;
+  IndexBatch batch;
+  batch.Put(CheckpointKey(id), EncodeCheckpointRecord(rec));
+  batch.Put(std::string("M\xc0\xff\xee\x02", 5), "x");  // too short for an id
+  REQUIRE((*index)->Commit(batch).ok());
+  for (const char* ref : {"c0ffee02", "c0ffee0", "C0FFEE020"}) {
+    INFO(ref);
+    auto resolved = ResolveRef(**index, ref);
+    REQUIRE(resolved.ok());
+    CHECK(resolved->id == id);
+    CHECK(resolved->manifest.step == 10);
+  }
+  CHECK(ResolveRef(**index, "c0ffee03").status().code() == ckpt::Code::kNotFound);
 }
