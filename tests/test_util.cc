@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <boost/filesystem.hpp>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -10,8 +11,6 @@
 #include <random>
 #include <stdexcept>
 #include <thread>
-
-#include <boost/filesystem.hpp>
 
 namespace ckpt::test {
 
@@ -52,8 +51,10 @@ void WriteFileBytes(const std::string& path, const void* data, size_t size) {
 static std::string ShellQuote(const std::string& s) {
   std::string q = "'";
   for (char c : s) {
-    if (c == '\'') q += "'\\''";
-    else q += c;
+    if (c == '\'')
+      q += "'\\''";
+    else
+      q += c;
   }
   return q + "'";
 }

@@ -20,8 +20,8 @@
 #include <vector>
 
 #include "nn.h"
-#include "scenarios.h"
 #include "safetensors_writer.h"
+#include "scenarios.h"
 
 namespace ckpt_bench {
 namespace {
@@ -79,17 +79,24 @@ bool ParseFlags(int argc, char** argv, Flags* f) {
     }
     const double num = std::strtod(v.c_str(), &end);
     if (end == v.c_str() || *end != '\0' || !(num > 0)) {
-      std::fprintf(stderr, "ckpt_bench_gen: %s: expected a positive number, got '%s'\n",
-                   a.c_str(), v.c_str());
+      std::fprintf(stderr, "ckpt_bench_gen: %s: expected a positive number, got '%s'\n", a.c_str(),
+                   v.c_str());
       return false;
     }
-    if (a == "--size-mb") f->size_mb = num;
-    else if (a == "--scale") f->scale = num;
-    else if (a == "--seed") f->seed = static_cast<uint64_t>(num);
-    else if (a == "--checkpoints") f->checkpoints = static_cast<int>(num);
-    else if (a == "--steps") f->steps = static_cast<int>(num);
-    else if (a == "--batch") f->batch = static_cast<int>(num);
-    else if (a == "--threads") f->threads = static_cast<int>(num);
+    if (a == "--size-mb")
+      f->size_mb = num;
+    else if (a == "--scale")
+      f->scale = num;
+    else if (a == "--seed")
+      f->seed = static_cast<uint64_t>(num);
+    else if (a == "--checkpoints")
+      f->checkpoints = static_cast<int>(num);
+    else if (a == "--steps")
+      f->steps = static_cast<int>(num);
+    else if (a == "--batch")
+      f->batch = static_cast<int>(num);
+    else if (a == "--threads")
+      f->threads = static_cast<int>(num);
     else {
       std::fprintf(stderr, "ckpt_bench_gen: unknown flag %s\n", a.c_str());
       return false;
@@ -200,9 +207,10 @@ int Main(int argc, char** argv) {
       last = now;
       Diff d;
       if (!prev.empty() && Compare(prev, prev_off, bytes, off, c.tensors, &d)) {
-        std::printf("  changed %5.1f%% of bytes; unchanged: %5.1f%% in 4 KiB, %5.1f%% in 256 KiB"
-                    " chunks",
-                    100 * d.changed_bytes, 100 * d.same_4k, 100 * d.same_256k);
+        std::printf(
+            "  changed %5.1f%% of bytes; unchanged: %5.1f%% in 4 KiB, %5.1f%% in 256 KiB"
+            " chunks",
+            100 * d.changed_bytes, 100 * d.same_4k, 100 * d.same_256k);
         sum.changed_bytes += d.changed_bytes;
         sum.same_4k += d.same_4k;
         sum.same_256k += d.same_256k;
@@ -218,11 +226,12 @@ int Main(int argc, char** argv) {
     });
     if (!ok) return 1;
     const double n = diffs ? diffs : 1;
-    std::printf("summary scenario=%s files=%d bytes_per_file=%zu tensors=%zu changed_bytes_pct=%.1f"
-                " same_4k_pct=%.1f same_256k_pct=%.1f seconds=%.1f\n",
-                s->name, cfg.checkpoints, file_bytes, tensor_count, 100 * sum.changed_bytes / n,
-                100 * sum.same_4k / n, 100 * sum.same_256k / n,
-                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    std::printf(
+        "summary scenario=%s files=%d bytes_per_file=%zu tensors=%zu changed_bytes_pct=%.1f"
+        " same_4k_pct=%.1f same_256k_pct=%.1f seconds=%.1f\n",
+        s->name, cfg.checkpoints, file_bytes, tensor_count, 100 * sum.changed_bytes / n,
+        100 * sum.same_4k / n, 100 * sum.same_256k / n,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     std::fflush(stdout);
   }
   return 0;

@@ -41,8 +41,7 @@ void AdamStep(float* w, float* m, float* v, const float* g, size_t n, const Adam
   }
 }
 
-Linear::Linear(const std::string& name, int in, int out, double init_std, bool trainable,
-               Rng& rng)
+Linear::Linear(const std::string& name, int in, int out, double init_std, bool trainable, Rng& rng)
     : in_(in), out_(out) {
   weight_.name = name + ".weight";
   weight_.shape = {out, in};
@@ -139,8 +138,8 @@ ResidualMlp::ResidualMlp(int d, int blocks, int out, double init_std, bool train
 }
 
 double ResidualMlp::TrainStep(const float* xt, const float* target_t, int batch,
-                              const AdamConfig& blocks_adam, const AdamConfig& head_adam,
-                              int64_t t, const Parallel& par) {
+                              const AdamConfig& blocks_adam, const AdamConfig& head_adam, int64_t t,
+                              const Parallel& par) {
   const size_t b = batch, d = d_, blocks = fc1_.size();
   // h[i] is the residual stream entering block i; a[i] the block's tanh output.
   std::vector<std::vector<float>> h(blocks + 1, std::vector<float>(d * b));
@@ -165,8 +164,8 @@ double ResidualMlp::TrainStep(const float* xt, const float* target_t, int batch,
   loss /= static_cast<double>(b);
 
   std::vector<float> dh(train_blocks_ ? d * b : 0);
-  head_.Backward(h[blocks].data(), dy.data(), batch, train_blocks_ ? dh.data() : nullptr,
-                 head_adam, t, par);
+  head_.Backward(h[blocks].data(), dy.data(), batch, train_blocks_ ? dh.data() : nullptr, head_adam,
+                 t, par);
   if (!train_blocks_) return loss;
   std::vector<float> da(2 * d * b);
   for (size_t i = blocks; i-- > 0;) {

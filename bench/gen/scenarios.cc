@@ -26,7 +26,7 @@ struct Owned {
 uint16_t ToBf16(float f) {
   uint32_t u;
   std::memcpy(&u, &f, 4);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return 0x7fc0;  // NaN
+  if ((u & 0x7fffffffu) > 0x7f800000u) return 0x7fc0;                    // NaN
   return static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);  // round to nearest even
 }
 
@@ -169,8 +169,8 @@ bool RunEmbedding(const GenConfig& cfg, const EmitFn& emit) {
   Linear l2("dense.1", h, h / 2, 0.02, true, rng);
   Linear l3("dense.2", h / 2, 1, 0.02, true, rng);
   const double dense_bytes = 12.0 * (kDim * h + h + h * h / 2 + h / 2 + h / 2 + 1);
-  const size_t rows = std::max<size_t>(
-      1024, static_cast<size_t>((cfg.target_bytes - dense_bytes) / (12.0 * kDim)));
+  const size_t rows =
+      std::max<size_t>(1024, static_cast<size_t>((cfg.target_bytes - dense_bytes) / (12.0 * kDim)));
 
   Param table;
   table.name = "embedding.weight";

@@ -24,8 +24,8 @@ namespace ckpt_bench {
 struct GenConfig {
   uint64_t target_bytes = 200ull << 20;  // per checkpoint, approximately
   int checkpoints = 6;
-  int steps = 4;    // optimizer steps per interval (and before the first checkpoint)
-  int batch = 16;   // samples per step (the embedding scenario uses 4x)
+  int steps = 4;   // optimizer steps per interval (and before the first checkpoint)
+  int batch = 16;  // samples per step (the embedding scenario uses 4x)
   uint64_t seed = 1;
   const Parallel* par = nullptr;
 };

@@ -47,8 +47,8 @@ struct BlobView {
 
 // Metadata of a checkpoint, chosen by the caller.
 struct CheckpointMeta {
-  std::map<std::string, double> metrics;           // e.g. {"loss", 0.41}
-  std::map<std::string, std::string> attributes;   // free-form string pairs
+  std::map<std::string, double> metrics;          // e.g. {"loss", 0.41}
+  std::map<std::string, std::string> attributes;  // free-form string pairs
   // Wall time of the save in nanoseconds since the Unix epoch; 0 means "now".
   int64_t wall_time_ns = 0;
 };
@@ -83,7 +83,7 @@ struct LoadedCheckpoint {
   std::string id;  // hex SHA-256 of the manifest
   std::string run;
   uint64_t step = 0;
-  std::string parent_id;  // empty if none
+  std::string parent_id;        // empty if none
   std::vector<Tensor> tensors;  // in saved order
   std::vector<Blob> blobs;      // in saved order
   CheckpointMeta meta;

@@ -27,16 +27,16 @@ struct KeepBest {
 };
 
 struct CKPT_EXPORT RetentionPolicy {
-  uint32_t keep_last = 0;            // the N highest steps
-  uint64_t keep_every_steps = 0;     // steps that are multiples of N
-  int64_t keep_within_seconds = 0;   // saved within this long before now
+  uint32_t keep_last = 0;           // the N highest steps
+  uint64_t keep_every_steps = 0;    // steps that are multiples of N
+  int64_t keep_within_seconds = 0;  // saved within this long before now
   // The newest checkpoint in each of the last N hours that have any
   // checkpoint (hours without one do not count), as restic does.
   uint32_t keep_hourly = 0;
-  uint32_t keep_daily = 0;           // ... days (UTC)
-  uint32_t keep_weekly = 0;          // ... ISO weeks (UTC)
-  uint32_t keep_monthly = 0;         // ... months (UTC)
-  std::vector<KeepBest> keep_best;   // any number of metrics
+  uint32_t keep_daily = 0;          // ... days (UTC)
+  uint32_t keep_weekly = 0;         // ... ISO weeks (UTC)
+  uint32_t keep_monthly = 0;        // ... months (UTC)
+  std::vector<KeepBest> keep_best;  // any number of metrics
 
   // True if no rule is set: such a policy would keep only tagged
   // checkpoints, so SetPolicy and Gc refuse it (kInvalidArgument).
@@ -60,8 +60,7 @@ struct RetentionDecision {
 // Applies `policy` to the checkpoints of one run at time `now_ns` (ns since
 // the Unix epoch). Pure: the same input gives the same output. Decisions come
 // back in the order of `checkpoints`.
-CKPT_EXPORT std::vector<RetentionDecision> ApplyRetention(const RetentionPolicy& policy,
-                                              const std::vector<CheckpointInfo>& checkpoints,
-                                              int64_t now_ns);
+CKPT_EXPORT std::vector<RetentionDecision> ApplyRetention(
+    const RetentionPolicy& policy, const std::vector<CheckpointInfo>& checkpoints, int64_t now_ns);
 
 }  // namespace ckpt

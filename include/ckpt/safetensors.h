@@ -11,8 +11,8 @@
 
 #include <string>
 
-#include "ckpt/export.h"
 #include "ckpt/checkpoint.h"
+#include "ckpt/export.h"
 #include "ckpt/manifest.h"
 #include "ckpt/options.h"
 #include "ckpt/result.h"
@@ -32,7 +32,8 @@ inline constexpr const char* kSafetensorsHeaderBlob = "safetensors.header";
 // malformed file (the message names the problem and nothing is stored),
 // kNotFound for a missing file, and the errors of Store::Save.
 CKPT_EXPORT Result<CheckpointInfo> ImportSafetensors(Store& store, const std::string& path,
-                                         SaveRequest request, const SaveOptions& options = {});
+                                                     SaveRequest request,
+                                                     const SaveOptions& options = {});
 
 struct ExportOptions {
   // Progress in logical bytes written. May be null.
@@ -49,7 +50,8 @@ struct ExportOptions {
 // that was imported is written byte-identical to its source; any other gets
 // a canonical header. Errors: those of Load, kIOError/kNoSpace for the
 // output file.
-CKPT_EXPORT Status ExportSafetensors(Store& store, const std::string& ref, const std::string& out_path,
-                         const ExportOptions& options = {});
+CKPT_EXPORT Status ExportSafetensors(Store& store, const std::string& ref,
+                                     const std::string& out_path,
+                                     const ExportOptions& options = {});
 
 }  // namespace ckpt

@@ -78,8 +78,8 @@ class [[nodiscard]] CKPT_EXPORT Status {
 }  // namespace ckpt
 
 // Returns early from the enclosing function if `expr` yields a non-OK Status.
-#define CKPT_RETURN_IF_ERROR(expr)               \
-  do {                                           \
-    ::ckpt::Status ckpt_status_tmp_ = (expr);    \
+#define CKPT_RETURN_IF_ERROR(expr)                       \
+  do {                                                   \
+    ::ckpt::Status ckpt_status_tmp_ = (expr);            \
     if (!ckpt_status_tmp_.ok()) return ckpt_status_tmp_; \
   } while (0)

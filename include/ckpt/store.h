@@ -62,9 +62,9 @@
 #include <string>
 #include <vector>
 
-#include "ckpt/export.h"
 #include "ckpt/checkpoint.h"
 #include "ckpt/checkpoint_reader.h"
+#include "ckpt/export.h"
 #include "ckpt/gc.h"
 #include "ckpt/manifest.h"
 #include "ckpt/options.h"
@@ -94,8 +94,7 @@ class CKPT_EXPORT Store {
   // newer format), kBusy (another process held the store lock for longer
   // than options.lock_timeout_ms),
   // kInvalidArgument (bad options), kCorruption, kIOError.
-  static Result<std::unique_ptr<Store>> Open(const StoreOptions& options,
-                                             const std::string& path);
+  static Result<std::unique_ptr<Store>> Open(const StoreOptions& options, const std::string& path);
 
   // Rebuilds the index of the store at `path` from its packs and refs alone,
   // replacing whatever index is there. Holds the store lock and the gc lock

@@ -5,15 +5,15 @@
 #include <mutex>
 #include <set>
 
-#include "util/clock.h"
 #include "gc/live_set.h"
 #include "gc/pack_deleter.h"
-#include "repo/policy_codec.h"
 #include "gc/repacker.h"
 #include "gc/sweeper.h"
 #include "repo/checkpoint_remover.h"
 #include "repo/index_sessions.h"
+#include "repo/policy_codec.h"
 #include "repo/ref_resolver.h"
+#include "util/clock.h"
 
 namespace ckpt::internal {
 namespace {

@@ -65,9 +65,9 @@ Status CommitMoves(StoreContext& ctx, const std::string& pack, const std::vector
       ChunkLocation current;
       // An entry that does not decode could point here: condemning the
       // pack would take its chunk away, so stop.
-      CKPT_RETURN_IF_ERROR(DecodeChunkLocation(*value, &current)
-                               .WithContext("repack " + pack + ": chunk " +
-                                            m.old_entry.digest.ShortHex()));
+      CKPT_RETURN_IF_ERROR(
+          DecodeChunkLocation(*value, &current)
+              .WithContext("repack " + pack + ": chunk " + m.old_entry.digest.ShortHex()));
       if (current.pack_id != pack || current.offset != m.old_entry.offset) continue;
       ChunkLocation moved = m.new_location;
       moved.base = current.base;  // the encoded bytes moved as they were
@@ -77,9 +77,9 @@ Status CommitMoves(StoreContext& ctx, const std::string& pack, const std::vector
       CKPT_ASSIGN_OR_RETURN(auto value, index.Get(CheckpointKey(m.old_entry.digest)));
       if (!value) continue;  // deleted since the plan
       CheckpointRecord rec;
-      CKPT_RETURN_IF_ERROR(DecodeCheckpointRecord(*value, &rec)
-                               .WithContext("repack " + pack + ": checkpoint " +
-                                            m.old_entry.digest.ShortHex()));
+      CKPT_RETURN_IF_ERROR(
+          DecodeCheckpointRecord(*value, &rec)
+              .WithContext("repack " + pack + ": checkpoint " + m.old_entry.digest.ShortHex()));
       rec.manifest_location = m.new_location;
       batch.Put(CheckpointKey(m.old_entry.digest), EncodeCheckpointRecord(rec));
     }

@@ -19,9 +19,7 @@ struct Digest {
   std::string Hex() const;
   // First 12 hex digits, for messages.
   std::string ShortHex() const { return Hex().substr(0, 12); }
-  std::string_view View() const {
-    return {reinterpret_cast<const char*>(bytes.data()), kSize};
-  }
+  std::string_view View() const { return {reinterpret_cast<const char*>(bytes.data()), kSize}; }
   // REQUIRES: view.size() == kSize.
   static Digest FromView(std::string_view view);
   static bool FromHex(std::string_view hex, Digest* out);

@@ -105,8 +105,10 @@ Status DecodeManifest(std::string_view bytes, Manifest* m) {
   m->wall_time_ns = static_cast<int64_t>(wall);
   if (chunk_size > UINT32_MAX) return Status::Corruption("manifest chunk size out of range");
   m->chunk_size = static_cast<uint32_t>(chunk_size);
-  if (parent.size() == Digest::kSize) m->parent = Digest::FromView(parent);
-  else if (!parent.empty()) return Status::Corruption("manifest parent id malformed");
+  if (parent.size() == Digest::kSize)
+    m->parent = Digest::FromView(parent);
+  else if (!parent.empty())
+    return Status::Corruption("manifest parent id malformed");
   for (uint64_t i = 0; i < count; ++i) {
     std::string_view name;
     uint64_t bits;

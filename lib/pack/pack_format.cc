@@ -38,8 +38,7 @@ Status CheckPackHeader(std::string_view bytes) {
   uint32_t version = DecodeFixed32(bytes.data() + 8);
   if (version > kPackVersion)
     return Status::VersionMismatch("pack format version " + std::to_string(version) +
-                                   " is newer than this library's " +
-                                   std::to_string(kPackVersion));
+                                   " is newer than this library's " + std::to_string(kPackVersion));
   if (version < kPackVersion)  // no released format had one
     return Status::Corruption("pack format version " + std::to_string(version) + " is invalid");
   return Status::OK();

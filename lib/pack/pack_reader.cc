@@ -4,8 +4,8 @@
 
 namespace ckpt::internal {
 
-Status ReadPackBytes(Backend& backend, const std::string& pack_id, uint64_t offset,
-                     uint32_t length, std::string* out) {
+Status ReadPackBytes(Backend& backend, const std::string& pack_id, uint64_t offset, uint32_t length,
+                     std::string* out) {
   out->resize(length);
   Status s = backend.Get(PackObjectName(pack_id), offset, length, out->data());
   // The index points into this pack, so its absence is damage, not a bad ref.
@@ -13,8 +13,8 @@ Status ReadPackBytes(Backend& backend, const std::string& pack_id, uint64_t offs
   return s.WithContext("pack " + pack_id);
 }
 
-Status ReadPackIndex(Backend& backend, const std::string& pack_id,
-                     std::vector<PackEntry>* entries, uint64_t* file_size) {
+Status ReadPackIndex(Backend& backend, const std::string& pack_id, std::vector<PackEntry>* entries,
+                     uint64_t* file_size) {
   const std::string ctx = "pack " + pack_id;
   auto size = backend.Size(PackObjectName(pack_id));
   if (!size.ok()) return size.status().WithContext(ctx);

@@ -41,7 +41,8 @@ Status RemoveCheckpoint(StoreContext& ctx, Index& index, const ResolvedCheckpoin
   // restores only tags of checkpoints it restores), so report it and go on.
   for (const auto& tag : tags) {
     Status r = ctx.backend->Remove(TagRefName(tag));
-    if (!r.ok()) return r.WithContext(what + ": checkpoint deleted, but its tag ref " + tag + " stays");
+    if (!r.ok())
+      return r.WithContext(what + ": checkpoint deleted, but its tag ref " + tag + " stays");
   }
   return Status::OK();
 }

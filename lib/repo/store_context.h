@@ -2,6 +2,8 @@
 // operation (Saver, Loader, Verifier, ...) borrows it; none owns it.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -9,9 +11,6 @@
 #include "ckpt/backend.h"
 #include "ckpt/options.h"
 #include "ckpt/store.h"
-#include <atomic>
-#include <chrono>
-
 #include "index/index.h"
 #include "manifest/manifest_codec.h"
 #include "util/thread_pool.h"

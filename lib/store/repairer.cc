@@ -7,17 +7,17 @@
 #include <set>
 
 #include "backend/local_backend.h"
-#include "util/clock.h"
 #include "ckpt/version.h"
 #include "codec/chunk_codec.h"
 #include "codec/delta_codec.h"
-#include "repo/policy_codec.h"
 #include "index/pack_lifecycle.h"
 #include "index/store_lock.h"
 #include "pack/pack_writer.h"
 #include "repo/config.h"
+#include "repo/policy_codec.h"
 #include "repo/ref_resolver.h"
 #include "repo/store_context.h"
+#include "util/clock.h"
 #include "util/hex.h"
 
 namespace fs = boost::filesystem;

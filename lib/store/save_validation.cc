@@ -12,11 +12,16 @@ bool IsValidUtf8(std::string_view s) {
   while (i < s.size()) {
     auto c = static_cast<uint8_t>(s[i]);
     size_t n;
-    if (c < 0x80) n = 0;
-    else if ((c >> 5) == 6 && c >= 0xC2) n = 1;
-    else if ((c >> 4) == 14) n = 2;
-    else if ((c >> 3) == 30 && c <= 0xF4) n = 3;
-    else return false;
+    if (c < 0x80)
+      n = 0;
+    else if ((c >> 5) == 6 && c >= 0xC2)
+      n = 1;
+    else if ((c >> 4) == 14)
+      n = 2;
+    else if ((c >> 3) == 30 && c <= 0xF4)
+      n = 3;
+    else
+      return false;
     if (s.size() - i - 1 < n) return false;
     for (size_t k = 1; k <= n; ++k)
       if ((static_cast<uint8_t>(s[i + k]) >> 6) != 2) return false;

@@ -5,17 +5,17 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "util/clock.h"
 #include "chunk/chunker.h"
 #include "codec/chunk_codec.h"
 #include "codec/delta_codec.h"
 #include "codec/plane_coder.h"
 #include "index/pack_lifecycle.h"
-#include "store/delta_base.h"
 #include "repo/index_sessions.h"
 #include "repo/pack_sink.h"
 #include "repo/ref_resolver.h"
+#include "store/delta_base.h"
 #include "store/save_validation.h"
+#include "util/clock.h"
 
 namespace ckpt::internal {
 namespace {

@@ -5,12 +5,12 @@
 #include <unordered_set>
 
 #include "gc/collector.h"
-#include "repo/policy_codec.h"
-#include "store/checkpoint_reader_impl.h"
 #include "repo/checkpoint_remover.h"
 #include "repo/index_sessions.h"
 #include "repo/loader.h"
+#include "repo/policy_codec.h"
 #include "repo/ref_resolver.h"
+#include "store/checkpoint_reader_impl.h"
 #include "store/saver.h"
 #include "store/verifier.h"
 
@@ -168,11 +168,12 @@ Result<std::vector<CheckpointInfo>> StoreImpl::ListCheckpoints(const std::string
     return Status::InvalidArgument("invalid run name '" + run + "'");
   CKPT_ASSIGN_OR_RETURN(auto index, OpenReader(*ctx_));
   std::vector<Digest> ids;
-  CKPT_RETURN_IF_ERROR(
-      index->Scan(run.empty() ? std::string(kRunStepKeys) : RunPrefix(run), [&](auto, std::string_view v) {
-        if (v.size() == Digest::kSize) ids.push_back(Digest::FromView(v));
-        return true;
-      }));
+  CKPT_RETURN_IF_ERROR(index->Scan(run.empty() ? std::string(kRunStepKeys) : RunPrefix(run),
+                                   [&](auto, std::string_view v) {
+                                     if (v.size() == Digest::kSize)
+                                       ids.push_back(Digest::FromView(v));
+                                     return true;
+                                   }));
   if (!run.empty() && ids.empty()) return Status::NotFound("run '" + run + "' not found");
   CKPT_ASSIGN_OR_RETURN(auto tags, TagsById(*index));
   std::vector<CheckpointInfo> out;

@@ -6,8 +6,8 @@
 #include <atomic>
 #include <thread>
 
-#include "store/async_saver.h"
 #include "repo/store_context.h"
+#include "store/async_saver.h"
 
 namespace ckpt::internal {
 

@@ -5,17 +5,28 @@ namespace ckpt {
 
 const char* CodeName(Code code) {
   switch (code) {
-    case Code::kOk: return "ok";
-    case Code::kNotFound: return "not found";
-    case Code::kAlreadyExists: return "already exists";
-    case Code::kInvalidArgument: return "invalid argument";
-    case Code::kCorruption: return "corruption";
-    case Code::kIOError: return "I/O error";
-    case Code::kNoSpace: return "no space";
-    case Code::kBusy: return "busy";
-    case Code::kVersionMismatch: return "version mismatch";
-    case Code::kNotSupported: return "not supported";
-    case Code::kAborted: return "aborted";
+    case Code::kOk:
+      return "ok";
+    case Code::kNotFound:
+      return "not found";
+    case Code::kAlreadyExists:
+      return "already exists";
+    case Code::kInvalidArgument:
+      return "invalid argument";
+    case Code::kCorruption:
+      return "corruption";
+    case Code::kIOError:
+      return "I/O error";
+    case Code::kNoSpace:
+      return "no space";
+    case Code::kBusy:
+      return "busy";
+    case Code::kVersionMismatch:
+      return "version mismatch";
+    case Code::kNotSupported:
+      return "not supported";
+    case Code::kAborted:
+      return "aborted";
   }
   return "unknown";
 }

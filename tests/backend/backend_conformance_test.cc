@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "backend/conformance.h"
-#include "doubles/fault_injecting_backend.h"
 #include "backend/local_backend.h"
+#include "doubles/fault_injecting_backend.h"
 #include "test_util.h"
 
 using ckpt::Code;

@@ -227,7 +227,7 @@ TEST_CASE("cli gc: dry run lists every checkpoint with its reason and changes no
     CHECK(Reasons(d) == std::vector<std::string>{"last 2"});
   }
   CHECK(plan.at("checkpoints_to_remove") == 3);
-  CHECK(plan.at("checkpoints_removed") == 3);  // a dry run reports what it would remove
+  CHECK(plan.at("checkpoints_removed") == 3);             // a dry run reports what it would remove
   CHECK(plan.at("chunks_removed").get<uint64_t>() >= 3);  // each removed step's own w chunk
   CHECK(plan.at("bytes_unreferenced").get<uint64_t>() > 0);
   CHECK(plan.at("runs_without_policy").empty());

@@ -113,6 +113,7 @@ TEST_CASE("single-frame plane deltas of development formats are refused", "[unit
   const std::string encoded = std::string(base_digest.View()) + frame;
   std::vector<uint8_t> out(data.size());
   for (int id : {17, 18, 19})
-    CHECK(DecodeDelta(static_cast<Codec>(id), encoded, base.data(), out.data(), out.size())
-              .code() == Code::kCorruption);
+    CHECK(
+        DecodeDelta(static_cast<Codec>(id), encoded, base.data(), out.data(), out.size()).code() ==
+        Code::kCorruption);
 }

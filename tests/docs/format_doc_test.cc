@@ -5,7 +5,6 @@
 // flipped byte must be rejected. A change to the format must change the
 // document, and the other way round.
 #include <catch2/catch.hpp>
-
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -18,13 +17,13 @@
 #include "codec/chunk_codec.h"
 #include "codec/element_transform.h"
 #include "codec/plane_coder.h"
-#include "repo/policy_codec.h"
 #include "hash/sha256.h"
 #include "index/index_keys.h"
 #include "manifest/manifest_codec.h"
 #include "pack/pack_format.h"
-#include "test_util.h"
 #include "repo/config.h"
+#include "repo/policy_codec.h"
+#include "test_util.h"
 
 using namespace ckpt;
 using namespace ckpt::internal;
@@ -159,9 +158,9 @@ std::string Flipped(std::string bytes, size_t at) {
 
 TEST_CASE("format.md: every golden block is present", "[unit][format]") {
   auto blocks = GoldenBlocks();
-  for (const char* name : {"config", "chunk-zstd", "chunk-float-planes4-small",
-                           "chunk-float-planes4", "pack", "manifest", "run-step-key",
-                           "chunk-location", "chunk-location-delta", "policy"})
+  for (const char* name :
+       {"config", "chunk-zstd", "chunk-float-planes4-small", "chunk-float-planes4", "pack",
+        "manifest", "run-step-key", "chunk-location", "chunk-location-delta", "policy"})
     Golden(blocks, name);
 }
 
@@ -198,8 +197,8 @@ TEST_CASE("format.md: zstd chunk (codec 1)", "[unit][format]") {
   CHECK(EncodeChunk(raw.data(), raw.size(), params, &encoded) == Codec::kZstd);
   CheckBytes("codec 1 chunk", encoded, golden);
   std::string decoded(raw.size(), '\0');
-  REQUIRE(DecodeChunk(Codec::kZstd, golden.data(), golden.size(), decoded.data(), decoded.size())
-              .ok());
+  REQUIRE(
+      DecodeChunk(Codec::kZstd, golden.data(), golden.size(), decoded.data(), decoded.size()).ok());
   CHECK(decoded == raw);
   CHECK(ChunkSelfChecked(Codec::kZstd, golden.data(), golden.size()));
   // The frame's content checksum catches a flipped byte of it.
@@ -234,9 +233,9 @@ TEST_CASE("format.md: float-planes chunks (codec 6)", "[unit][format]") {
     // The XXH3-64 covers every byte after it, and itself must match.
     for (size_t at : {size_t{0}, size_t{9}, golden.size() - 1}) {
       const std::string bad = Flipped(golden, at);
-      CHECK(DecodeChunk(Codec::kFloatPlanes4, bad.data(), bad.size(), decoded.data(),
-                        decoded.size())
-                .code() == Code::kCorruption);
+      CHECK(
+          DecodeChunk(Codec::kFloatPlanes4, bad.data(), bad.size(), decoded.data(), decoded.size())
+              .code() == Code::kCorruption);
     }
   }
   SECTION("256 values through the chunk encoder") {
@@ -286,8 +285,7 @@ TEST_CASE("format.md: manifest", "[unit][format]") {
   CHECK(EncodeManifest(decoded) == golden);
   // No trailing bytes, no truncation.
   CHECK(DecodeManifest(golden + '\0', &decoded).code() == Code::kCorruption);
-  CHECK(DecodeManifest(golden.substr(0, golden.size() - 1), &decoded).code() ==
-        Code::kCorruption);
+  CHECK(DecodeManifest(golden.substr(0, golden.size() - 1), &decoded).code() == Code::kCorruption);
   // A newer manifest version is refused as such.
   std::string newer = golden;
   newer[8] = 2;
@@ -327,9 +325,9 @@ TEST_CASE("format.md: pack", "[unit][format]") {
   REQUIRE(golden.size() == 350);
   REQUIRE(CheckPackHeader(golden.substr(0, kPackHeaderSize)).ok());
   PackTrailer trailer;
-  REQUIRE(DecodePackTrailer(golden.substr(golden.size() - kPackTrailerSize), golden.size(),
-                            &trailer)
-              .ok());
+  REQUIRE(
+      DecodePackTrailer(golden.substr(golden.size() - kPackTrailerSize), golden.size(), &trailer)
+          .ok());
   CHECK(trailer.index_offset == 194);
   CHECK(trailer.entry_count == 2);
   const std::string index_bytes =
@@ -354,8 +352,7 @@ TEST_CASE("format.md: pack", "[unit][format]") {
   const std::string torn = Flipped(golden, golden.size() - 1);
   CHECK(DecodePackTrailer(torn.substr(torn.size() - kPackTrailerSize), torn.size(), &trailer)
             .code() == Code::kCorruption);
-  CHECK(CheckPackHeader(Flipped(golden, 0).substr(0, kPackHeaderSize)).code() ==
-        Code::kCorruption);
+  CHECK(CheckPackHeader(Flipped(golden, 0).substr(0, kPackHeaderSize)).code() == Code::kCorruption);
   // A newer pack version is refused as such.
   std::string newer = golden.substr(0, kPackHeaderSize);
   newer[8] = 2;

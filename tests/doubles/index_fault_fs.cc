@@ -128,9 +128,9 @@ class IndexFaultInjector::FaultFileSystem : public rocksdb::FileSystemWrapper {
     return Wrap(target()->ReuseWritableFile(name, old_name, options, file, dbg), file);
   }
   rocksdb::IOStatus NewRandomAccessFile(const std::string& name,
-                                       const rocksdb::FileOptions& options,
-                                       std::unique_ptr<rocksdb::FSRandomAccessFile>* file,
-                                       rocksdb::IODebugContext* dbg) override {
+                                        const rocksdb::FileOptions& options,
+                                        std::unique_ptr<rocksdb::FSRandomAccessFile>* file,
+                                        rocksdb::IODebugContext* dbg) override {
     rocksdb::IOStatus s = target()->NewRandomAccessFile(name, options, file, dbg);
     if (s.ok()) *file = std::make_unique<FaultRandomAccessFile>(std::move(*file), injector_);
     return s;

@@ -45,13 +45,14 @@ std::unique_ptr<PlaneScore> SeededScore(uint8_t seed) {
 void CheckChunk(const uint8_t* data, size_t size, const EncodeParams& params) {
   std::string encoded;
   const Codec codec = EncodeChunk(data, size, params, &encoded);
-  FUZZ_CHECK(IsKnownCodec(static_cast<uint8_t>(codec)) && !IsDeltaCodec(static_cast<uint8_t>(codec)));
+  FUZZ_CHECK(IsKnownCodec(static_cast<uint8_t>(codec)) &&
+             !IsDeltaCodec(static_cast<uint8_t>(codec)));
   FUZZ_CHECK(encoded.size() <= size);
   if (codec == Codec::kRaw) FUZZ_CHECK(encoded.size() == size);
   std::unique_ptr<uint8_t[]> back(new uint8_t[size]);
   FUZZ_CHECK(DecodeChunk(codec, encoded.data(), encoded.size(), back.get(), size).ok());
   FUZZ_CHECK(size == 0 || std::memcmp(back.get(), data, size) == 0);
-  if (codec == Codec::kZstd || codec_detail::HasPlaneBody(codec))
+  if (codec == Codec::kZstd || codec_detail::PlanesOf(codec) != 0)
     FUZZ_CHECK(ChunkSelfChecked(codec, encoded.data(), encoded.size()));
   // One byte's damage anywhere in a self-checked entry is an error.
   if (ChunkSelfChecked(codec, encoded.data(), encoded.size()) && !encoded.empty()) {
@@ -63,8 +64,7 @@ void CheckChunk(const uint8_t* data, size_t size, const EncodeParams& params) {
   }
 }
 
-void CheckDelta(const uint8_t* data, const uint8_t* base, size_t size,
-                const EncodeParams& params) {
+void CheckDelta(const uint8_t* data, const uint8_t* base, size_t size, const EncodeParams& params) {
   const Digest base_digest = Sha256(base, size);
   std::string encoded;
   const size_t limit = size + kDeltaHeaderSize + 1;  // accept any delta

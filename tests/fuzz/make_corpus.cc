@@ -15,12 +15,12 @@
 #include "ckpt/store.h"
 #include "codec/chunk_codec.h"
 #include "codec/delta_codec.h"
-#include "repo/policy_codec.h"
 #include "index/index_keys.h"
 #include "manifest/manifest_codec.h"
 #include "pack/pack_format.h"
-#include "safetensors/safetensors_header.h"
 #include "repo/config.h"
+#include "repo/policy_codec.h"
+#include "safetensors/safetensors_header.h"
 #include "util/bytes.h"
 
 using namespace ckpt::internal;
@@ -59,8 +59,9 @@ void Safetensors() {
   Write("safetensors_header", "one_tensor", *plain + std::string(16, '\x02'));
   Write("safetensors_header", "truncated_data", *plain + std::string(15, '\x02'));
   Write("safetensors_header", "truncated_header", plain->substr(0, plain->size() - 3));
-  std::string json = R"({"x":{"dtype":"F16","shape":[],"data_offsets":[0,2]},)"
-                     R"("__metadata__":{"k":"v"},"y":{"dtype":"U8","shape":[1],"data_offsets":[2,3]}})";
+  std::string json =
+      R"({"x":{"dtype":"F16","shape":[],"data_offsets":[0,2]},)"
+      R"("__metadata__":{"k":"v"},"y":{"dtype":"U8","shape":[1],"data_offsets":[2,3]}})";
   std::string text;
   PutFixed64(&text, json.size());
   Write("safetensors_header", "metadata_middle", text + json + "abc");
@@ -174,11 +175,12 @@ void Chunks() {
   std::string enc;
   Codec c = EncodeChunk(floats.data(), floats.size(), plain, &enc);
   Write("chunk_decode", name("zstd"), DecodeSeed(c, floats.size(), 4, enc));
-  Write("chunk_decode", name("dev_format_planes4"), DecodeSeed(static_cast<Codec>(3), floats.size(), 0, enc));
+  Write("chunk_decode", name("dev_format_planes4"),
+        DecodeSeed(static_cast<Codec>(3), floats.size(), 0, enc));
   Write("chunk_decode", name("raw"), DecodeSeed(Codec::kRaw, 16, 0, std::string(16, 'x')));
   std::string delta;
-  Codec d = EncodeDelta(floats.data(), base.data(), Sha256(base.data(), base.size()),
-                        floats.size(), plain, SIZE_MAX, &delta);
+  Codec d = EncodeDelta(floats.data(), base.data(), Sha256(base.data(), base.size()), floats.size(),
+                        plain, SIZE_MAX, &delta);
   Write("chunk_decode", name("delta_xor"), DecodeSeed(d, floats.size(), 0, delta));
 
   // Round trips: control, level, score, data.

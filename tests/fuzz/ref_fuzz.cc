@@ -32,7 +32,7 @@ struct Fixture {
   std::string dir;
   std::unique_ptr<Index> index;
   std::map<Digest, std::pair<std::string, uint64_t>> checkpoints;  // id -> run, step
-  Digest broken;  // id of the damaged record
+  Digest broken;                                                   // id of the damaged record
 
   Fixture() {
     const char* tmp = std::getenv("TMPDIR");
@@ -45,8 +45,10 @@ struct Fixture {
     IndexBatch batch;
     Digest previous;
     uint8_t k = 0;
-    for (auto [run, step] : {std::pair<std::string, uint64_t>{"train", 1}, {"train", 2},
-                             {"train", 10}, {"eval.v2", 7}}) {
+    for (auto [run, step] : {std::pair<std::string, uint64_t>{"train", 1},
+                             {"train", 2},
+                             {"train", 10},
+                             {"eval.v2", 7}}) {
       Manifest m;
       m.run = run;
       m.step = step;
@@ -129,8 +131,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       FUZZ_CHECK(resolved.ok() && resolved->id == starts[0]);
     } else {
       FUZZ_CHECK(!resolved.ok());
-      FUZZ_CHECK(resolved.status().code() == (starts.empty() ? ckpt::Code::kNotFound
-                                                             : ckpt::Code::kInvalidArgument));
+      FUZZ_CHECK(resolved.status().code() ==
+                 (starts.empty() ? ckpt::Code::kNotFound : ckpt::Code::kInvalidArgument));
     }
   }
   if (!resolved.ok()) {

@@ -4,8 +4,8 @@
 #include <boost/filesystem.hpp>
 #include <catch2/catch.hpp>
 
-#include "doubles/fault_injecting_backend.h"
 #include "ckpt/version.h"
+#include "doubles/fault_injecting_backend.h"
 #include "index/index.h"
 #include "pack/pack_format.h"
 #include "repo/store_context.h"
@@ -300,8 +300,7 @@ TEST_CASE("of two saves storing the same chunk, the first entry stays", "[integr
   RequireClean(*store);
 }
 
-TEST_CASE("a store of a development format is refused and left as it is",
-          "[integration][store]") {
+TEST_CASE("a store of a development format is refused and left as it is", "[integration][store]") {
   TempDir dir;
   const OneTensor a(1 << 18, 1);
   {

@@ -33,7 +33,8 @@ TEST_CASE("SIGKILL during gc loses nothing kept and the next gc finishes", "[gc]
       options.pack_target_size = 512 * 1024;
       auto store = MustOpen(dir.path(), options);
       for (int i = 0; i < 3; ++i, ++next_step)
-        REQUIRE(store->Save(StepState(next_step, 7 + next_step % 3).Request("run", next_step)).ok());
+        REQUIRE(
+            store->Save(StepState(next_step, 7 + next_step % 3).Request("run", next_step)).ok());
     }
     Worker gc = SpawnWorker({"gc-loop", dir.path(), "0"});
     auto delay = std::chrono::microseconds(1000 + rng() % 60000);

@@ -92,8 +92,8 @@ TEST_CASE("policy_codec: bytes follow the documented grammar", "[unit][gc][reten
   p.keep_monthly = 4;
   p.keep_best = {Best(2, "loss", true), Best(1, "acc", false)};
   CHECK(EncodePolicy(p) == Bytes({0x01, 0x03, 0xac, 0x02, 0x3c, 0x01, 0x02, 0x03, 0x04, 0x02,  //
-                                  0x02, 0x04, 'l', 'o', 's', 's', 0x01,                         //
-                                  0x01, 0x03, 'a', 'c', 'c', 0x00}));
+                                  0x02, 0x04, 'l',  'o',  's',  's',  0x01,                    //
+                                  0x01, 0x03, 'a',  'c',  'c',  0x00}));
 }
 
 TEST_CASE("policy_codec: every truncation is rejected with kCorruption", "[unit][gc][retention]") {
@@ -130,7 +130,7 @@ TEST_CASE("policy_codec: other versions and impossible rule counts are rejected"
   }
   SECTION("more keep_best rules than bytes left") {
     std::string huge = EncodePolicy(RetentionPolicy());
-    huge.pop_back();                                           // best_count 0
+    huge.pop_back();                                                              // best_count 0
     huge += Bytes({0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01});  // 2^64-1
     CHECK(DecodePolicy(huge, &out).code() == Code::kCorruption);
   }
@@ -154,18 +154,22 @@ TEST_CASE("policy_codec: other versions and impossible rule counts are rejected"
 // keeps nothing and gc removes what it protected), and keep_within_seconds
 // 2^63 becomes negative (or, past INT64_MAX/1e9, overflows int64 in
 // ApplyRetention's cutoff: undefined behaviour).
-TEST_CASE("policy_codec: values no valid policy has are rejected",
-          "[unit][gc][retention]") {
+TEST_CASE("policy_codec: values no valid policy has are rejected", "[unit][gc][retention]") {
   auto field = GENERATE(0, 1, 2);
   std::string bytes = Bytes({0x01});
   // keep_last
-  if (field == 0) bytes += Bytes({0x80, 0x80, 0x80, 0x80, 0x10});  // 2^32
-  else bytes += Bytes({0x00});
+  if (field == 0)
+    bytes += Bytes({0x80, 0x80, 0x80, 0x80, 0x10});  // 2^32
+  else
+    bytes += Bytes({0x00});
   bytes += Bytes({0x00});  // keep_every_steps
   // keep_within_seconds
-  if (field == 1) bytes += Bytes({0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01});  // 2^63
-  else if (field == 2) bytes += Bytes({0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01});  // 2^56
-  else bytes += Bytes({0x00});
+  if (field == 1)
+    bytes += Bytes({0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01});  // 2^63
+  else if (field == 2)
+    bytes += Bytes({0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01});  // 2^56
+  else
+    bytes += Bytes({0x00});
   bytes += Bytes({0x00, 0x00, 0x00, 0x00, 0x00});  // hourly..monthly, best_count
   INFO("field case " << field);
   RetentionPolicy out;

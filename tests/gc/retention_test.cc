@@ -3,8 +3,8 @@
 // and the policy's one-line form.
 #include "ckpt/retention.h"
 
-#include <catch2/catch.hpp>
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
 #include <ctime>
@@ -59,7 +59,8 @@ CheckpointInfo Cp(const std::string& id, uint64_t step, int64_t wall_time_ns,
 std::vector<CheckpointInfo> Steps(const std::vector<uint64_t>& steps) {
   std::vector<CheckpointInfo> cps;
   for (uint64_t s : steps)
-    cps.push_back(Cp("s" + std::to_string(s), s, Utc(2024, 1, 1) + static_cast<int64_t>(s) * 60 * kNs));
+    cps.push_back(
+        Cp("s" + std::to_string(s), s, Utc(2024, 1, 1) + static_cast<int64_t>(s) * 60 * kNs));
   return cps;
 }
 
@@ -254,11 +255,9 @@ TEST_CASE("retention: keep_hourly before the epoch floors toward the past",
 
 TEST_CASE("retention: keep_daily buckets by UTC day with gaps", "[unit][gc][retention]") {
   std::vector<CheckpointInfo> cps = {
-      Cp("d1", 1, Utc(2024, 3, 1, 8)),
-      Cp("d2_morning", 2, Utc(2024, 3, 2, 0, 0, 0)),
+      Cp("d1", 1, Utc(2024, 3, 1, 8)),       Cp("d2_morning", 2, Utc(2024, 3, 2, 0, 0, 0)),
       Cp("d2_last", 3, Utc(2024, 3, 3) - 1),  // 23:59:59.999999999
-      Cp("d3_first", 4, Utc(2024, 3, 3)),
-      Cp("d10", 5, Utc(2024, 3, 10, 12)),
+      Cp("d3_first", 4, Utc(2024, 3, 3)),    Cp("d10", 5, Utc(2024, 3, 10, 12)),
       Cp("d30", 6, Utc(2024, 3, 30, 1)),
   };
   RetentionPolicy p;
@@ -275,14 +274,13 @@ TEST_CASE("retention: keep_weekly weeks start on Monday 00:00 UTC", "[unit][gc][
   // 2024-03-10 is a Sunday, 2024-03-11 a Monday. With weeks from Monday the
   // Sunday save is the newest of its week; with weeks from Sunday (or from the
   // epoch's Thursday) it would share a week with Monday and Wednesday would win.
-  auto times = GENERATE(as<std::vector<int64_t>>{},
-                       std::vector<int64_t>{Utc(2024, 3, 6, 12), Utc(2024, 3, 10, 23, 59),
-                                            Utc(2024, 3, 11)},
-                       // The same before the epoch: 1969-12-28 is a Sunday.
-                       std::vector<int64_t>{Utc(1969, 12, 24, 12), Utc(1969, 12, 28, 23, 59),
-                                            Utc(1969, 12, 29)});
-  std::vector<CheckpointInfo> cps = {
-      Cp("monday", 3, times[2]), Cp("wednesday", 1, times[0]), Cp("sunday", 2, times[1])};
+  auto times = GENERATE(
+      as<std::vector<int64_t>>{},
+      std::vector<int64_t>{Utc(2024, 3, 6, 12), Utc(2024, 3, 10, 23, 59), Utc(2024, 3, 11)},
+      // The same before the epoch: 1969-12-28 is a Sunday.
+      std::vector<int64_t>{Utc(1969, 12, 24, 12), Utc(1969, 12, 28, 23, 59), Utc(1969, 12, 29)});
+  std::vector<CheckpointInfo> cps = {Cp("monday", 3, times[2]), Cp("wednesday", 1, times[0]),
+                                     Cp("sunday", 2, times[1])};
   RetentionPolicy p;
   p.keep_weekly = 2;
   auto d = ApplyRetention(p, cps, kLater);
@@ -332,12 +330,9 @@ TEST_CASE("retention: keep_monthly across a year boundary", "[unit][gc][retentio
 
 TEST_CASE("retention: keep_monthly in a leap February", "[unit][gc][retention]") {
   std::vector<CheckpointInfo> cps = {
-      Cp("jan_last", 1, Utc(2024, 2, 1) - 1),
-      Cp("feb_first", 2, Utc(2024, 2, 1)),
-      Cp("feb_28", 3, Utc(2024, 2, 28, 23, 59, 59)),
-      Cp("feb_29", 4, Utc(2024, 2, 29, 12)),
-      Cp("feb_29_last", 5, Utc(2024, 3, 1) - 1),
-      Cp("mar_first", 6, Utc(2024, 3, 1)),
+      Cp("jan_last", 1, Utc(2024, 2, 1) - 1),        Cp("feb_first", 2, Utc(2024, 2, 1)),
+      Cp("feb_28", 3, Utc(2024, 2, 28, 23, 59, 59)), Cp("feb_29", 4, Utc(2024, 2, 29, 12)),
+      Cp("feb_29_last", 5, Utc(2024, 3, 1) - 1),     Cp("mar_first", 6, Utc(2024, 3, 1)),
   };
   RetentionPolicy p;
   p.keep_monthly = 2;
@@ -354,10 +349,9 @@ TEST_CASE("retention: keep_monthly in a leap February", "[unit][gc][retention]")
     CHECK(Kept(ApplyRetention(p, common, kLater)) == Ids{"mar_1"});
   }
   SECTION("2000 is a leap year, 2100 is not") {
-    std::vector<CheckpointInfo> c = {Cp("2000_feb_29", 1, Utc(2000, 2, 29, 12)),
-                                     Cp("2000_mar_1", 2, Utc(2000, 3, 1)),
-                                     Cp("2100_feb_28", 3, Utc(2100, 3, 1) - 1),
-                                     Cp("2100_mar_1", 4, Utc(2100, 3, 1))};
+    std::vector<CheckpointInfo> c = {
+        Cp("2000_feb_29", 1, Utc(2000, 2, 29, 12)), Cp("2000_mar_1", 2, Utc(2000, 3, 1)),
+        Cp("2100_feb_28", 3, Utc(2100, 3, 1) - 1), Cp("2100_mar_1", 4, Utc(2100, 3, 1))};
     p.keep_monthly = 4;
     CHECK(Kept(ApplyRetention(p, c, kLater)).size() == 4u);
   }
@@ -532,9 +526,9 @@ TEST_CASE("retention: every rule at once lists reasons in rule order", "[unit][g
   p.keep_weekly = 1;
   p.keep_monthly = 1;
   p.keep_best = {Best(1, "loss", true)};
-  CHECK(ApplyRetention(p, cps, now)[0].reasons ==
-        Reasons{"tag t", "last 1", "every 50 steps", "within 60s", "hourly", "daily", "weekly",
-                "monthly", "best 1 by loss (min)"});
+  CHECK(ApplyRetention(p, cps, now)[0].reasons == Reasons{"tag t", "last 1", "every 50 steps",
+                                                          "within 60s", "hourly", "daily", "weekly",
+                                                          "monthly", "best 1 by loss (min)"});
 }
 
 TEST_CASE("retention: same input gives the same output; order follows the input",
@@ -600,14 +594,30 @@ TEST_CASE("retention: empty() is true only when no rule is set", "[unit][gc][ret
   CHECK(p.empty());
   auto which = GENERATE(range(0, 8));
   switch (which) {
-    case 0: p.keep_last = 1; break;
-    case 1: p.keep_every_steps = 1; break;
-    case 2: p.keep_within_seconds = 1; break;
-    case 3: p.keep_hourly = 1; break;
-    case 4: p.keep_daily = 1; break;
-    case 5: p.keep_weekly = 1; break;
-    case 6: p.keep_monthly = 1; break;
-    default: p.keep_best = {Best(1, "loss", true)}; break;
+    case 0:
+      p.keep_last = 1;
+      break;
+    case 1:
+      p.keep_every_steps = 1;
+      break;
+    case 2:
+      p.keep_within_seconds = 1;
+      break;
+    case 3:
+      p.keep_hourly = 1;
+      break;
+    case 4:
+      p.keep_daily = 1;
+      break;
+    case 5:
+      p.keep_weekly = 1;
+      break;
+    case 6:
+      p.keep_monthly = 1;
+      break;
+    default:
+      p.keep_best = {Best(1, "loss", true)};
+      break;
   }
   CHECK_FALSE(p.empty());
 }
@@ -651,11 +661,18 @@ TEST_CASE("retention: ToString gives the CLI flags", "[unit][gc][retention]") {
 TEST_CASE("retention: ParseDurationSeconds accepts a positive count and a unit",
           "[unit][gc][retention]") {
   const std::vector<std::pair<std::string, int64_t>> good = {
-      {"90s", 90},       {"15m", 900},       {"48h", 172800},      {"7d", 604800},
-      {"2w", 1209600},   {"1s", 1},          {"0010m", 600},
+      {"90s", 90},
+      {"15m", 900},
+      {"48h", 172800},
+      {"7d", 604800},
+      {"2w", 1209600},
+      {"1s", 1},
+      {"0010m", 600},
       // The largest counts whose nanoseconds still fit in int64.
-      {"9223372036s", 9223372036},           {"15250w", int64_t{15250} * 604800},
-      {"153722867m", int64_t{153722867} * 60}, {"2562047h", int64_t{2562047} * 3600},
+      {"9223372036s", 9223372036},
+      {"15250w", int64_t{15250} * 604800},
+      {"153722867m", int64_t{153722867} * 60},
+      {"2562047h", int64_t{2562047} * 3600},
       {"106751d", int64_t{106751} * 86400},
   };
   for (const auto& [text, seconds] : good) {
@@ -715,11 +732,16 @@ TEST_CASE("retention: ParseKeepBest accepts N:METRIC:min|max", "[unit][gc][reten
 
 TEST_CASE("retention: ParseKeepBest rejects malformed rules with kInvalidArgument",
           "[unit][gc][retention]") {
-  const std::vector<std::string> bad = {
-      "2:loss",      "0:loss:min",  "x:loss:min", "2::min",      "2:loss:avg", "",
-      "loss",        ":loss:min",   "-1:loss:min", "+2:loss:min", " 2:loss:min", "2x:loss:min",
-      "2:loss:MIN",  "2:loss:min:", "2:loss:min ", "4294967296:loss:min", "2:loss:",
-      "2:",          "::"};
+  const std::vector<std::string> bad = {"2:loss",      "0:loss:min",
+                                        "x:loss:min",  "2::min",
+                                        "2:loss:avg",  "",
+                                        "loss",        ":loss:min",
+                                        "-1:loss:min", "+2:loss:min",
+                                        " 2:loss:min", "2x:loss:min",
+                                        "2:loss:MIN",  "2:loss:min:",
+                                        "2:loss:min ", "4294967296:loss:min",
+                                        "2:loss:",     "2:",
+                                        "::"};
   for (const auto& text : bad) {
     INFO("'" << text << "'");
     auto r = ParseKeepBest(text);

@@ -43,9 +43,11 @@ struct GoldenState {
   std::vector<uint8_t> smooth;
   std::vector<uint8_t> counts = RandomBytes(8192, 13);
   std::string notes;  // text: zstd
-  explicit GoldenState(uint64_t step) : rng(RandomBytes(16, 100 + step)), smooth(SmoothFloats(step)) {
+  explicit GoldenState(uint64_t step)
+      : rng(RandomBytes(16, 100 + step)), smooth(SmoothFloats(step)) {
     counts[step * 3] ^= 0x01;  // a few bytes change: a delta of XORs
-    for (int i = 0; i < 100; ++i) notes += "step " + std::to_string(step) + " line " + std::to_string(i) + "\n";
+    for (int i = 0; i < 100; ++i)
+      notes += "step " + std::to_string(step) + " line " + std::to_string(i) + "\n";
     weights[step * 8] ^= 0xff;
   }
   SaveRequest Request(uint64_t step) const {
@@ -100,7 +102,8 @@ TEST_CASE("format 4 golden store reads back exactly", "[integration][golden]") {
     CHECK(loaded->tensors[2].data == expected.smooth);
     CHECK(loaded->tensors[3].data == expected.counts);
     CHECK(loaded->blobs[0].data == expected.rng);
-    CHECK(std::string(loaded->blobs[1].data.begin(), loaded->blobs[1].data.end()) == expected.notes);
+    CHECK(std::string(loaded->blobs[1].data.begin(), loaded->blobs[1].data.end()) ==
+          expected.notes);
     CHECK(loaded->meta.metrics.at("loss") == 2.5 - static_cast<double>(step));
     CHECK(loaded->meta.wall_time_ns == 1700000000000000000 + static_cast<int64_t>(step));
   }

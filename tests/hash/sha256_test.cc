@@ -10,8 +10,7 @@ using ckpt::internal::Digest;
 using ckpt::internal::Sha256;
 
 TEST_CASE("SHA-256 matches the FIPS 180-2 vectors", "[unit][hash]") {
-  CHECK(Sha256("", 0).Hex() ==
-        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  CHECK(Sha256("", 0).Hex() == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   CHECK(Sha256("abc", 3).Hex() ==
         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   const std::string two_blocks = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
@@ -35,7 +34,7 @@ TEST_CASE("Digest hex round trips and rejects bad hex", "[unit][hash]") {
 
   Digest unused;
   CHECK_FALSE(Digest::FromHex(d.Hex().substr(0, 62), &unused));  // too short
-  CHECK_FALSE(Digest::FromHex(d.Hex() + "00", &unused));          // too long
+  CHECK_FALSE(Digest::FromHex(d.Hex() + "00", &unused));         // too long
   std::string bad = d.Hex();
   bad[10] = 'g';
   CHECK_FALSE(Digest::FromHex(bad, &unused));

@@ -7,14 +7,14 @@
 #include <boost/filesystem.hpp>
 #include <catch2/catch.hpp>
 
-#include "index/index.h"
 #include "doubles/index_fault_fs.h"
+#include "index/index.h"
 #include "store/store_fixture.h"
 
 using namespace ckpt;
 using namespace ckpt::test;
-using ckpt::internal::IndexFault;
 using ckpt::internal::IndexEnvScope;
+using ckpt::internal::IndexFault;
 using ckpt::internal::IndexFaultInjector;
 
 namespace {

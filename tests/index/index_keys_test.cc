@@ -25,8 +25,8 @@ TEST_CASE("RunStepKey sorts by step numerically", "[unit][index]") {
 }
 
 TEST_CASE("ParseRunStepKey inverts RunStepKey", "[unit][index]") {
-  const std::string run = GENERATE(std::string("r"), std::string("run-with.dots_and-dashes"),
-                                   std::string(""));
+  const std::string run =
+      GENERATE(std::string("r"), std::string("run-with.dots_and-dashes"), std::string(""));
   const uint64_t step = GENERATE(uint64_t{0}, uint64_t{2}, uint64_t{256}, UINT64_MAX);
   std::string parsed_run = "unchanged";
   uint64_t parsed_step = 12345;

@@ -21,7 +21,9 @@ using ckpt::internal::ManifestEntry;
 
 namespace {
 
-Digest DigestOf(const std::string& text) { return ckpt::internal::Sha256(text.data(), text.size()); }
+Digest DigestOf(const std::string& text) {
+  return ckpt::internal::Sha256(text.data(), text.size());
+}
 
 ManifestEntry Entry(std::string name, bool is_blob, DType dtype, std::vector<int64_t> shape,
                     uint64_t byte_length, size_t chunk_count) {

@@ -73,20 +73,21 @@ TEST_CASE("a flipped byte in a pack is found and named", "[integration][corrupti
   CHECK(problem.status.code() == Code::kCorruption);
   CHECK(problem.checkpoints == std::vector<std::string>{"run@1"});
   CHECK(problem.tensors == std::vector<std::string>{"run@1:alpha"});
-  CHECK_THAT(problem.status.message(), Catch::Contains("hash mismatch") &&
-                                           Catch::Contains("run@1:alpha"));
+  CHECK_THAT(problem.status.message(),
+             Catch::Contains("hash mismatch") && Catch::Contains("run@1:alpha"));
 
   std::vector<uint8_t> out(a.size());
   Status load = store->LoadEntry("run@1", "alpha", out.data(), out.size());
   CHECK(load.code() == Code::kCorruption);
-  CHECK_THAT(load.message(), Catch::Contains("run@1") && Catch::Contains("alpha") &&
-                                 Catch::Contains("pack"));
+  CHECK_THAT(load.message(),
+             Catch::Contains("run@1") && Catch::Contains("alpha") && Catch::Contains("pack"));
   auto other = store->Load("run@2");
   REQUIRE(other.ok());
   CHECK(other->tensors[0].data == b);
 }
 
-TEST_CASE("a truncated pack is reported with every checkpoint it breaks", "[integration][corruption]") {
+TEST_CASE("a truncated pack is reported with every checkpoint it breaks",
+          "[integration][corruption]") {
   TempDir dir;
   {
     auto store = MustOpen(dir.path());

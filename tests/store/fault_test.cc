@@ -48,8 +48,10 @@ TEST_CASE("a save that hits a backend fault fails cleanly and can be retried", "
   REQUIRE_FALSE(failed.ok());
   CHECK(failed.status().message().find("run@2") != std::string::npos);
   CHECK(failed.status().message().find("injected") != std::string::npos);
-  if (kind == FaultKind::kNoSpace) CHECK(failed.status().code() == Code::kNoSpace);
-  else CHECK(failed.status().code() == Code::kIOError);
+  if (kind == FaultKind::kNoSpace)
+    CHECK(failed.status().code() == Code::kNoSpace);
+  else
+    CHECK(failed.status().code() == Code::kIOError);
   CHECK(store->Resolve("run@2").status().code() == Code::kNotFound);
   RequireIntact(*store, committed);
 

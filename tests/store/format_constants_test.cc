@@ -32,8 +32,8 @@ TEST_CASE("documented magics and versions match the code", "[unit][format]") {
   // The one format this release reads and writes, as the document states it.
   const std::string versions = "**store format " + std::to_string(ckpt::kFormatVersion) +
                                ", pack format " + std::to_string(ckpt::kPackFormatVersion) +
-                               ", manifest format " +
-                               std::to_string(ckpt::kManifestFormatVersion) + "**";
+                               ", manifest format " + std::to_string(ckpt::kManifestFormatVersion) +
+                               "**";
   CHECK_THAT(doc, Catch::Contains(versions));
   CHECK_THAT(doc, Catch::Contains("| store (layout, config, index, codecs) | `format_version` in "
                                   "`config` | " +

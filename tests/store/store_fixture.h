@@ -36,8 +36,8 @@ struct StepState {
     r.run = run;
     r.step = step;
     r.tensors.push_back({"weights", DType::kF32, {512, 512}, weights.data(), weights.size()});
-    r.tensors.push_back({"embedding", DType::kBF16, {64, 2048}, embedding.data(),
-                         embedding.size()});
+    r.tensors.push_back(
+        {"embedding", DType::kBF16, {64, 2048}, embedding.data(), embedding.size()});
     r.blobs.push_back({"rng", rng.data(), rng.size()});
     r.meta.metrics["loss"] = 1.0 / static_cast<double>(step + 1);
     return r;

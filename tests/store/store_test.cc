@@ -27,8 +27,11 @@ ckpt::SaveRequest Request(const std::string& run, uint64_t step,
   ckpt::SaveRequest r;
   r.run = run;
   r.step = step;
-  r.tensors.push_back({"w", ckpt::DType::kF32, {static_cast<int64_t>(weights.size() / 4)},
-                       weights.data(), weights.size()});
+  r.tensors.push_back({"w",
+                       ckpt::DType::kF32,
+                       {static_cast<int64_t>(weights.size() / 4)},
+                       weights.data(),
+                       weights.size()});
   r.blobs.push_back({"rng", blob.data(), blob.size()});
   r.meta.metrics["loss"] = 1.0 / (step + 1);
   r.meta.attributes["model"] = "mlp";
@@ -128,7 +131,10 @@ TEST_CASE("every dtype round-trips", "[unit][store]") {
     auto dtype = *ckpt::DTypeFromValue(v);
     int64_t n = 3001;
     buffers.push_back(RandomBytes(n * ckpt::DTypeSize(dtype), v));
-    r.tensors.push_back({std::string(ckpt::DTypeName(dtype)), dtype, {n}, buffers.back().data(),
+    r.tensors.push_back({std::string(ckpt::DTypeName(dtype)),
+                         dtype,
+                         {n},
+                         buffers.back().data(),
                          buffers.back().size()});
   }
   REQUIRE(store->Save(r).ok());

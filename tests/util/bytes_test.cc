@@ -12,8 +12,7 @@ using ckpt::internal::ByteReader;
 
 TEST_CASE("varint round trips at the 7-bit boundaries", "[unit][util]") {
   const uint64_t value = GENERATE(uint64_t{0}, uint64_t{1}, uint64_t{127}, uint64_t{128},
-                                  uint64_t{16383}, uint64_t{16384}, uint64_t{1} << 32,
-                                  UINT64_MAX);
+                                  uint64_t{16383}, uint64_t{16384}, uint64_t{1} << 32, UINT64_MAX);
   std::string buf;
   ckpt::internal::PutVarint(&buf, value);
   // LEB128 needs ceil(bits / 7) bytes, at least one.

@@ -28,10 +28,9 @@ Status RunStats(const Context& ctx) {
   const StoreConfig& config = store->config();
   Table table({{"store"}, {ctx.store_path}});
   table.AddRow({"id", config.store_id});
-  table.AddRow(
-      {"format", fmt::format("version {}, chunk size {}, zstd level {}, delta depth {}",
-                             config.format_version, HumanBytes(config.chunk_size),
-                             config.zstd_level, config.delta_max_depth)});
+  table.AddRow({"format", fmt::format("version {}, chunk size {}, zstd level {}, delta depth {}",
+                                      config.format_version, HumanBytes(config.chunk_size),
+                                      config.zstd_level, config.delta_max_depth)});
   table.AddRow({"runs", std::to_string(s.runs)});
   table.AddRow({"checkpoints", std::to_string(s.checkpoints)});
   table.AddRow({"tags", std::to_string(s.tags)});
