@@ -6,6 +6,8 @@ packages=(
   build-essential cmake ninja-build pkg-config
   librocksdb-dev libzstd-dev libboost-filesystem-dev libssl-dev libhtscodecs-dev libxxhash-dev
   catch2 libcli11-dev nlohmann-json3-dev libfmt-dev clang-format
+  # The Python package (python/): built against Debian's own interpreter.
+  pybind11-dev python3-dev python3-numpy python3-pytest python3-venv python3-setuptools python3-pip
 )
 if [[ "${CKPT_SETUP_BENCH:-0}" == 1 ]]; then
   packages+=(restic borgbackup zstd time)

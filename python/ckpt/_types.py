@@ -1,0 +1,253 @@
+"""Typed results of ckpt.Store's methods: small frozen dataclasses."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+#: ckpt's element types (safetensors spelling) and the NumPy dtype each loads
+#: as. NumPy has no bfloat16 or float8: those load as raw uint16 / uint8
+#: views of the stored bytes, and ``Checkpoint.dtypes`` records the real type.
+NUMPY_DTYPES: Mapping[str, str] = {
+    "BOOL": "bool",
+    "U8": "uint8",
+    "I8": "int8",
+    "F8_E5M2": "uint8",
+    "F8_E4M3": "uint8",
+    "I16": "int16",
+    "U16": "uint16",
+    "F16": "float16",
+    "BF16": "uint16",
+    "I32": "int32",
+    "U32": "uint32",
+    "F32": "float32",
+    "F64": "float64",
+    "I64": "int64",
+    "U64": "uint64",
+}
+
+#: The ckpt dtypes NumPy cannot represent; they load as raw integer views.
+RAW_DTYPES = frozenset({"BF16", "F8_E5M2", "F8_E4M3"})
+
+
+def _build(cls, d: Mapping[str, Any]):
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in d.items() if k in names})
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    """A checkpoint as listed by ``Store.log`` and returned by ``Store.save``."""
+
+    id: str
+    run: str
+    step: int
+    parent_id: str = ""
+    metrics: Dict[str, float] = field(default_factory=dict)
+    attrs: Dict[str, str] = field(default_factory=dict)
+    wall_time_ns: int = 0
+    tags: Tuple[str, ...] = ()
+    tensor_count: int = 0
+    blob_count: int = 0
+    logical_bytes: int = 0  #: sum of tensor and blob lengths
+    new_bytes: int = 0  #: encoded chunk bytes this save added
+    new_raw_bytes: int = 0  #: logical bytes of the chunks this save added
+    shared_bytes: int = 0  #: logical bytes found already stored
+
+    @property
+    def ref(self) -> str:
+        """``"RUN@STEP"``, a ref naming this checkpoint."""
+        return f"{self.run}@{self.step}"
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> "CheckpointInfo":
+        d = dict(d)
+        d["tags"] = tuple(d.get("tags", ()))
+        return _build(cls, d)
+
+
+@dataclass(frozen=True)
+class EntryInfo:
+    """One tensor or blob of a checkpoint, without its bytes."""
+
+    name: str
+    is_blob: bool
+    dtype: str  #: ckpt dtype name, e.g. "F32", "BF16" ("U8" for blobs)
+    shape: Tuple[int, ...]
+    byte_length: int
+    chunk_ids: Tuple[str, ...] = field(default=(), repr=False)
+
+
+@dataclass(frozen=True)
+class CheckpointDetail:
+    """``Store.show``: a checkpoint's info and its entries (tensors, then blobs)."""
+
+    info: CheckpointInfo
+    entries: Tuple[EntryInfo, ...]
+
+
+@dataclass(frozen=True)
+class EntryChange:
+    name: str
+    bytes_changed: int = 0  #: bytes of the new entry in chunks that differ
+    type_changed: bool = False  #: kind, dtype or shape differ
+
+
+@dataclass(frozen=True)
+class Diff:
+    """``Store.diff``: what changed from checkpoint ``a`` to checkpoint ``b``."""
+
+    added: Tuple[EntryChange, ...]
+    removed: Tuple[EntryChange, ...]
+    changed: Tuple[EntryChange, ...]
+    unchanged: int
+    bytes_changed: int  #: over changed and added entries
+    bytes_total: int  #: logical bytes of ``b``
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    name: str
+    checkpoint_count: int
+    latest_step: int
+    latest_id: str
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """The persisted settings a store was created with."""
+
+    format_version: int
+    chunk_size: int
+    zstd_level: int
+    delta_max_depth: int
+    store_id: str
+
+
+@dataclass(frozen=True)
+class StoreStats:
+    runs: int
+    checkpoints: int
+    tags: int
+    chunks: int
+    packs: int
+    logical_bytes: int
+    unique_raw_bytes: int
+    stored_chunk_bytes: int
+    pack_bytes: int
+    delta_chunks: int
+    delta_raw_bytes: int
+    delta_stored_bytes: int
+    max_delta_depth: int
+    dedup_ratio: float  #: logical_bytes / unique_raw_bytes
+    compression_ratio: float  #: unique_raw_bytes / stored_chunk_bytes
+
+
+@dataclass(frozen=True)
+class VerifyProblem:
+    code: str  #: the error's code name, e.g. "corruption"
+    message: str
+    checkpoints: Tuple[str, ...]  #: "run@step" of each affected checkpoint
+    tensors: Tuple[str, ...]  #: "run@step:tensor" of each affected entry
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    checkpoints_checked: int
+    chunks_checked: int
+    bytes_read: int
+    problems: Tuple[VerifyProblem, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass(frozen=True)
+class RetentionDecision:
+    checkpoint: CheckpointInfo
+    reasons: Tuple[str, ...]  #: rules that keep it; empty = removed
+
+    @property
+    def keep(self) -> bool:
+        return bool(self.reasons)
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    keep_last: int = 0
+    keep_every: int = 0
+    keep_within_seconds: int = 0
+    keep_hourly: int = 0
+    keep_daily: int = 0
+    keep_weekly: int = 0
+    keep_monthly: int = 0
+    keep_best: Tuple[Tuple[int, str, str], ...] = ()  #: (count, metric, "min"|"max")
+
+
+@dataclass(frozen=True)
+class GcReport:
+    decisions: Tuple[RetentionDecision, ...] = field(repr=False)
+    runs_without_policy: Tuple[str, ...]
+    checkpoints_removed: int
+    chunks_removed: int
+    bytes_unreferenced: int
+    packs_repacked: int
+    bytes_repacked: int
+    packs_damaged: int
+    packs_deleted: int
+    orphan_packs_deleted: int
+    bytes_deleted: int
+    packs_pending: int
+    index_compacted: bool
+    dry_run: bool
+    step_seconds: Tuple[Tuple[str, float], ...] = field(repr=False)
+
+
+class Checkpoint(dict):
+    """``Store.load``'s result: a dict of tensor name -> NumPy array.
+
+    Beside the tensors it carries the checkpoint's ``info``
+    (:class:`CheckpointInfo`), its ``blobs`` (name -> bytes) and ``dtypes``
+    (tensor name -> ckpt dtype name). For BF16 and the F8 types, which NumPy
+    lacks, the array is a raw uint16 / uint8 view of the stored bytes and
+    ``dtypes`` says what they are; pass ``dtypes=ckpt.dtypes`` back to
+    ``Store.save`` to store them as that type again.
+    """
+
+    info: CheckpointInfo
+    blobs: Dict[str, bytes]
+    dtypes: Dict[str, str]
+
+    @property
+    def run(self) -> str:
+        return self.info.run
+
+    @property
+    def step(self) -> int:
+        return self.info.step
+
+    @property
+    def id(self) -> str:
+        return self.info.id
+
+    @property
+    def metrics(self) -> Dict[str, float]:
+        return self.info.metrics
+
+    @property
+    def attrs(self) -> Dict[str, str]:
+        return self.info.attrs
+
+    def __repr__(self) -> str:
+        return (f"Checkpoint({self.info.run}@{self.info.step}, tensors={list(self)}, "
+                f"blobs={list(self.blobs)})")
+
+
+def _entry(d: Mapping[str, Any]) -> EntryInfo:
+    return _build(EntryInfo, d)
+
+
+def _optional(x: Optional[str]) -> str:
+    return "" if x is None else x
