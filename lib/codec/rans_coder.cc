@@ -79,7 +79,17 @@ bool PublicEncode(const uint8_t* in, size_t n, uint8_t* out, size_t* out_size) {
   return true;
 }
 
+// The order bytes this library's encoder writes: order 0, 32 or 4 states,
+// maybe stored. The public decoder also takes order 1 and striped, RLE and
+// bit-packed streams, whose inner sizes a damaged entry could set to
+// anything, and it allocates what they say (a fuzzed stream made it
+// allocate 1.8 GB and stall): those are refused, as docs/format.md says.
+constexpr uint8_t kReadableOrderBits = RANS_ORDER_X32 | RANS_ORDER_CAT;
+
 bool PublicDecode(const uint8_t* in, size_t length, uint8_t* out, size_t n) {
+  if (length < 2 || (in[0] & ~kReadableOrderBits) != 0) return false;
+  uint32_t stated = 0;
+  if (GetUint7(in + 1, length - 1, &stated) == 0 || stated != n) return false;
   unsigned size = static_cast<unsigned>(n);
   return rans_uncompress_to_4x16(const_cast<uint8_t*>(in), static_cast<unsigned>(length), out,
                                  &size) != nullptr &&

@@ -8,6 +8,7 @@
 #include <rocksdb/write_batch.h>
 
 #include <cstdlib>
+#include <system_error>
 #include <thread>
 
 #include "index/dead_pack_filter.h"
@@ -144,12 +145,17 @@ Status Index::CompactYielding() {
   // waiting save sit through it.
   if (should_yield_()) return Status::Busy("index: compaction left to a later session");
   std::atomic<bool> canceled{false}, done{false};
-  std::thread watcher([&] {
-    while (!done && !canceled) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      if (should_yield_()) canceled = true;
-    }
-  });
+  std::thread watcher;
+  try {
+    watcher = std::thread([&] {
+      while (!done && !canceled) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        if (should_yield_()) canceled = true;
+      }
+    });
+  } catch (const std::system_error&) {  // no thread to watch with: compact later
+    return Status::Busy("index: compaction left to a later session (no watcher thread)");
+  }
   Status s = CompactAll(&canceled);
   done = true;
   watcher.join();

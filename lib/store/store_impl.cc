@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <system_error>
 #include <unordered_set>
 
 #include "gc/collector.h"
@@ -47,9 +48,14 @@ Result<SaveHandle> StoreImpl::SaveAsync(const SaveRequest& request, const SaveOp
     std::lock_guard<std::mutex> lock(async_mu_);
     if (!async_) {
       // Through Save, so that async saves count towards gc_every_saves too.
-      async_ = std::make_unique<AsyncSaver>(
-          ctx_->options.async_staging_bytes, ctx_->pool.get(),
-          [this](const SaveRequest& r, const SaveOptions& o) { return StoreImpl::Save(r, o); });
+      try {
+        async_ = std::make_unique<AsyncSaver>(
+            ctx_->options.async_staging_bytes, ctx_->pool.get(),
+            [this](const SaveRequest& r, const SaveOptions& o) { return StoreImpl::Save(r, o); });
+      } catch (const std::system_error& e) {  // the OS refused the saver's thread
+        return Status::IOError(std::string("start the background saver: ") + e.what())
+            .WithContext("save " + request.run + "@" + std::to_string(request.step));
+      }
     }
     saver = async_.get();
   }
@@ -63,18 +69,24 @@ void StoreImpl::MaybeStartAutoGc() {
   saves_since_gc_ = 0;
   if (auto_gc_.joinable()) auto_gc_.join();  // finished: auto_gc_running_ is false
   auto_gc_running_ = true;
-  auto_gc_ = std::thread([this] {
-    GcOptions options;
-    options.grace_seconds = ctx_->options.auto_gc_grace_seconds;
-    auto report = CollectGarbage(*ctx_, options);
-    std::lock_guard<std::mutex> done(auto_gc_mu_);
-    auto_gc_runs_++;
-    if (!report.ok()) {
-      auto_gc_failures_++;
-      last_auto_gc_error_ = report.status().ToString();
-    }
+  try {
+    auto_gc_ = std::thread([this] {
+      GcOptions options;
+      options.grace_seconds = ctx_->options.auto_gc_grace_seconds;
+      auto report = CollectGarbage(*ctx_, options);
+      std::lock_guard<std::mutex> done(auto_gc_mu_);
+      auto_gc_runs_++;
+      if (!report.ok()) {
+        auto_gc_failures_++;
+        last_auto_gc_error_ = report.status().ToString();
+      }
+      auto_gc_running_ = false;
+    });
+  } catch (const std::system_error& e) {  // the OS refused a thread: the save stands
     auto_gc_running_ = false;
-  });
+    auto_gc_failures_++;
+    last_auto_gc_error_ = std::string("start automatic gc: ") + e.what();
+  }
 }
 
 Result<CheckpointInfo> StoreImpl::Resolve(const std::string& ref) {

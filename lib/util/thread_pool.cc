@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <memory>
+#include <system_error>
 
 namespace ckpt::internal {
 
@@ -14,7 +15,16 @@ int ResolveThreadCount(int requested) {
 ThreadPool::ThreadPool(int threads) {
   // The caller's thread also works in ParallelFor, so spawn one fewer.
   int n = ResolveThreadCount(threads) - 1;
-  for (int i = 0; i < n; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+  for (int i = 0; i < n; ++i) {
+    // A thread the OS refuses leaves a smaller pool, which is slower but
+    // never wrong (the caller's thread works too); nothing may throw from
+    // here across the API.
+    try {
+      workers_.emplace_back([this] { WorkerLoop(); });
+    } catch (const std::system_error&) {
+      break;
+    }
+  }
 }
 
 ThreadPool::~ThreadPool() {
@@ -75,7 +85,13 @@ void ForEachOnThreads(size_t n, size_t threads, const std::function<void(size_t)
     for (size_t i = next++; i < n; i = next++) fn(i);
   };
   std::vector<std::thread> started;
-  for (size_t t = 1; t < std::min(threads, n); ++t) started.emplace_back(drain);
+  for (size_t t = 1; t < std::min(threads, n); ++t) {
+    try {
+      started.emplace_back(drain);
+    } catch (const std::system_error&) {
+      break;  // fewer threads: the caller's thread drains the rest
+    }
+  }
   drain();
   for (auto& t : started) t.join();
 }
