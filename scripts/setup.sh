@@ -8,6 +8,8 @@ packages=(
   catch2 libcli11-dev nlohmann-json3-dev libfmt-dev clang-format
   # The Python package (python/): built against Debian's own interpreter.
   pybind11-dev python3-dev python3-numpy python3-pytest python3-venv python3-setuptools python3-pip
+  # ckpt.torch and its tests.
+  python3-torch
 )
 if [[ "${CKPT_SETUP_BENCH:-0}" == 1 ]]; then
   packages+=(restic borgbackup zstd time)

@@ -1,0 +1,283 @@
+"""ckpt.torch: PyTorch training state in a ckpt store, in place of torch.save / torch.load.
+
+``save(store, run, step, state)`` stores any nesting of dicts, OrderedDicts,
+lists and tuples whose leaves are tensors, NumPy arrays or plain values
+(``model.state_dict()``, ``optimizer.state_dict()``, scheduler and GradScaler
+state, RNG states, epoch and data-loader position) as one checkpoint; only
+chunks that changed since the parent are written. ``load(store, ref)`` returns
+the same structure: same container types, int and str keys, tuples, floats
+(NaN and inf included), None, bool, bytes, and tensors of the same dtype and
+shape, tied tensors tied again. Nothing is pickled, so loading never runs
+code. :class:`CheckpointManager` saves every N steps in the background under
+a retention policy stored in the store.
+
+Importing this module needs torch.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping, Optional, Union
+
+import torch
+
+from ._errors import NotFoundError
+from ._store import SaveHandle, Store
+from ._torch_tree import STRUCTURE_BLOB, flatten, storage_key, torch_dtype, unflatten
+from ._types import CheckpointInfo, RetentionPolicy
+
+__all__ = ["CheckpointManager", "STRUCTURE_BLOB", "frozen_parameters", "load", "save"]
+
+Unchanged = Union[None, str, torch.Tensor, torch.nn.Module,
+                  Iterable[Union[str, torch.Tensor, torch.nn.Module]]]
+
+
+def save(store: Store, run: str, step: int, state: Any, *,
+         metrics: Optional[Mapping[str, float]] = None,
+         attrs: Optional[Mapping[str, str]] = None, parent: Optional[str] = None,
+         async_: bool = False, unchanged: Unchanged = None
+         ) -> Union[CheckpointInfo, SaveHandle]:
+    """Saves ``state`` as checkpoint ``run@step``.
+
+    Each distinct tensor or NumPy array becomes a store entry named by its
+    path, keys joined with ``.`` (``{"model": model.state_dict()}`` gives
+    ``model.fc.weight``): what ``ckpt ls`` lists and ``ckpt export`` writes.
+    Contiguous CPU tensors are read in place (bf16 included); others are
+    copied to contiguous CPU memory first. Tensors that are the same view of
+    the same storage (tied weights) are stored once. Plain values go into a
+    JSON structure saved as blob ``STRUCTURE_BLOB``; ``bytes`` leaves become
+    blobs.
+
+    ``unchanged`` marks tensors equal to the parent's, which are then neither
+    read nor hashed: entry names, tensors (matched by their storage), or a
+    ``torch.nn.Module`` (its parameters with ``requires_grad=False``, i.e.
+    frozen ones). Marks for tensors the parent lacks (first save, new shape
+    or dtype) are dropped. A wrong mark stores the parent's bytes.
+
+    Returns the :class:`ckpt.CheckpointInfo`; with ``async_=True`` a
+    :class:`ckpt.SaveHandle` as soon as the tensors are copied into the
+    store's staging area (the caller may then change them).
+
+    Raises ``TypeError`` for a value it cannot store (complex or sparse
+    tensors, functions, other classes) and ``ValueError`` for entry-name
+    collisions after joining keys or a tensor on the ``meta`` device, both
+    naming the offending path, before anything is written; and the
+    :class:`ckpt.Error` subclasses of :meth:`ckpt.Store.save`.
+    """
+    flat = flatten(state)
+    hints = _unchanged_entries(store, run, parent, flat, unchanged)
+    blobs = dict(flat.blobs)
+    blobs[STRUCTURE_BLOB] = flat.structure_json()
+    kwargs = dict(blobs=blobs, metrics=metrics, attrs=attrs, parent=parent, unchanged=hints,
+                  dtypes=flat.dtypes)
+    if async_:
+        return store.save_async(run, step, flat.tensors, **kwargs)
+    return store.save(run, step, flat.tensors, **kwargs)
+
+
+def load(store: Store, ref: str, *, map_location: Any = "cpu") -> Any:
+    """Loads checkpoint ``ref`` as saved by :func:`save`; every byte is checked
+    against its hash.
+
+    Returns the saved structure, with tensors on ``map_location`` (a device or
+    device string; CPU tensors share memory with nothing else). A checkpoint
+    not saved by ckpt.torch (``ckpt import`` of a safetensors file, or
+    ``Store.save``) comes back as a dict of entry name -> tensor, with blobs
+    as ``bytes`` and tensors of a dtype this torch lacks as NumPy arrays.
+
+    Raises :class:`ckpt.NotFoundError`, :class:`ckpt.CorruptionError`, or
+    ``ValueError`` for a structure this version cannot read.
+    """
+    ck = store.load(ref)
+    structure = ck.blobs.get(STRUCTURE_BLOB)
+    if structure is not None:
+        return unflatten(structure, ck, ck.blobs, map_location)
+    return _flat_state(ck, map_location)
+
+
+def frozen_parameters(module: torch.nn.Module) -> list:
+    """The parameters of ``module`` with ``requires_grad=False``, for ``unchanged``."""
+    return [p for p in module.parameters() if not p.requires_grad]
+
+
+def _flat_state(ck: Any, map_location: Any) -> dict:
+    from ._torch_tree import _VIEW_AS  # noqa: PLC0415 (shared table)
+
+    names = {"BOOL": "bool", "U8": "uint8", "I8": "int8", "I16": "int16", "U16": "uint16",
+             "F16": "float16", "BF16": "bfloat16", "I32": "int32", "U32": "uint32",
+             "F32": "float32", "F64": "float64", "I64": "int64", "U64": "uint64",
+             "F8_E5M2": "float8_e5m2", "F8_E4M3": "float8_e4m3fn"}
+    out: dict = {}
+    for name, array in ck.items():
+        try:
+            dtype = torch_dtype(names[ck.dtypes[name]])
+        except (KeyError, ValueError):
+            out[name] = array  # no such torch dtype here: the NumPy array
+            continue
+        carrier = _VIEW_AS.get(dtype)
+        if carrier is not None:
+            signed = "int16" if carrier is torch.int16 else "int8"
+            t = torch.from_numpy(array.view(signed)).view(dtype)
+        else:
+            t = torch.from_numpy(array)
+        out[name] = t if str(map_location) == "cpu" else t.to(map_location)
+    out.update(ck.blobs)
+    return out
+
+
+def _unchanged_entries(store: Store, run: str, parent: Optional[str], flat: Any,
+                       unchanged: Unchanged) -> set:
+    if unchanged is None:
+        return set()
+    if isinstance(unchanged, (str, torch.Tensor, torch.nn.Module)):
+        unchanged = [unchanged]
+    names, keys = set(), set()
+    for u in unchanged:
+        if isinstance(u, str):
+            if u not in flat.tensors:
+                raise ValueError(f"unchanged names {u!r}, which is no tensor entry of this state")
+            names.add(u)
+        elif isinstance(u, torch.Tensor):
+            keys.add(storage_key(u))
+        elif isinstance(u, torch.nn.Module):
+            keys.update(storage_key(p) for p in frozen_parameters(u))
+        else:
+            raise TypeError(f"unchanged: expected entry names, tensors or modules, "
+                            f"got {type(u).__name__}")
+    names.update(n for n, k in flat.tensor_keys.items() if k in keys)
+    if not names:
+        return set()
+    try:
+        detail = store.show(parent if parent is not None else run)
+    except NotFoundError:
+        if parent is not None:
+            raise
+        return set()  # the run's first checkpoint: nothing to reuse
+    previous = {e.name: e for e in detail.entries if not e.is_blob}
+    return {n for n in names if n in previous
+            and previous[n].dtype == flat.entry_dtypes[n]
+            and tuple(previous[n].shape) == tuple(flat.tensors[n].shape)}
+
+
+class CheckpointManager:
+    """Saves a training run's state every ``every_steps`` steps and restores the latest.
+
+    ``store_or_path`` is a :class:`ckpt.Store` (left open by :meth:`close`) or
+    a directory, opened with ``create=True`` and ``store_options`` and closed
+    by :meth:`close`. ``policy`` is the run's retention policy, as keyword
+    arguments of :meth:`ckpt.Store.set_policy` (``dict(keep_last=3,
+    keep_best=[(2, "loss", "min")])``) or a :class:`ckpt.RetentionPolicy`;
+    it is stored in the store, so ``ckpt gc`` from cron applies the same
+    rules (and ``gc_every_saves`` in ``store_options`` runs gc from here).
+
+    With ``async_`` (the default) a save returns once the tensors are staged;
+    saves commit in order, and the error of a failed one is raised by the
+    next call to :meth:`save`, :meth:`wait`, :meth:`latest_step`,
+    :meth:`restore` or :meth:`close`.
+    """
+
+    def __init__(self, store_or_path: Union[Store, str], run: str, *,
+                 every_steps: Optional[int] = None,
+                 policy: Union[None, Mapping[str, Any], RetentionPolicy] = None,
+                 async_: bool = True, **store_options: Any) -> None:
+        if every_steps is not None and (not isinstance(every_steps, int) or every_steps <= 0):
+            raise ValueError(f"every_steps must be a positive int, got {every_steps!r}")
+        if isinstance(store_or_path, Store):
+            if store_options:
+                raise TypeError("store options apply only when the manager opens the store")
+            self.store, self._owns_store = store_or_path, False
+        else:
+            self.store, self._owns_store = Store(str(store_or_path), create=True,
+                                                 **store_options), True
+        self.run, self.every_steps, self.async_ = run, every_steps, bool(async_)
+        self._pending: list = []
+        try:
+            if policy is not None:
+                rules = dict(policy.__dict__) if isinstance(policy, RetentionPolicy) else dict(policy)
+                if "keep_within_seconds" in rules:
+                    rules["keep_within"] = rules.pop("keep_within_seconds")
+                self.store.set_policy(run, **rules)
+        except BaseException:
+            self._release()
+            raise
+
+    def due(self, step: int) -> bool:
+        """True if ``step`` is one the manager saves at (every ``every_steps``)."""
+        return self.every_steps is None or step % self.every_steps == 0
+
+    def save(self, step: int, state: Any, *, metrics: Optional[Mapping[str, float]] = None,
+             force: bool = False, unchanged: Unchanged = None
+             ) -> Union[None, CheckpointInfo, SaveHandle]:
+        """Saves ``state`` as ``run@step`` if the step is due (or ``force``);
+        returns None when it is not, else what :func:`save` returns."""
+        if not (force or self.due(step)):
+            return None
+        self._raise_finished()
+        result = save(self.store, self.run, step, state, metrics=metrics, async_=self.async_,
+                      unchanged=unchanged)
+        if self.async_:
+            self._pending.append(result)
+        return result
+
+    def wait(self) -> None:
+        """Waits until every save is durable; raises the first failed one's error."""
+        pending, self._pending = self._pending, []
+        first_error = None
+        for handle in pending:
+            try:
+                handle.result()
+            except Exception as e:  # keep waiting for the others, then raise
+                first_error = first_error or e
+        if first_error is not None:
+            raise first_error
+
+    def latest_step(self) -> Optional[int]:
+        """The step of the run's latest checkpoint, or None if it has none."""
+        self.wait()
+        try:
+            history = self.store.log(self.run)
+        except NotFoundError:
+            return None
+        return history[-1].step if history else None
+
+    def restore(self, step: Optional[int] = None, *, map_location: Any = "cpu") -> Any:
+        """Loads ``run@step`` (the latest if None); None if the run has no checkpoint."""
+        if step is None:
+            step = self.latest_step()
+            if step is None:
+                return None
+        else:
+            self.wait()
+        return load(self.store, f"{self.run}@{step}", map_location=map_location)
+
+    def close(self) -> None:
+        """Waits for pending saves, then closes the store if the manager opened it."""
+        try:
+            self.wait()
+        finally:
+            self._release()
+
+    def __enter__(self) -> "CheckpointManager":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (f"CheckpointManager({self.store.path!r}, run={self.run!r}, "
+                f"every_steps={self.every_steps}, pending={len(self._pending)})")
+
+    def _raise_finished(self) -> None:
+        done, pending = [], []
+        for handle in self._pending:
+            (done if handle.done() else pending).append(handle)
+        self._pending = pending
+        for i, handle in enumerate(done):
+            try:
+                handle.result()
+            except Exception:
+                self._pending[:0] = done[i + 1:]  # their errors are raised later
+                raise
+
+    def _release(self) -> None:
+        if self._owns_store:
+            self.store.close()
