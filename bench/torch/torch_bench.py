@@ -1,0 +1,274 @@
+"""ckpt.torch against torch.save in a training loop's shoes.
+
+For each scenario of bench/gen (real training, six checkpoints each), the
+checkpoints become PyTorch state dicts ({"model": ..., "optimizer": {"state",
+"param_groups"}, "step"}) held in memory, as in a trainer. Each is then saved,
+one after another, by
+
+  ckpt        ckpt.torch.save (sync) into a fresh store
+  ckpt-async  ckpt.torch.save(async_=True): time until it returns (what the
+              loop is blocked for) and until the save is durable
+  torch.save  torch.save to one file per checkpoint, then fsync (what
+              trainers do today)
+  ckpt-cli    `ckpt import` of the same data as a safetensors file (the C++
+              path, for the binding's overhead)
+
+then checkpoint 6 is loaded back by each (ckpt.torch.load / torch.load,
+tools taking turns) and checked bit-exact. Reports bytes on disk after all 6
+(du -sb), the median of saves 2..6 and the median load, as ratios to
+torch.save in the same run. Run through bench/torch/run_torch_bench.sh.
+"""
+
+import argparse
+import collections
+import json
+import os
+import platform
+import shutil
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import ckpt
+import ckpt.torch as ct
+
+SCENARIOS = ["finetune", "frozen", "embedding", "bf16"]
+ST_DTYPES = {"F32": torch.float32, "BF16": torch.bfloat16, "I64": torch.int64,
+             "F16": torch.float16}
+
+
+def read_safetensors(path):
+    raw = bytearray(Path(path).read_bytes())
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + n])
+    body = memoryview(raw)[8 + n:]
+    out = {}
+    for name, h in header.items():
+        if name == "__metadata__":
+            continue
+        a, b = h["data_offsets"]
+        dtype = ST_DTYPES[h["dtype"]]
+        carrier = torch.int16 if dtype is torch.bfloat16 else dtype
+        t = torch.frombuffer(body[a:b], dtype=carrier) if b > a else torch.empty(0, dtype=carrier)
+        out[name] = t.view(dtype).reshape(h["shape"]).clone()  # owns its memory, like a model's
+    return out
+
+
+def as_state_dict(flat, step):
+    """bench/gen's flat names -> what model/optimizer.state_dict() would give."""
+    model = collections.OrderedDict()
+    moments = {}
+    for name, t in flat.items():
+        for kind in ("exp_avg_sq", "exp_avg"):
+            prefix = f"optimizer.{kind}."
+            if name.startswith(prefix):
+                moments.setdefault(name[len(prefix):], {})[kind] = t
+                break
+        else:
+            if name != "optimizer.step":
+                model[name] = t
+    state, params = {}, []
+    for i, pname in enumerate(model):
+        params.append(i)
+        if pname in moments:
+            state[i] = {"step": torch.tensor(float(step)), **moments[pname]}
+    group = {"lr": 2e-5, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.01,
+             "amsgrad": False, "maximize": False, "foreach": None, "capturable": False,
+             "params": params}
+    return {"model": model, "optimizer": {"state": state, "param_groups": [group]},
+            "step": step}
+
+
+def frozen_names(state):
+    """Model tensors without optimizer state: the frozen backbone."""
+    with_state = set(state["optimizer"]["state"])
+    return [f"model.{n}" for i, n in enumerate(state["model"]) if i not in with_state]
+
+
+def du(path):
+    return int(subprocess.run(["du", "-sb", str(path)], capture_output=True, text=True,
+                              check=True).stdout.split()[0])
+
+
+def timed(fn):
+    t0 = time.perf_counter()
+    r = fn()
+    return time.perf_counter() - t0, r
+
+
+def torch_save_fsync(state, path):
+    with open(path, "wb") as f:
+        torch.save(state, f)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def flat_bytes(state):
+    out = []
+
+    def walk(x):
+        if isinstance(x, torch.Tensor):
+            out.append(x.contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+        elif isinstance(x, dict):
+            for v in x.values():
+                walk(v)
+        elif isinstance(x, (list, tuple)):
+            for v in x:
+                walk(v)
+    walk(state)
+    return b"".join(out)
+
+
+def run_scenario(sc, files, work, args):
+    states = [as_state_dict(read_safetensors(f), k + 1) for k, f in enumerate(files)]
+    logical = sum(t.numel() * t.element_size() for t in states[-1]["model"].values()) + sum(
+        t.numel() * t.element_size() for s in states[-1]["optimizer"]["state"].values()
+        for t in s.values())
+    hints = frozen_names(states[0]) if sc == "frozen" else None
+    tools = ["ckpt", "ckpt-async", "torch.save", "ckpt-cli"] + (["ckpt-nohint"] if hints else [])
+    d = {k: work / sc / k for k in tools}
+    for p in d.values():
+        p.mkdir(parents=True)
+    r = {"logical_bytes": logical, "save": {}, "block": [], "durable": [], "load": {}}
+    s_sync = ckpt.Store(str(d["ckpt"] / "store"), create=True)
+    s_async = ckpt.Store(str(d["ckpt-async"] / "store"), create=True)
+    cli_store = d["ckpt-cli"] / "store"
+    subprocess.run([args.ckpt, "--store", str(cli_store), "init"], check=True,
+                   capture_output=True)
+    r["save"] = {"ckpt": [], "torch.save": [], "ckpt-cli": [], "ckpt-nohint": []}
+    s_plain = ckpt.Store(str(d["ckpt-nohint"] / "store"), create=True) if hints else None
+    for k, state in enumerate(states, 1):
+        t, _ = timed(lambda: ct.save(s_sync, "bench", k, state, unchanged=hints))
+        r["save"]["ckpt"].append(t)
+        t0 = time.perf_counter()
+        h = ct.save(s_async, "bench", k, state, async_=True, unchanged=hints)
+        t1 = time.perf_counter()
+        h.result()
+        t2 = time.perf_counter()
+        r["block"].append(t1 - t0)
+        r["durable"].append(t2 - t0)
+        t, _ = timed(lambda: torch_save_fsync(state, d["torch.save"] / f"ckpt-{k}.pt"))
+        r["save"]["torch.save"].append(t)
+        t, _ = timed(lambda: subprocess.run(
+            [args.ckpt, "--store", str(cli_store), "import", "--run", "bench", "--step", str(k),
+             str(files[k - 1])], check=True, capture_output=True))
+        r["save"]["ckpt-cli"].append(t)
+        if s_plain:  # the frozen scenario without marks: what the binding costs
+            t, _ = timed(lambda: ct.save(s_plain, "bench", k, state))
+            r["save"]["ckpt-nohint"].append(t)
+    if s_plain:
+        s_plain.close()
+    else:
+        r["save"]["ckpt-nohint"] = r["save"]["ckpt"]
+    s_sync.close()
+    s_async.close()
+    r["stored"] = {k: du(p) for k, p in d.items()}
+    # Load checkpoint 6, tools taking turns; check bit-exact once.
+    expect = flat_bytes(states[-1])
+    r["load"] = {"ckpt": [], "torch.load": []}
+    with ckpt.Store(str(d["ckpt"] / "store"), read_only=True) as s:
+        for rep in range(args.repeat):
+            t, back = timed(lambda: ct.load(s, "bench@6"))
+            r["load"]["ckpt"].append(t)
+            if rep == 0:
+                r["ckpt_identical"] = flat_bytes(back) == expect
+            del back
+            t, back = timed(lambda: torch.load(d["torch.save"] / "ckpt-6.pt"))
+            r["load"]["torch.load"].append(t)
+            if rep == 0:
+                r["torch_identical"] = flat_bytes(back) == expect
+            del back
+    del states
+    return r
+
+
+def med(xs):
+    return statistics.median(xs)
+
+
+def report(results, machine, args):
+    lines = [f"Machine: {machine['cpu']}, {machine['cores']} cores, "
+             f"{machine['ram_gib']:.0f} GiB RAM, {machine['fs']}; {machine['os']}; "
+             f"torch {torch.__version__}, NumPy {np.__version__}.",
+             f"Data: bench/gen, {args.size_mb * args.scale:.0f} MB per checkpoint, 6 checkpoints "
+             f"per scenario, as state dicts in memory. Saves: median of 2..6; load of "
+             f"checkpoint 6: median of {args.repeat}, warm page cache for both.", "",
+             "| scenario | stored ckpt / torch.save | sync save ckpt / torch.save "
+             "| async blocks / torch.save | async durable / torch.save "
+             "| load ckpt / torch.load | binding: Python save / `ckpt import` | bit-exact |",
+             "|---|---|---|---|---|---|---|---|"]
+    for sc, r in results.items():
+        ts = med(r["save"]["torch.save"][1:])
+        lines.append("| {} | {:.2f} ({:.0f} / {:.0f} MiB) | {:.2f} ({:.3f} / {:.3f} s) | "
+                     "{:.3f} ({:.4f} s) | {:.2f} ({:.3f} s) | {:.2f} ({:.3f} / {:.3f} s) | "
+                     "{:.2f} ({:.3f} / {:.3f} s) | {} |".format(
+                         sc, r["stored"]["ckpt"] / r["stored"]["torch.save"],
+                         r["stored"]["ckpt"] / 2**20, r["stored"]["torch.save"] / 2**20,
+                         med(r["save"]["ckpt"][1:]) / ts, med(r["save"]["ckpt"][1:]), ts,
+                         med(r["block"][1:]) / ts, med(r["block"][1:]),
+                         med(r["durable"][1:]) / ts, med(r["durable"][1:]),
+                         med(r["load"]["ckpt"]) / med(r["load"]["torch.load"]),
+                         med(r["load"]["ckpt"]), med(r["load"]["torch.load"]),
+                         med(r["save"]["ckpt-nohint"][1:]) / med(r["save"]["ckpt-cli"][1:]),
+                         med(r["save"]["ckpt-nohint"][1:]), med(r["save"]["ckpt-cli"][1:]),
+                         "yes" if r["ckpt_identical"] and r["torch_identical"] else "NO"))
+    return "\n".join(lines) + "\n"
+
+
+def machine_info(work):
+    cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo")
+                if ln.startswith("model name")), platform.processor())
+    ram = next(int(ln.split()[1]) for ln in open("/proc/meminfo") if ln.startswith("MemTotal"))
+    fs = subprocess.run(["df", "-PT", str(work)], capture_output=True, text=True).stdout
+    fs = fs.splitlines()[1].split()[1]
+    osname = next((ln.split("=", 1)[1].strip().strip('"') for ln in open("/etc/os-release")
+                   if ln.startswith("PRETTY_NAME")), "unknown")
+    return {"cpu": cpu, "cores": os.cpu_count(), "ram_gib": ram / 2**20, "fs": fs,
+            "os": osname, "kernel": platform.release(), "loadavg": open("/proc/loadavg").read()}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size-mb", type=float, default=200)
+    ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--scenarios", default=",".join(SCENARIOS))
+    ap.add_argument("--gen", default="build/bench/gen/ckpt_bench_gen")
+    ap.add_argument("--ckpt", default="build/tools/ckpt")
+    ap.add_argument("--out", default=None, help="work directory (default: a temporary one)")
+    ap.add_argument("--repeat", type=int, default=3, help="loads of checkpoint 6 per tool")
+    ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--results", default="bench/results/torch-latest")
+    args = ap.parse_args()
+    work = Path(args.out or tempfile.mkdtemp(prefix="ckpt-torch-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        scenarios = args.scenarios.split(",")
+        subprocess.run([args.gen, "--out", str(work / "data"), "--size-mb", str(args.size_mb),
+                        "--scale", str(args.scale), "--scenarios", ",".join(scenarios)],
+                       check=True, capture_output=True)
+        machine = machine_info(work)
+        results = {}
+        for sc in scenarios:
+            files = [work / "data" / sc / f"ckpt-{k}.safetensors" for k in range(1, 7)]
+            results[sc] = run_scenario(sc, files, work, args)
+            print(f"{sc}: done", file=sys.stderr)
+        machine["loadavg_end"] = open("/proc/loadavg").read()
+        md = report(results, machine, args)
+        print(md)
+        Path(args.results + ".md").write_text(md)
+        Path(args.results + ".json").write_text(json.dumps(
+            {"machine": machine, "args": vars(args), "results": results}, indent=1))
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
