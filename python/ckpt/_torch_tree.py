@@ -47,6 +47,7 @@ for _attr in ("float8_e5m2", "float8_e4m3fn"):
         _VIEW_AS[getattr(torch, _attr)] = torch.int8
 
 _TORCH_DTYPE_BY_NAME = {str(d).replace("torch.", ""): d for d in _TORCH_TO_CKPT}
+_TORCH_DTYPE_BY_CKPT = {c: d for d, c in _TORCH_TO_CKPT.items()}
 _NUMPY_KINDS = {"b", "i", "u", "f"}
 _CKPT_OF_NUMPY = {np.dtype(n): c for c, n in (
     ("BOOL", "bool"), ("U8", "uint8"), ("I8", "int8"), ("I16", "int16"), ("U16", "uint16"),
@@ -60,6 +61,27 @@ def torch_dtype(name: str) -> torch.dtype:
     if d is None:
         raise ValueError(f"this torch build has no dtype {name!r}")
     return d
+
+
+def torch_dtype_of_ckpt(name: str) -> Optional[torch.dtype]:
+    """The torch dtype of a ckpt dtype name ("BF16"), None if this torch lacks it."""
+    return _TORCH_DTYPE_BY_CKPT.get(name)
+
+
+def tensor_from_array(a: np.ndarray, dtype: torch.dtype, map_location: Optional[Any]
+                      ) -> torch.Tensor:
+    """A loaded entry as a tensor of ``dtype`` on ``map_location``, sharing
+    the array's memory on the CPU. Arrays of types NumPy lacks arrive as raw
+    unsigned integers: they are reinterpreted as the carrier integer type,
+    then as ``dtype``, without a copy."""
+    carrier = _VIEW_AS.get(dtype)
+    if carrier is None:
+        t = torch.from_numpy(a)
+    else:
+        t = torch.from_numpy(a.view(np.int16 if carrier is torch.int16 else np.int8)).view(dtype)
+    if map_location is not None and str(map_location) != "cpu":
+        t = t.to(map_location)
+    return t
 
 
 def _describe_path(path: Tuple[Any, ...]) -> str:
@@ -124,9 +146,7 @@ class _Encoder:
 
     def node(self, x: Any, path: Tuple) -> Any:
         t = type(x)
-        if x is None or t is bool or t is str:
-            return x
-        if t is int:
+        if x is None or t in (bool, str, int):
             return x
         if t is float:
             return x if math.isfinite(x) else {"float": repr(x)}
@@ -313,19 +333,8 @@ class _Decoder:
         t = self.tensors.get(name)
         if t is not None:
             return t
-        dtype = torch_dtype(n["dtype"])
-        a = self.entry(name)
-        carrier = _VIEW_AS.get(dtype, dtype)
-        # Arrays of types NumPy lacks arrive as raw unsigned bytes; reinterpret
-        # as the carrier integer type, then as the real dtype (no copy).
-        if carrier is not dtype:
-            a = a.view(np.int16 if carrier is torch.int16 else np.int8)
-        t = torch.from_numpy(a)
-        if carrier is not dtype:
-            t = t.view(dtype)
+        t = tensor_from_array(self.entry(name), torch_dtype(n["dtype"]), self.map_location)
         t = t.reshape(n["shape"])
-        if self.map_location is not None and str(self.map_location) != "cpu":
-            t = t.to(self.map_location)
         if n.get("requires_grad"):
             t.requires_grad_(True)
         self.tensors[name] = t

@@ -22,7 +22,14 @@ import torch
 
 from ._errors import NotFoundError
 from ._store import SaveHandle, Store
-from ._torch_tree import STRUCTURE_BLOB, flatten, storage_key, torch_dtype, unflatten
+from ._torch_tree import (
+    STRUCTURE_BLOB,
+    flatten,
+    storage_key,
+    tensor_from_array,
+    torch_dtype_of_ckpt,
+    unflatten,
+)
 from ._types import CheckpointInfo, RetentionPolicy
 
 __all__ = ["CheckpointManager", "STRUCTURE_BLOB", "frozen_parameters", "load", "save"]
@@ -100,26 +107,11 @@ def frozen_parameters(module: torch.nn.Module) -> list:
 
 
 def _flat_state(ck: Any, map_location: Any) -> dict:
-    from ._torch_tree import _VIEW_AS  # noqa: PLC0415 (shared table)
-
-    names = {"BOOL": "bool", "U8": "uint8", "I8": "int8", "I16": "int16", "U16": "uint16",
-             "F16": "float16", "BF16": "bfloat16", "I32": "int32", "U32": "uint32",
-             "F32": "float32", "F64": "float64", "I64": "int64", "U64": "uint64",
-             "F8_E5M2": "float8_e5m2", "F8_E4M3": "float8_e4m3fn"}
     out: dict = {}
     for name, array in ck.items():
-        try:
-            dtype = torch_dtype(names[ck.dtypes[name]])
-        except (KeyError, ValueError):
-            out[name] = array  # no such torch dtype here: the NumPy array
-            continue
-        carrier = _VIEW_AS.get(dtype)
-        if carrier is not None:
-            signed = "int16" if carrier is torch.int16 else "int8"
-            t = torch.from_numpy(array.view(signed)).view(dtype)
-        else:
-            t = torch.from_numpy(array)
-        out[name] = t if str(map_location) == "cpu" else t.to(map_location)
+        dtype = torch_dtype_of_ckpt(ck.dtypes[name])
+        # A dtype this torch lacks (torch 1.13 has no U16..U64): the NumPy array.
+        out[name] = array if dtype is None else tensor_from_array(array, dtype, map_location)
     out.update(ck.blobs)
     return out
 
