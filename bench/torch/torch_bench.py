@@ -13,10 +13,12 @@ one after another, by
   ckpt-cli    `ckpt import` of the same data as a safetensors file (the C++
               path, for the binding's overhead)
 
-then checkpoint 6 is loaded back by each (ckpt.torch.load / torch.load,
-tools taking turns) and checked bit-exact. Reports bytes on disk after all 6
-(du -sb), the median of saves 2..6 and the median load, as ratios to
-torch.save in the same run. Run through bench/torch/run_torch_bench.sh.
+then checkpoint 6 is loaded back by each (ckpt.torch.load / torch.load),
+each load in a fresh process as a resumed job does it (only the call is
+timed, with the minor page faults it took), tools taking turns, and checked
+bit-exact once. Reports bytes on disk after all 6 (du -sb), the median of
+saves 2..6 and the median load, as ratios to torch.save in the same run. Run
+through bench/torch/run_torch_bench.sh.
 """
 
 import argparse
@@ -126,6 +128,29 @@ def flat_bytes(state):
     return b"".join(out)
 
 
+# Run by a fresh interpreter: times one load of checkpoint 6 and prints
+# {"seconds", "minflt"}. A fresh process is what a resumed job loads in; in a
+# long-lived one the allocator may hand back pages freed earlier, already
+# faulted in, which favours whichever tool happens to get them.
+LOAD_ONCE = '''
+import json, resource, sys, time
+import torch, ckpt, ckpt.torch as ct
+tool, where = sys.argv[1], sys.argv[2]
+store = ckpt.Store(where, read_only=True) if tool == "ckpt" else None
+f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+t0 = time.perf_counter()
+back = ct.load(store, "bench@6") if store else torch.load(where)
+t = time.perf_counter() - t0
+print(json.dumps({"seconds": t, "minflt": resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0}))
+'''
+
+
+def load_in_fresh_process(tool, where):
+    out = subprocess.run([sys.executable, "-P", "-c", LOAD_ONCE, tool, str(where)], check=True,
+                         capture_output=True, text=True).stdout
+    return json.loads(out.splitlines()[-1])
+
+
 def run_scenario(sc, files, work, args):
     states = [as_state_dict(read_safetensors(f), k + 1) for k, f in enumerate(files)]
     logical = sum(t.numel() * t.element_size() for t in states[-1]["model"].values()) + sum(
@@ -170,21 +195,19 @@ def run_scenario(sc, files, work, args):
     s_sync.close()
     s_async.close()
     r["stored"] = {k: du(p) for k, p in d.items()}
-    # Load checkpoint 6, tools taking turns; check bit-exact once.
-    expect = flat_bytes(states[-1])
+    # Load checkpoint 6 in fresh processes, tools taking turns; check bit-exact once.
     r["load"] = {"ckpt": [], "torch.load": []}
-    with ckpt.Store(str(d["ckpt"] / "store"), read_only=True) as s:
-        for rep in range(args.repeat):
-            t, back = timed(lambda: ct.load(s, "bench@6"))
-            r["load"]["ckpt"].append(t)
-            if rep == 0:
-                r["ckpt_identical"] = flat_bytes(back) == expect
-            del back
-            t, back = timed(lambda: torch.load(d["torch.save"] / "ckpt-6.pt"))
-            r["load"]["torch.load"].append(t)
-            if rep == 0:
-                r["torch_identical"] = flat_bytes(back) == expect
-            del back
+    r["load_minflt"] = {"ckpt": [], "torch.load": []}
+    where = {"ckpt": d["ckpt"] / "store", "torch.load": d["torch.save"] / "ckpt-6.pt"}
+    for rep in range(args.repeat):
+        for tool in ("ckpt", "torch.load"):
+            once = load_in_fresh_process("ckpt" if tool == "ckpt" else "torch", where[tool])
+            r["load"][tool].append(once["seconds"])
+            r["load_minflt"][tool].append(once["minflt"])
+    expect = flat_bytes(states[-1])
+    with ckpt.Store(str(where["ckpt"]), read_only=True) as s:
+        r["ckpt_identical"] = flat_bytes(ct.load(s, "bench@6")) == expect
+    r["torch_identical"] = flat_bytes(torch.load(where["torch.load"])) == expect
     del states
     return r
 
@@ -199,15 +222,16 @@ def report(results, machine, args):
              f"torch {torch.__version__}, NumPy {np.__version__}.",
              f"Data: bench/gen, {args.size_mb * args.scale:.0f} MB per checkpoint, 6 checkpoints "
              f"per scenario, as state dicts in memory. Saves: median of 2..6; load of "
-             f"checkpoint 6: median of {args.repeat}, warm page cache for both.", "",
+             f"checkpoint 6: median of {args.repeat}, each in a fresh process (only the call "
+             f"timed), warm page cache for both.", "",
              "| scenario | stored ckpt / torch.save | sync save ckpt / torch.save "
              "| async blocks / torch.save | async durable / torch.save "
-             "| load ckpt / torch.load | binding: Python save / `ckpt import` | bit-exact |",
+             "| load ckpt / torch.load (s; page faults) | binding: Python save / `ckpt import` | bit-exact |",
              "|---|---|---|---|---|---|---|---|"]
     for sc, r in results.items():
         ts = med(r["save"]["torch.save"][1:])
         lines.append("| {} | {:.2f} ({:.0f} / {:.0f} MiB) | {:.2f} ({:.3f} / {:.3f} s) | "
-                     "{:.3f} ({:.4f} s) | {:.2f} ({:.3f} s) | {:.2f} ({:.3f} / {:.3f} s) | "
+                     "{:.3f} ({:.4f} s) | {:.2f} ({:.3f} s) | {:.2f} ({:.3f} / {:.3f} s; {:.1f}k / {:.1f}k) | "
                      "{:.2f} ({:.3f} / {:.3f} s) | {} |".format(
                          sc, r["stored"]["ckpt"] / r["stored"]["torch.save"],
                          r["stored"]["ckpt"] / 2**20, r["stored"]["torch.save"] / 2**20,
@@ -216,6 +240,8 @@ def report(results, machine, args):
                          med(r["durable"][1:]) / ts, med(r["durable"][1:]),
                          med(r["load"]["ckpt"]) / med(r["load"]["torch.load"]),
                          med(r["load"]["ckpt"]), med(r["load"]["torch.load"]),
+                         med(r["load_minflt"]["ckpt"]) / 1e3,
+                         med(r["load_minflt"]["torch.load"]) / 1e3,
                          med(r["save"]["ckpt-nohint"][1:]) / med(r["save"]["ckpt-cli"][1:]),
                          med(r["save"]["ckpt-nohint"][1:]), med(r["save"]["ckpt-cli"][1:]),
                          "yes" if r["ckpt_identical"] and r["torch_identical"] else "NO"))
@@ -242,7 +268,7 @@ def main():
     ap.add_argument("--gen", default="build/bench/gen/ckpt_bench_gen")
     ap.add_argument("--ckpt", default="build/tools/ckpt")
     ap.add_argument("--out", default=None, help="work directory (default: a temporary one)")
-    ap.add_argument("--repeat", type=int, default=3, help="loads of checkpoint 6 per tool")
+    ap.add_argument("--repeat", type=int, default=5, help="loads of checkpoint 6 per tool")
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--results", default="bench/results/torch-latest")
     args = ap.parse_args()

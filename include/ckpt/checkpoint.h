@@ -36,6 +36,19 @@ struct TensorView {
   // must be written again (with null data, or in SaveAsync, which does not
   // stage hinted tensors, that save fails with kAborted instead).
   bool unchanged_since_parent = false;
+
+  // Sharded saves (SaveRequest::world_size > 1) only. A piece of a global
+  // tensor: `shape` and `data` are the box this rank holds, at `offsets` in
+  // a tensor of `global_shape` (all three of the same rank, the box inside).
+  // Several pieces of one tensor (same name) may come from one rank or
+  // many; they must not overlap. Empty: the whole tensor; a whole tensor
+  // saved by several ranks must be the same bytes on each (replicated) and
+  // is stored once.
+  std::vector<int64_t> global_shape;
+  std::vector<int64_t> offsets;
+  // Private to this rank (its RNG state, its data-loader position): stored
+  // per rank, read back as "rank<R>/<name>" (see Store::LoadBox, Load).
+  bool rank_local = false;
 };
 
 // An opaque byte string in the caller's memory, stored and returned verbatim.
@@ -43,6 +56,8 @@ struct BlobView {
   std::string name;
   const void* data = nullptr;
   size_t size = 0;
+  // Sharded saves: private to this rank, as TensorView::rank_local.
+  bool rank_local = false;
 };
 
 // Metadata of a checkpoint, chosen by the caller.
@@ -62,6 +77,15 @@ struct SaveRequest {
   CheckpointMeta meta;
   // The parent checkpoint's ref; empty means the run's latest checkpoint, if any.
   std::string parent;
+  // A sharded checkpoint: this request is the shard of rank `rank` of
+  // `world_size` writers of run@step, each a separate Save, from any
+  // process of any host sharing the store. The checkpoint becomes visible,
+  // whole, when the last of the world_size shards is saved (whichever that
+  // is); until then no reader, listing or gc sees it. The checkpoint's
+  // metadata and parent are rank 0's. See docs/design.md, "Sharded
+  // checkpoints".
+  uint32_t rank = 0;
+  uint32_t world_size = 1;
 };
 
 // A tensor held in memory, as returned by Store::Load.

@@ -31,6 +31,14 @@ namespace ckpt {
 using PieceSink =
     std::function<Status(size_t entry, uint64_t offset, const void* data, size_t length)>;
 
+// Where ReadEntries puts entry `name`: `size` bytes at `dst`, which must
+// equal the entry's byte length.
+struct EntryBuffer {
+  std::string name;
+  void* dst = nullptr;
+  size_t size = 0;
+};
+
 class CKPT_EXPORT CheckpointReader {
  public:
   virtual ~CheckpointReader() = default;
@@ -47,6 +55,21 @@ class CKPT_EXPORT CheckpointReader {
   // chunks that overlap. Errors: as ReadEntry.
   virtual Status ReadRange(const std::string& name, uint64_t offset, uint64_t length,
                            void* dst) = 0;
+
+  // Reads the box at `offsets` of `shape` of tensor `name` into `dst`; see
+  // Store::LoadBox.
+  virtual Status ReadBox(const std::string& name, const std::vector<int64_t>& offsets,
+                         const std::vector<int64_t>& shape, void* dst, size_t dst_size) = 0;
+
+  // Reads whole entries into the caller's memory in one parallel pass on the
+  // store's threads: each chunk is decoded straight into its place and its
+  // hash checked there, so no byte is copied after decoding (the fastest way
+  // to load a checkpoint into memory the caller owns). Checks every size
+  // before reading anything. Stops at the first error; the buffers then hold
+  // an unspecified mix of read and unread bytes. options.progress counts the
+  // bytes of all entries together. Errors: as ReadEntry.
+  virtual Status ReadEntries(const std::vector<EntryBuffer>& buffers,
+                             const LoadOptions& options = {}) = 0;
 
   // Reads the whole entries `names` on the store's threads and passes each
   // piece (a chunk) to `sink` as soon as its hash is checked: from several

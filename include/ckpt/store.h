@@ -176,6 +176,15 @@ class CKPT_EXPORT Store {
   // if the range passes the end; otherwise as Load.
   virtual Status LoadRange(const std::string& ref, const std::string& name, uint64_t offset,
                            uint64_t length, void* dst) = 0;
+  // Loads the box at `offsets` of `shape` of tensor `name` of `ref` into
+  // `dst` (row-major in the box's shape, `dst_size` bytes), decoding only
+  // the chunks that overlap it: how a job of another world size reads its
+  // own shard of a sharded checkpoint. Works on any tensor, sharded or not.
+  // Errors: kInvalidArgument for a box outside the tensor, a wrong size or
+  // a blob; kNotFound for a region no piece covers; otherwise as Load.
+  virtual Status LoadBox(const std::string& ref, const std::string& name,
+                         const std::vector<int64_t>& offsets, const std::vector<int64_t>& shape,
+                         void* dst, size_t dst_size) = 0;
 
   // Lists all runs, sorted by name.
   virtual Result<std::vector<RunInfo>> ListRuns() = 0;

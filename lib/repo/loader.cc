@@ -16,12 +16,6 @@ namespace ckpt::internal {
 
 namespace {
 
-// `s`, naming the checkpoint and the entry that a read of theirs failed in.
-Status InEntry(const Status& s, const ResolvedCheckpoint& c, const ManifestEntry& entry) {
-  return s.WithContext("checkpoint " + c.Label() + ", " + (entry.is_blob ? "blob '" : "tensor '") +
-                       entry.name + "'");
-}
-
 Result<ChunkLocation> Locate(Index& index, const Digest& digest, uint64_t raw_length) {
   const std::string what = "chunk " + digest.ShortHex();
   CKPT_ASSIGN_OR_RETURN(auto found, index.FindChunk(digest));
@@ -95,35 +89,96 @@ Status ReadChunk(StoreContext& ctx, Index& index, const Digest& digest, uint64_t
   return Status::Corruption(where + ": hash mismatch");
 }
 
-Status ReadEntryRange(StoreContext& ctx, Index& view, const ResolvedCheckpoint& c,
-                      const ManifestEntry& entry, uint64_t offset, uint64_t length, uint8_t* dst) {
-  if (offset > entry.byte_length || length > entry.byte_length - offset)
-    return Status::InvalidArgument("range passes the end of '" + entry.name + "' (" +
-                                   std::to_string(entry.byte_length) + " bytes)");
-  if (length == 0) return Status::OK();
-  const uint64_t span = c.manifest.SpanOf(entry);
-  const uint64_t first = offset / span, last = (offset + length - 1) / span;
+namespace {
+
+// The read of one chunk of a part: chunk `chunk` of parts[part].
+struct ChunkJob {
+  size_t part;
+  uint64_t chunk;
+};
+
+// Runs of `runs` (sorted by src, disjoint) that overlap [begin, end).
+std::pair<size_t, size_t> RunsOverlapping(const std::vector<ByteRun>& runs, uint64_t begin,
+                                          uint64_t end) {
+  auto first = std::partition_point(runs.begin(), runs.end(),
+                                    [&](const ByteRun& r) { return r.src + r.length <= begin; });
+  auto last =
+      std::partition_point(first, runs.end(), [&](const ByteRun& r) { return r.src < end; });
+  return {static_cast<size_t>(first - runs.begin()), static_cast<size_t>(last - runs.begin())};
+}
+
+std::string PartLabel(const ManifestEntry& e) {
+  std::string label = e.is_blob ? "blob '" : "tensor '";
+  label += e.name + "'";
+  if (e.local_rank >= 0) label += " of rank " + std::to_string(e.local_rank);
+  if (e.is_piece()) label += ", piece " + BoxToString({e.offsets, e.shape});
+  return label;
+}
+
+}  // namespace
+
+Status ReadParts(StoreContext& ctx, Index& index, const ResolvedCheckpoint& c,
+                 const std::vector<PartRead>& parts, const std::vector<uint8_t*>& dsts,
+                 const PieceSink& sink, const ProgressFn& progress) {
+  std::vector<ChunkJob> jobs;
+  uint64_t total_bytes = 0;
+  for (size_t p = 0; p < parts.size(); ++p) {
+    const PartRead& part = parts[p];
+    if (part.runs.empty()) continue;
+    const uint64_t span = c.manifest.SpanOf(*part.entry);
+    const uint64_t begin = part.runs.front().src;
+    const uint64_t end = part.runs.back().src + part.runs.back().length;
+    for (uint64_t k = begin / span; k * span < end; ++k) {
+      const uint64_t chunk_begin = k * span;
+      auto [lo, hi] = RunsOverlapping(part.runs, chunk_begin, chunk_begin + span);
+      if (lo < hi) jobs.push_back({p, k});  // a box read skips chunks between its rows
+    }
+    for (const ByteRun& r : part.runs) total_bytes += r.length;
+  }
   std::mutex mu;
   Status first_error;
   std::atomic<bool> failed{false};
-  ctx.pool->ParallelFor(last - first + 1, [&](size_t k) {
+  uint64_t done = 0;
+  if (progress) progress(0, total_bytes);
+  ctx.pool->ParallelFor(jobs.size(), [&](size_t j) {
     if (failed) return;
-    uint64_t chunk = first + k;
-    uint64_t begin = chunk * span, chunk_len = ChunkLength(entry.byte_length, span, chunk);
-    uint64_t lo = std::max(begin, offset), hi = std::min(begin + chunk_len, offset + length);
+    const PartRead& part = parts[jobs[j].part];
+    const ManifestEntry& entry = *part.entry;
+    const uint64_t span = c.manifest.SpanOf(entry), chunk = jobs[j].chunk;
+    const uint64_t begin = chunk * span, length = ChunkLength(entry.byte_length, span, chunk);
+    auto [lo, hi] = RunsOverlapping(part.runs, begin, begin + length);
+    const ByteRun& only = part.runs[lo];
+    uint64_t delivered = 0;
     Status s;
-    if (lo == begin && hi == begin + chunk_len) {
-      // Whole chunk inside the range: decode straight into the caller's buffer.
-      s = ReadChunk(ctx, view, entry.chunks[chunk], chunk_len, dst + (begin - offset));
+    if (!sink && hi == lo + 1 && only.src <= begin && only.src + only.length >= begin + length) {
+      // The whole chunk lands in one place: decode it straight there.
+      s = ReadChunk(ctx, index, entry.chunks[chunk], length,
+                    dsts[part.target] + only.dst + (begin - only.src));
+      delivered = length;
     } else {
-      std::vector<uint8_t> tmp(chunk_len);
-      s = ReadChunk(ctx, view, entry.chunks[chunk], chunk_len, tmp.data());
-      if (s.ok()) std::memcpy(dst + (lo - offset), tmp.data() + (lo - begin), hi - lo);
+      thread_local std::vector<uint8_t> buffer;  // kept: no faults per chunk
+      if (buffer.size() < length) buffer.resize(length);
+      s = ReadChunk(ctx, index, entry.chunks[chunk], length, buffer.data());
+      for (size_t r = lo; s.ok() && r < hi; ++r) {
+        const ByteRun& run = part.runs[r];
+        const uint64_t from = std::max(run.src, begin);
+        const uint64_t to = std::min(run.src + run.length, begin + length);
+        const uint64_t dst = run.dst + (from - run.src);
+        if (sink)
+          s = sink(part.target, dst, buffer.data() + (from - begin), to - from);
+        else
+          std::memcpy(dsts[part.target] + dst, buffer.data() + (from - begin), to - from);
+        delivered += to - from;
+      }
     }
+    std::lock_guard<std::mutex> lock(mu);
     if (!s.ok()) {
-      std::lock_guard<std::mutex> lock(mu);
-      if (first_error.ok()) first_error = InEntry(s, c, entry);
+      if (first_error.ok())
+        first_error = s.WithContext("checkpoint " + c.Label() + ", " + PartLabel(entry));
       failed = true;
+    } else if (progress) {
+      done += delivered;
+      progress(done, total_bytes);
     }
   });
   return first_error;
@@ -131,67 +186,78 @@ Status ReadEntryRange(StoreContext& ctx, Index& view, const ResolvedCheckpoint& 
 
 namespace {
 
-// Runs read(i, chunk, begin, length) for every chunk of every entries[i] on
-// the pool: `begin` and `length` locate the chunk in its entry. The chunks
-// are numbered over all entries, so each thread takes the next chunk of any
-// entry and none waits at the end of an entry for the others. Returns the
-// first error, with the checkpoint and entry; after one, no chunk starts.
-Status ForEachChunk(StoreContext& ctx, const ResolvedCheckpoint& c,
-                    const std::vector<const ManifestEntry*>& entries, const ProgressFn& progress,
-                    const std::function<Status(size_t, uint64_t, uint64_t, uint64_t)>& read) {
-  std::vector<uint64_t> first_chunk(entries.size() + 1, 0);  // chunks before entries[i]
-  uint64_t total_bytes = 0;
-  for (size_t i = 0; i < entries.size(); ++i) {
-    first_chunk[i + 1] = first_chunk[i] + entries[i]->chunks.size();
-    total_bytes += entries[i]->byte_length;
-  }
-  std::mutex mu;
-  Status first_error;
-  std::atomic<bool> failed{false};
-  uint64_t done = 0;
-  if (progress) progress(0, total_bytes);
-  ctx.pool->ParallelFor(first_chunk.back(), [&](size_t k) {
-    if (failed) return;
-    const size_t i = static_cast<size_t>(
-        std::upper_bound(first_chunk.begin(), first_chunk.end(), k) - first_chunk.begin() - 1);
-    const ManifestEntry& entry = *entries[i];
-    const uint64_t chunk = k - first_chunk[i], span = c.manifest.SpanOf(entry);
-    const uint64_t length = ChunkLength(entry.byte_length, span, chunk);
-    Status s = read(i, chunk, chunk * span, length);
-    std::lock_guard<std::mutex> lock(mu);
-    if (!s.ok()) {
-      if (first_error.ok()) first_error = InEntry(s, c, entry);
-      failed = true;
-    } else if (progress) {
-      done += length;
-      progress(done, total_bytes);
-    }
-  });
-  return first_error;
+Box WholeBox(const std::vector<int64_t>& shape) {
+  return {std::vector<int64_t>(shape.size(), 0), shape};
+}
+
+Box BoxOfPart(const ManifestEntry& e) {
+  return e.is_piece() ? Box{e.offsets, e.shape} : WholeBox(e.shape);
+}
+
+std::string RegionError(const EntryView& v, const std::string& region) {
+  return "region " + region + " of '" + v.name + "' is not covered by any piece";
 }
 
 }  // namespace
 
-Status ReadEntries(StoreContext& ctx, Index& index, const ResolvedCheckpoint& c,
-                   const std::vector<const ManifestEntry*>& entries,
-                   const std::vector<uint8_t*>& dsts, const ProgressFn& progress) {
-  return ForEachChunk(
-      ctx, c, entries, progress, [&](size_t i, uint64_t chunk, uint64_t begin, uint64_t length) {
-        return ReadChunk(ctx, index, entries[i]->chunks[chunk], length, dsts[i] + begin);
-      });
+Status AddViewRead(const Manifest& m, const EntryView& v, size_t target,
+                   std::vector<PartRead>* out) {
+  if (!v.pieced) {
+    const ManifestEntry& e = m.entries[v.parts.front()];
+    if (e.byte_length) out->push_back({&e, target, {{0, 0, e.byte_length}}});
+    return Status::OK();
+  }
+  return AddBoxRead(m, v, WholeBox(v.shape), target, out);
 }
 
-Status StreamEntries(StoreContext& ctx, Index& index, const ResolvedCheckpoint& c,
-                     const std::vector<const ManifestEntry*>& entries, const PieceSink& sink,
-                     const ProgressFn& progress) {
-  return ForEachChunk(
-      ctx, c, entries, progress, [&](size_t i, uint64_t chunk, uint64_t begin, uint64_t length) {
-        thread_local std::vector<uint8_t> buffer;  // kept: no faults per chunk
-        if (buffer.size() < length) buffer.resize(length);
-        CKPT_RETURN_IF_ERROR(
-            ReadChunk(ctx, index, entries[i]->chunks[chunk], length, buffer.data()));
-        return sink(i, begin, buffer.data(), length);
-      });
+Status AddBoxRead(const Manifest& m, const EntryView& v, const Box& region, size_t target,
+                  std::vector<PartRead>* out) {
+  if (v.is_blob) return Status::InvalidArgument("'" + v.name + "' is a blob, not a tensor");
+  std::string why;
+  if (!BoxInside(region, v.shape, &why))
+    return Status::InvalidArgument("tensor '" + v.name + "': " + why);
+  const uint64_t elem = DTypeSize(v.dtype);
+  uint64_t covered = 0;
+  for (size_t i : v.parts) {
+    const ManifestEntry& e = m.entries[i];
+    std::vector<ByteRun> runs = SharedRuns(BoxOfPart(e), region, elem);
+    if (runs.empty()) continue;
+    for (const ByteRun& r : runs) covered += r.length;
+    out->push_back({&e, target, std::move(runs)});
+  }
+  if (covered != *ElementCount(region.shape) * elem)
+    return Status::NotFound(RegionError(v, BoxToString(region)));
+  return Status::OK();
+}
+
+Status AddRangeRead(const Manifest& m, const EntryView& v, uint64_t offset, uint64_t length,
+                    size_t target, std::vector<PartRead>* out) {
+  if (offset > v.byte_length || length > v.byte_length - offset)
+    return Status::InvalidArgument("range passes the end of '" + v.name + "' (" +
+                                   std::to_string(v.byte_length) + " bytes)");
+  if (length == 0) return Status::OK();
+  if (!v.pieced) {
+    out->push_back({&m.entries[v.parts.front()], target, {{offset, 0, length}}});
+    return Status::OK();
+  }
+  // The pieces' runs into the whole tensor, clipped to the range.
+  const uint64_t end = offset + length;
+  uint64_t covered = 0;
+  for (size_t i : v.parts) {
+    const ManifestEntry& e = m.entries[i];
+    PartRead part{&e, target, {}};
+    for (const ByteRun& r : SharedRuns(BoxOfPart(e), WholeBox(v.shape), DTypeSize(v.dtype))) {
+      const uint64_t lo = std::max(r.dst, offset), hi = std::min(r.dst + r.length, end);
+      if (lo >= hi) continue;
+      part.runs.push_back({r.src + (lo - r.dst), lo - offset, hi - lo});
+      covered += hi - lo;
+    }
+    if (!part.runs.empty()) out->push_back(std::move(part));
+  }
+  if (covered != length)
+    return Status::NotFound(
+        RegionError(v, "bytes " + std::to_string(offset) + ".." + std::to_string(end)));
+  return Status::OK();
 }
 
 }  // namespace ckpt::internal

@@ -2,6 +2,9 @@
 // read, decode, SHA-256 check, copy into the caller's buffer (invariant 3).
 #pragma once
 
+#include "ckpt/checkpoint_reader.h"
+#include "manifest/box.h"
+#include "manifest/entry_view.h"
 #include "repo/store_context.h"
 
 namespace ckpt::internal {
@@ -23,21 +26,37 @@ enum class ChunkCheck {
 Status ReadChunk(StoreContext& ctx, Index& index, const Digest& digest, uint64_t raw_length,
                  uint8_t* dst, ChunkCheck check = ChunkCheck::kHash);
 
-// Reads bytes [offset, offset+length) of `entry` of checkpoint `c` into dst.
-Status ReadEntryRange(StoreContext& ctx, Index& index, const ResolvedCheckpoint& c,
-                      const ManifestEntry& entry, uint64_t offset, uint64_t length, uint8_t* dst);
+// One stored entry's share of a read: its bytes runs[i].src.. land at
+// runs[i].dst.. of destination `target` (sorted by src, disjoint).
+struct PartRead {
+  const ManifestEntry* entry = nullptr;
+  size_t target = 0;
+  std::vector<ByteRun> runs;
+};
 
-// Reads the whole `entries` of checkpoint `c`, entries[i] into dsts[i], on
-// the pool: all chunks in one parallel loop, each decoded in place.
-// `progress` counts the bytes of all entries together.
-Status ReadEntries(StoreContext& ctx, Index& index, const ResolvedCheckpoint& c,
-                   const std::vector<const ManifestEntry*>& entries,
-                   const std::vector<uint8_t*>& dsts, const ProgressFn& progress);
+// The parts a read of all of `v` (an entry of `m`) needs, into `target`.
+// Errors: kNotFound if pieces leave part of a global tensor uncovered.
+Status AddViewRead(const Manifest& m, const EntryView& v, size_t target,
+                   std::vector<PartRead>* out);
+// The parts a read of box `region` of tensor `v` needs (the box row-major in
+// its own shape). Errors: kInvalidArgument for a blob or a box outside
+// the tensor, kNotFound for a region no piece covers.
+Status AddBoxRead(const Manifest& m, const EntryView& v, const Box& region, size_t target,
+                  std::vector<PartRead>* out);
+// The parts a read of bytes [offset, offset+length) of `v` needs.
+// Errors: kInvalidArgument past the end, kNotFound as AddViewRead.
+Status AddRangeRead(const Manifest& m, const EntryView& v, uint64_t offset, uint64_t length,
+                    size_t target, std::vector<PartRead>* out);
 
-// As ReadEntries, but each chunk is decoded into a buffer of its thread and
-// passed to `sink` once checked (see CheckpointReader::StreamEntries).
-Status StreamEntries(StoreContext& ctx, Index& index, const ResolvedCheckpoint& c,
-                     const std::vector<const ManifestEntry*>& entries, const PieceSink& sink,
-                     const ProgressFn& progress);
+// Reads `parts` of checkpoint `c` on the pool, all chunks in one parallel
+// loop, skipping chunks no run needs. Without `sink`, bytes go to
+// dsts[target] + dst; a chunk that lands whole in one place is decoded
+// there. With `sink`, each checked piece goes to sink(target, dst, ...)
+// from the thread that read it, and `dsts` is unused. `progress` counts
+// the bytes of all parts together. Returns the first error, with the
+// checkpoint and part; after one, no chunk starts.
+Status ReadParts(StoreContext& ctx, Index& index, const ResolvedCheckpoint& c,
+                 const std::vector<PartRead>& parts, const std::vector<uint8_t*>& dsts,
+                 const PieceSink& sink, const ProgressFn& progress);
 
 }  // namespace ckpt::internal

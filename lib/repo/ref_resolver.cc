@@ -1,7 +1,9 @@
 #include "repo/ref_resolver.h"
 
 #include <map>
+#include <set>
 
+#include "manifest/entry_view.h"
 #include "util/hex.h"
 
 namespace ckpt::internal {
@@ -118,8 +120,11 @@ CheckpointInfo MakeInfo(const ResolvedCheckpoint& c, std::vector<std::string> ta
   info.meta.attributes = m.attributes;
   info.meta.wall_time_ns = m.wall_time_ns;
   info.tags = std::move(tags);
+  info.world_size = m.world_size;
+  std::set<std::string_view> pieced;  // a global tensor in pieces counts once
   for (const auto& e : m.entries) {
-    (e.is_blob ? info.blob_count : info.tensor_count)++;
+    if (!e.is_piece() || pieced.insert(e.name).second)
+      (e.is_blob ? info.blob_count : info.tensor_count)++;
     info.logical_bytes += e.byte_length;
   }
   info.new_bytes = c.record.new_bytes;
@@ -128,18 +133,39 @@ CheckpointInfo MakeInfo(const ResolvedCheckpoint& c, std::vector<std::string> ta
   return info;
 }
 
-CheckpointDetail MakeDetail(const ResolvedCheckpoint& c, std::vector<std::string> tags) {
+namespace {
+
+std::vector<std::string> HexIds(const std::vector<Digest>& chunks) {
+  std::vector<std::string> out;
+  out.reserve(chunks.size());
+  for (const auto& d : chunks) out.push_back(d.Hex());
+  return out;
+}
+
+}  // namespace
+
+Result<CheckpointDetail> MakeDetail(const ResolvedCheckpoint& c, std::vector<std::string> tags) {
   CheckpointDetail detail;
   detail.info = MakeInfo(c, std::move(tags));
-  for (const auto& e : c.manifest.entries) {
+  CKPT_ASSIGN_OR_RETURN(auto views, ViewEntries(c.manifest));
+  for (const EntryView& v : views) {
     EntryInfo ei;
-    ei.name = e.name;
-    ei.is_blob = e.is_blob;
-    ei.dtype = e.dtype;
-    ei.shape = e.shape;
-    ei.byte_length = e.byte_length;
-    ei.chunk_count = static_cast<uint32_t>(e.chunks.size());
-    for (const auto& d : e.chunks) ei.chunk_ids.push_back(d.Hex());
+    ei.name = v.name;
+    ei.is_blob = v.is_blob;
+    ei.dtype = v.dtype;
+    ei.shape = v.shape;
+    ei.byte_length = v.byte_length;
+    ei.local_rank = v.local_rank;
+    for (size_t i : v.parts) {
+      const ManifestEntry& e = c.manifest.entries[i];
+      std::vector<std::string> ids = HexIds(e.chunks);
+      if (v.pieced)
+        ei.pieces.push_back({e.writer, e.offsets, e.shape, e.byte_length, ids});
+      else
+        ei.writer_rank = e.writer;
+      ei.chunk_ids.insert(ei.chunk_ids.end(), ids.begin(), ids.end());
+    }
+    ei.chunk_count = static_cast<uint32_t>(ei.chunk_ids.size());
     detail.entries.push_back(std::move(ei));
   }
   return detail;

@@ -22,6 +22,7 @@ Result<std::optional<Digest>> LatestOfRun(Index& index, const std::string& run);
 Result<std::multimap<std::string, std::string>> TagsById(Index& index);
 
 CheckpointInfo MakeInfo(const ResolvedCheckpoint& c, std::vector<std::string> tags);
-CheckpointDetail MakeDetail(const ResolvedCheckpoint& c, std::vector<std::string> tags);
+// Errors: kCorruption if the pieces of a sharded checkpoint do not fit.
+Result<CheckpointDetail> MakeDetail(const ResolvedCheckpoint& c, std::vector<std::string> tags);
 
 }  // namespace ckpt::internal

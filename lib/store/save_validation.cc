@@ -67,6 +67,11 @@ Status ValidateSaveRequest(const SaveRequest& r) {
   if (!IsValidName(r.run))
     return Status::InvalidArgument("run name '" + r.run +
                                    "' is invalid (use 1..128 of [A-Za-z0-9._-])");
+  // Sharded saves are not wired into the saver yet.
+  bool sharded = r.world_size != 1 || r.rank != 0;
+  for (const auto& t : r.tensors) sharded |= t.rank_local || !t.global_shape.empty();
+  for (const auto& b : r.blobs) sharded |= b.rank_local;
+  if (sharded) return Status::NotSupported("sharded saves are not supported yet");
   std::set<std::string> seen;
   for (const auto& t : r.tensors) {
     CKPT_RETURN_IF_ERROR(CheckEntryName(t.name, &seen));

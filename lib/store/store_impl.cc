@@ -115,22 +115,23 @@ Result<LoadedCheckpoint> StoreImpl::Load(const std::string& ref, const LoadOptio
   out.meta.attributes = c.manifest.attributes;
   out.meta.wall_time_ns = c.manifest.wall_time_ns;
   // Every buffer first, then one parallel read of all chunks.
-  std::vector<const ManifestEntry*> entries;
+  CKPT_ASSIGN_OR_RETURN(auto views, ViewEntries(c.manifest));
+  std::vector<PartRead> parts;
   std::vector<std::vector<uint8_t>> data;
   std::vector<uint8_t*> dsts;
-  data.reserve(c.manifest.entries.size());
-  for (const auto& e : c.manifest.entries) {
-    entries.push_back(&e);
-    data.emplace_back(e.byte_length);
+  data.reserve(views.size());
+  for (const EntryView& v : views) {
+    CKPT_RETURN_IF_ERROR(AddViewRead(c.manifest, v, dsts.size(), &parts));
+    data.emplace_back(v.byte_length);
     dsts.push_back(data.back().data());
   }
-  CKPT_RETURN_IF_ERROR(ReadEntries(*ctx_, *index, c, entries, dsts, options.progress));
-  for (size_t i = 0; i < entries.size(); ++i) {
-    const ManifestEntry& e = *entries[i];
-    if (e.is_blob)
-      out.blobs.push_back({e.name, std::move(data[i])});
+  CKPT_RETURN_IF_ERROR(ReadParts(*ctx_, *index, c, parts, dsts, nullptr, options.progress));
+  for (size_t i = 0; i < views.size(); ++i) {
+    const EntryView& v = views[i];
+    if (v.is_blob)
+      out.blobs.push_back({v.name, std::move(data[i])});
     else
-      out.tensors.push_back({e.name, e.dtype, e.shape, std::move(data[i])});
+      out.tensors.push_back({v.name, v.dtype, v.shape, std::move(data[i])});
   }
   return out;
 }
@@ -150,6 +151,13 @@ Status StoreImpl::LoadRange(const std::string& ref, const std::string& name, uin
                             uint64_t length, void* dst) {
   CKPT_ASSIGN_OR_RETURN(auto reader, CheckpointReaderImpl::Open(*ctx_, ref));
   return reader->ReadRange(name, offset, length, dst);
+}
+
+Status StoreImpl::LoadBox(const std::string& ref, const std::string& name,
+                          const std::vector<int64_t>& offsets, const std::vector<int64_t>& shape,
+                          void* dst, size_t dst_size) {
+  CKPT_ASSIGN_OR_RETURN(auto reader, CheckpointReaderImpl::Open(*ctx_, ref));
+  return reader->ReadBox(name, offsets, shape, dst, dst_size);
 }
 
 Result<std::vector<RunInfo>> StoreImpl::ListRuns() {

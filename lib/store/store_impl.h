@@ -27,6 +27,9 @@ class StoreImpl : public Store {
                    const LoadOptions& options) override;
   Status LoadRange(const std::string& ref, const std::string& name, uint64_t offset,
                    uint64_t length, void* dst) override;
+  Status LoadBox(const std::string& ref, const std::string& name,
+                 const std::vector<int64_t>& offsets, const std::vector<int64_t>& shape, void* dst,
+                 size_t dst_size) override;
   Result<std::vector<RunInfo>> ListRuns() override;
   Result<std::vector<CheckpointInfo>> ListCheckpoints(const std::string& run) override;
   Status Tag(const std::string& ref, const std::string& tag) override;

@@ -206,40 +206,34 @@ class PyStore {
     return Take(std::move(r));
   }
 
-  // Returns (info, entries, {name: array or bytes}); reads straight into
-  // freshly allocated arrays, with the GIL released.
+  // Returns (info, entries, {name: array or bytes}); decodes straight into
+  // freshly allocated arrays, all entries in one parallel pass, with the GIL
+  // released.
   py::tuple Load(const std::string& ref) {
     StorePtr s = Get();
     std::unique_ptr<CheckpointReader> reader = OpenReader(s, ref);
     const CheckpointDetail& detail = reader->detail();
     py::dict out;
-    std::vector<std::pair<const EntryInfo*, void*>> targets;
+    std::vector<EntryBuffer> buffers;
+    buffers.reserve(detail.entries.size());
     for (const EntryInfo& e : detail.entries) {
+      void* dst = nullptr;
       if (e.is_blob) {
         PyObject* raw = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(e.byte_length));
         if (!raw) throw py::error_already_set();
         auto b = py::reinterpret_steal<py::bytes>(raw);
-        targets.emplace_back(&e, PyBytes_AS_STRING(raw));
+        dst = PyBytes_AS_STRING(raw);
         out[py::str(e.name)] = b;
       } else {
         py::array a(NumpyDType(e.dtype), e.shape);
-        targets.emplace_back(&e, a.mutable_data());
+        dst = a.mutable_data();
         out[py::str(e.name)] = a;
       }
+      buffers.push_back({e.name, dst, static_cast<size_t>(e.byte_length)});
     }
-    // Every entry in one parallel stream; each verified piece lands at its
-    // place in its array.
-    std::vector<std::string> names;
-    names.reserve(targets.size());
-    for (auto& [e, dst] : targets) names.push_back(e->name);
     Status st = [&] {
       py::gil_scoped_release nogil;
-      return reader->StreamEntries(
-          names, [&](size_t entry, uint64_t offset, const void* data, size_t length) {
-            if (length)
-              std::memcpy(static_cast<char*>(targets[entry].second) + offset, data, length);
-            return Status::OK();
-          });
+      return reader->ReadEntries(buffers);
     }();
     Check(st);
     py::list entries;

@@ -288,7 +288,7 @@ TEST_CASE("format.md: manifest", "[unit][format]") {
   CHECK(DecodeManifest(golden.substr(0, golden.size() - 1), &decoded).code() == Code::kCorruption);
   // A newer manifest version is refused as such.
   std::string newer = golden;
-  newer[8] = 2;
+  newer[8] = 3;
   CHECK(DecodeManifest(newer, &decoded).code() == Code::kVersionMismatch);
 }
 
@@ -355,7 +355,7 @@ TEST_CASE("format.md: pack", "[unit][format]") {
   CHECK(CheckPackHeader(Flipped(golden, 0).substr(0, kPackHeaderSize)).code() == Code::kCorruption);
   // A newer pack version is refused as such.
   std::string newer = golden.substr(0, kPackHeaderSize);
-  newer[8] = 2;
+  newer[8] = 3;
   CHECK(CheckPackHeader(newer).code() == Code::kVersionMismatch);
   // The trailer must point exactly at the index.
   const std::string longer = golden.substr(0, 16) + std::string(1, '\0') + golden.substr(16);

@@ -131,7 +131,7 @@ TEST_CASE("trailing bytes after a manifest are corruption", "[unit][manifest]") 
 
 TEST_CASE("a manifest of a newer version is a version mismatch", "[unit][manifest]") {
   std::string bytes = EncodeManifest(Sample(true));
-  bytes[8] = static_cast<char>(ckpt::internal::kManifestVersion + 1);
+  bytes[8] = static_cast<char>(ckpt::internal::kShardedManifestVersion + 1);
   Manifest out;
   CHECK(DecodeManifest(bytes, &out).code() == Code::kVersionMismatch);
 }

@@ -1,5 +1,6 @@
-// CheckpointReader::StreamEntries and whole-checkpoint loads: every byte
-// once and bit-exact, errors of a read or of the sink stop the stream.
+// CheckpointReader::StreamEntries, ReadEntries and whole-checkpoint loads:
+// every byte once and bit-exact, errors of a read or of the sink stop the
+// stream, bad buffers are refused before anything is read.
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <mutex>
@@ -153,6 +154,47 @@ TEST_CASE("StreamEntries names the checkpoint and tensor of a damaged chunk", "[
       {"small", "big"}, [](size_t, uint64_t, const void*, size_t) { return Status::OK(); });
   CHECK(s.code() == Code::kCorruption);
   CHECK_THAT(s.message(), Catch::Contains("run@1") && Catch::Contains("'big'"));
+}
+
+TEST_CASE("ReadEntries decodes every entry into the caller's buffers", "[unit][store]") {
+  SavedContents saved;
+  const Contents& c = saved.c;
+  std::vector<uint8_t> big(c.big.size()), small(c.small.size()), rng(c.rng.size());
+  std::mutex mu;
+  uint64_t last = 0, total = 0;
+  LoadOptions options;
+  options.progress = [&](uint64_t done, uint64_t all) {
+    std::lock_guard<std::mutex> lock(mu);
+    last = done;
+    total = all;
+  };
+  Status s = saved.reader->ReadEntries({{"small", small.data(), small.size()},
+                                        {"empty", nullptr, 0},
+                                        {"big", big.data(), big.size()},
+                                        {"rng", rng.data(), rng.size()}},
+                                       options);
+  REQUIRE(s.ok());
+  CHECK(big == c.big);
+  CHECK(small == c.small);
+  CHECK(rng == c.rng);
+  CHECK(total == c.big.size() + c.small.size() + c.rng.size());
+  CHECK(last == total);
+}
+
+TEST_CASE("ReadEntries refuses a wrong size or an unknown name before reading", "[unit][store]") {
+  SavedContents saved;
+  const Contents& c = saved.c;
+  std::vector<uint8_t> small(c.small.size(), 0xAA), big(c.big.size() - 1, 0xAA);
+  Status s = saved.reader->ReadEntries(
+      {{"small", small.data(), small.size()}, {"big", big.data(), big.size()}});
+  CHECK(s.code() == Code::kInvalidArgument);
+  CHECK_THAT(s.message(), Catch::Contains("'big'"));
+  CHECK(std::all_of(small.begin(), small.end(), [](uint8_t b) { return b == 0xAA; }));
+  s = saved.reader->ReadEntries({{"small", small.data(), small.size()}, {"nope", nullptr, 0}});
+  CHECK(s.code() == Code::kNotFound);
+  CHECK(std::all_of(small.begin(), small.end(), [](uint8_t b) { return b == 0xAA; }));
+  s = saved.reader->ReadEntries({{"small", nullptr, small.size()}});
+  CHECK(s.code() == Code::kInvalidArgument);
 }
 
 TEST_CASE("Load reads every entry and reports progress over all of them", "[unit][store]") {
