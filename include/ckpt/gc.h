@@ -75,6 +75,9 @@ struct GcReport {
   uint64_t abandoned_writes_deleted = 0;
   uint64_t abandoned_bytes_deleted = 0;
   uint64_t packs_pending = 0;  // condemned packs still within the grace period
+  // Shards of sharded checkpoints that never completed, recorded longer
+  // than the grace period ago (dry run: would be); their chunks go with them.
+  uint64_t abandoned_shards_removed = 0;
   // Whether gc compacted the index to drop the entries it made dead (it
   // does when they are many, and no save is waiting for the store lock).
   bool index_compacted = false;

@@ -11,6 +11,7 @@
 #include "gc/sweeper.h"
 #include "repo/checkpoint_remover.h"
 #include "repo/index_sessions.h"
+#include "repo/pending_shards.h"
 #include "repo/policy_codec.h"
 #include "repo/ref_resolver.h"
 #include "util/clock.h"
@@ -170,6 +171,35 @@ Result<bool> CompactIfWorthIt(StoreContext& ctx, uint64_t dead_entries, uint64_t
   return true;
 }
 
+// Pending shards recorded more than `grace_ns` before `now`: their
+// checkpoint is not going to complete (a rank died, or the job gave up).
+Result<std::vector<std::string>> AbandonedShards(Index& index, int64_t grace_ns, int64_t now) {
+  std::vector<std::string> keys;
+  CKPT_RETURN_IF_ERROR(ForEachPendingShard(index, [&](PendingShard& p) {
+    if (now - p.record.recorded_at_ns > grace_ns) keys.push_back(p.key);
+    return Status::OK();
+  }));
+  return keys;
+}
+
+// Removes the abandoned shards; their chunks are then dead like any others.
+// Checked again in the session: a rank may have saved its shard anew.
+Status RemoveAbandonedShards(StoreContext& ctx, int64_t grace_ns, int64_t now, GcReport* report) {
+  std::vector<std::string> keys;
+  {
+    CKPT_ASSIGN_OR_RETURN(auto index, OpenReader(ctx, LockPriority::kBackground));
+    CKPT_ASSIGN_OR_RETURN(keys, AbandonedShards(*index, grace_ns, now));
+  }
+  if (keys.empty()) return Status::OK();
+  CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx, LockPriority::kBackground));
+  CKPT_ASSIGN_OR_RETURN(auto still, AbandonedShards(session.index(), grace_ns, now));
+  IndexBatch batch;
+  for (const auto& key : still) batch.Delete(key);
+  CKPT_RETURN_IF_ERROR(session.index().Commit(batch));
+  report->abandoned_shards_removed += still.size();
+  return session.Close();
+}
+
 // Records how long each step of one gc took, and reports each finished
 // step to the caller's progress function (steps done of `steps`).
 class StepTimer {
@@ -233,6 +263,9 @@ Result<GcReport> CollectGarbage(StoreContext& ctx, const GcOptions& options) {
       Digest id;
       if (!d.keep() && Digest::FromHex(d.checkpoint.id, &id)) removed.insert(id);
     }
+    CKPT_ASSIGN_OR_RETURN(auto abandoned,
+                          AbandonedShards(*index, options.grace_seconds * kNsPerSecond, now));
+    report.abandoned_shards_removed = abandoned.size();
     CKPT_RETURN_IF_ERROR(MarkLive(ctx, *index, &live, removed));
     CKPT_ASSIGN_OR_RETURN(auto sweep, CountDead(ctx, *index, live));
     report.checkpoints_removed = removed.size();
@@ -242,6 +275,9 @@ Result<GcReport> CollectGarbage(StoreContext& ctx, const GcOptions& options) {
     return report;
   }
   CKPT_RETURN_IF_ERROR(RemoveUnkept(ctx, &report));
+  CKPT_RETURN_IF_ERROR(
+      RemoveAbandonedShards(ctx, options.grace_seconds * kNsPerSecond, now, &report)
+          .WithContext("gc remove abandoned shards"));
   timer.Done("remove");
   SweepResult sweep;
   {

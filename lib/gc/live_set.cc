@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "repo/config.h"
+#include "repo/pending_shards.h"
 
 namespace ckpt::internal {
 
@@ -100,6 +101,15 @@ Status MarkLive(StoreContext& ctx, Index& index, LiveSet* live, const std::set<D
     return true;
   }));
   CKPT_RETURN_IF_ERROR(error);
+  // Shards of checkpoints still being written: their chunks are indexed and
+  // the checkpoint will name them.
+  CKPT_RETURN_IF_ERROR(ForEachPendingShard(index, [&](PendingShard& p) {
+                         if (!live->shards.emplace(p.key, p.record.recorded_at_ns).second)
+                           return Status::OK();
+                         for (const auto& e : p.shard.manifest.entries)
+                           fresh.insert(fresh.end(), e.chunks.begin(), e.chunks.end());
+                         return Status::OK();
+                       }).WithContext("gc mark"));
   // Live chunks, then their bases, then theirs: chains are at most
   // kMaxDeltaDepth long, so a damaged index cannot make this loop.
   for (int pass = 0; pass <= kMaxDeltaDepth + 1; ++pass) {

@@ -17,6 +17,10 @@ namespace ckpt::internal {
 struct LiveSet {
   std::vector<Digest> chunks;  // sorted, unique
   std::set<Digest> checkpoints;
+  // Pending shards of sharded checkpoints marked (key and record time): a
+  // rank's shard is live from its record until its checkpoint commits or
+  // gc removes it as abandoned.
+  std::set<std::pair<std::string, int64_t>> shards;
   // Where each live checkpoint's manifest copy sits.
   std::map<Digest, ChunkLocation> manifests;
   // Stored bytes of live chunks and manifest copies, by pack (hex id).
@@ -29,8 +33,9 @@ struct LiveSet {
 };
 
 // Marks every committed checkpoint not yet in live->checkpoints, except
-// those in `excluded` (the ones a dry run pretends are removed). Calling it
-// again later adds only the checkpoints committed in between.
+// those in `excluded` (the ones a dry run pretends are removed), and every
+// pending shard not yet in live->shards. Calling it again later adds only
+// the checkpoints and shards committed in between.
 Status MarkLive(StoreContext& ctx, Index& index, LiveSet* live,
                 const std::set<Digest>& excluded = {});
 

@@ -6,12 +6,11 @@
 #include "pack/pack_writer.h"
 #include "repo/index_sessions.h"
 #include "util/bytes.h"
+#include "util/clock.h"
 #include "util/hex.h"
 
 namespace ckpt::internal {
 namespace {
-
-constexpr int64_t kNsPerSecond = 1000000000;
 
 // Tombstones exist so that repair skips deleted manifests; once the pack
 // holding such a manifest is gone, its tombstone has nothing left to guard.

@@ -10,10 +10,12 @@
 #include <map>
 #include <numeric>
 
+#include "util/clock.h"
+
 namespace ckpt {
 namespace {
 
-constexpr int64_t kNsPerSecond = 1000000000;
+using internal::kNsPerSecond;
 
 int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 

@@ -29,6 +29,25 @@ bool ParseRunStepKey(std::string_view key, std::string* run, uint64_t* step) {
   return true;
 }
 
+std::string ShardPrefix(std::string_view run, uint64_t step) {
+  return "S" + RunStepKey(run, step).substr(1);
+}
+
+std::string ShardKey(std::string_view run, uint64_t step, uint32_t rank) {
+  std::string key = ShardPrefix(run, step);
+  for (int i = 3; i >= 0; --i) key.push_back(static_cast<char>(rank >> (8 * i)));
+  return key;
+}
+
+bool ParseShardKey(std::string_view key, std::string* run, uint64_t* step, uint32_t* rank) {
+  if (key.size() < 14 || key[0] != 'S') return false;
+  if (!ParseRunStepKey("R" + std::string(key.substr(1, key.size() - 5)), run, step)) return false;
+  *rank = 0;
+  for (size_t i = key.size() - 4; i < key.size(); ++i)
+    *rank = (*rank << 8) | static_cast<uint8_t>(key[i]);
+  return true;
+}
+
 std::string PackKey(const std::string& pack_id) {
   // Pack ids are made by PackWriter (32 hex digits); anything else is a bug.
   auto raw = HexDecode(pack_id);
@@ -96,6 +115,28 @@ Status DecodeCheckpointRecord(std::string_view bytes, CheckpointRecord* out) {
       !r.GetLengthPrefixed(&manifest) || !r.AtEnd())
     return Status::Corruption("index: malformed checkpoint record");
   CKPT_RETURN_IF_ERROR(DecodeChunkLocation(location, &out->manifest_location));
+  out->manifest = std::string(manifest);
+  return Status::OK();
+}
+
+std::string EncodeShardRecord(const ShardRecord& rec) {
+  std::string out;
+  PutFixed64(&out, static_cast<uint64_t>(rec.recorded_at_ns));
+  PutVarint(&out, rec.new_bytes);
+  PutVarint(&out, rec.new_raw_bytes);
+  PutVarint(&out, rec.shared_bytes);
+  PutLengthPrefixed(&out, rec.manifest);
+  return out;
+}
+
+Status DecodeShardRecord(std::string_view bytes, ShardRecord* out) {
+  ByteReader r(bytes);
+  uint64_t at;
+  std::string_view manifest;
+  if (!r.GetFixed64(&at) || !r.GetVarint(&out->new_bytes) || !r.GetVarint(&out->new_raw_bytes) ||
+      !r.GetVarint(&out->shared_bytes) || !r.GetLengthPrefixed(&manifest) || !r.AtEnd())
+    return Status::Corruption("index: malformed shard record");
+  out->recorded_at_ns = static_cast<int64_t>(at);
   out->manifest = std::string(manifest);
   return Status::OK();
 }

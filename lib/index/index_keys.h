@@ -15,6 +15,8 @@
 //                                      ids are tombstones to remove once that is durable;
 //                                      the key goes after a compaction has dropped every
 //                                      'C' entry into the pack)
+//   'S' run 0x00 step:fixed64-BE rank:fixed32-BE -> ShardRecord   (a shard of a sharded
+//                                      checkpoint that is not complete yet)
 //   'Y' run                         -> RetentionPolicy (run "" = the store-wide default)
 //   'g'                             -> gc generation:fixed64 (index/pack_lifecycle.h)
 // Values:
@@ -24,6 +26,8 @@
 //                       manifest_location:lstr (a ChunkLocation: where the manifest's
 //                       copy sits in a pack) manifest:lstr
 //   PackRecord       := size:varint entry_count:varint
+//   ShardRecord      := recorded_at_ns:fixed64 new_bytes:varint new_raw_bytes:varint
+//                       shared_bytes:varint manifest:lstr (the shard's own entries)
 #pragma once
 
 #include <cstdint>
@@ -57,6 +61,14 @@ struct CheckpointRecord {
   std::string manifest;  // encoded manifest
 };
 
+struct ShardRecord {
+  int64_t recorded_at_ns = 0;
+  uint64_t new_bytes = 0;
+  uint64_t new_raw_bytes = 0;
+  uint64_t shared_bytes = 0;
+  std::string manifest;  // encoded; its entries are the shard's
+};
+
 struct PackRecord {
   uint64_t size = 0;
   uint64_t entry_count = 0;
@@ -71,6 +83,7 @@ inline constexpr std::string_view kPackKeys = "P";
 inline constexpr std::string_view kCondemnedKeys = "D";
 inline constexpr std::string_view kGoneKeys = "G";
 inline constexpr std::string_view kPolicyKeys = "Y";
+inline constexpr std::string_view kShardKeys = "S";
 // Key of the gc generation (index/pack_lifecycle.h). Value: fixed64.
 inline constexpr std::string_view kGcGenerationKey = "g";
 
@@ -84,6 +97,11 @@ std::string PackKey(const std::string& pack_id);
 std::string CondemnedKey(const std::string& pack_id);
 std::string GoneKey(const std::string& pack_id);
 std::string PolicyKey(std::string_view run);
+// Prefix of the ShardKeys of run@step, and the key of one shard.
+std::string ShardPrefix(std::string_view run, uint64_t step);
+std::string ShardKey(std::string_view run, uint64_t step, uint32_t rank);
+// Splits a ShardKey; false if malformed.
+bool ParseShardKey(std::string_view key, std::string* run, uint64_t* step, uint32_t* rank);
 // Pack id (hex) of a 'P', 'D' or 'G' key.
 std::string PackIdOfKey(std::string_view key);
 // Splits a RunStepKey; false if malformed.
@@ -93,6 +111,8 @@ std::string EncodeChunkLocation(const ChunkLocation& loc);
 Status DecodeChunkLocation(std::string_view bytes, ChunkLocation* out);
 std::string EncodeCheckpointRecord(const CheckpointRecord& rec);
 Status DecodeCheckpointRecord(std::string_view bytes, CheckpointRecord* out);
+std::string EncodeShardRecord(const ShardRecord& rec);
+Status DecodeShardRecord(std::string_view bytes, ShardRecord* out);
 std::string EncodePackRecord(const PackRecord& rec);
 Status DecodePackRecord(std::string_view bytes, PackRecord* out);
 

@@ -148,7 +148,7 @@ Status DecodeManifest(std::string_view bytes, Manifest* m) {
   std::string_view run, parent;
   uint64_t wall, chunk_size, count;
   if (!r.GetLengthPrefixed(&run) || !r.GetVarint(&m->step) || !r.GetFixed64(&wall) ||
-      !r.GetLengthPrefixed(&parent) || !r.GetVarint(&chunk_size) || !r.GetVarint(&count))
+      !r.GetLengthPrefixed(&parent) || !r.GetVarint(&chunk_size))
     return Status::Corruption("manifest header truncated");
   m->run = std::string(run);
   m->wall_time_ns = static_cast<int64_t>(wall);
@@ -160,6 +160,7 @@ Status DecodeManifest(std::string_view bytes, Manifest* m) {
       return Status::Corruption("manifest world size malformed");
     m->world_size = static_cast<uint32_t>(world_size);
   }
+  if (!r.GetVarint(&count)) return Status::Corruption("manifest header truncated");
   if (parent.size() == Digest::kSize)
     m->parent = Digest::FromView(parent);
   else if (!parent.empty())

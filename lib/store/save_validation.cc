@@ -1,8 +1,11 @@
 #include "store/save_validation.h"
 
 #include <limits>
+#include <map>
 #include <set>
 
+#include "manifest/box.h"
+#include "manifest/entry_view.h"
 #include "repo/ref_resolver.h"
 
 namespace ckpt::internal {
@@ -61,27 +64,70 @@ Status CheckTensor(const TensorView& t) {
   return Status::OK();
 }
 
+// A piece of a global tensor: inside it, and apart from the rank's other
+// pieces of it (`earlier`).
+Status CheckPiece(const TensorView& t, const std::vector<const TensorView*>& earlier) {
+  const std::string what = "piece of '" + t.name + "'";
+  if (t.rank_local) return Status::InvalidArgument(what + " cannot be rank-local");
+  if (t.shape.empty())
+    return Status::InvalidArgument(what + ": a scalar cannot be split into pieces");
+  if (t.global_shape.size() != t.shape.size())
+    return Status::InvalidArgument(what + ": global shape and box differ in rank");
+  if (!ElementCount(t.global_shape, DTypeSize(t.dtype)))
+    return Status::InvalidArgument(what + ": global shape is negative or overflows");
+  std::string why;
+  const Box box{t.offsets, t.shape};
+  if (!BoxInside(box, t.global_shape, &why)) return Status::InvalidArgument(what + ": " + why);
+  for (const TensorView* e : earlier) {
+    if (e->dtype != t.dtype || e->global_shape != t.global_shape)
+      return Status::InvalidArgument("pieces of '" + t.name +
+                                     "' disagree on dtype or global shape");
+    if (BoxesOverlap(box, {e->offsets, e->shape}))
+      return Status::InvalidArgument("pieces " + BoxToString({e->offsets, e->shape}) + " and " +
+                                     BoxToString(box) + " of '" + t.name + "' overlap");
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 Status ValidateSaveRequest(const SaveRequest& r) {
   if (!IsValidName(r.run))
     return Status::InvalidArgument("run name '" + r.run +
                                    "' is invalid (use 1..128 of [A-Za-z0-9._-])");
-  // Sharded saves are not wired into the saver yet.
-  bool sharded = r.world_size != 1 || r.rank != 0;
-  for (const auto& t : r.tensors) sharded |= t.rank_local || !t.global_shape.empty();
-  for (const auto& b : r.blobs) sharded |= b.rank_local;
-  if (sharded) return Status::NotSupported("sharded saves are not supported yet");
-  std::set<std::string> seen;
+  if (r.world_size == 0 || r.world_size > kMaxWorldSize || r.rank >= r.world_size)
+    return Status::InvalidArgument("rank " + std::to_string(r.rank) + " of world size " +
+                                   std::to_string(r.world_size) + " is out of range");
+  std::set<std::string> seen, seen_local;
+  std::map<std::string, std::vector<const TensorView*>> pieces;
   for (const auto& t : r.tensors) {
-    CKPT_RETURN_IF_ERROR(CheckEntryName(t.name, &seen));
     CKPT_RETURN_IF_ERROR(CheckTensor(t));
+    if (!t.global_shape.empty() || !t.offsets.empty()) {
+      CKPT_RETURN_IF_ERROR(CheckPiece(t, pieces[t.name]));
+      pieces[t.name].push_back(&t);
+      continue;
+    }
+    CKPT_RETURN_IF_ERROR(CheckEntryName(t.name, t.rank_local ? &seen_local : &seen));
+  }
+  for (const auto& [name, list] : pieces) {
+    std::set<std::string> once;
+    CKPT_RETURN_IF_ERROR(CheckEntryName(name, &once));
+    if (seen.count(name))
+      return Status::InvalidArgument("'" + name + "' is saved both whole and in pieces");
+    seen.insert(name);
   }
   for (const auto& b : r.blobs) {
-    CKPT_RETURN_IF_ERROR(CheckEntryName(b.name, &seen));
+    CKPT_RETURN_IF_ERROR(CheckEntryName(b.name, b.rank_local ? &seen_local : &seen));
     if (b.size > 0 && b.data == nullptr)
       return Status::InvalidArgument("blob '" + b.name + "' has no data pointer");
   }
+  // Readers name rank-local entries "rank<R>/<name>": a global name of that
+  // form would collide with one.
+  const bool sharded = r.world_size > 1 || !pieces.empty() || !seen_local.empty();
+  for (const auto& name : seen)
+    if (sharded && LooksLikeLocalEntryName(name))
+      return Status::InvalidArgument("'" + name + "' is reserved for rank-local entries in a " +
+                                     "sharded checkpoint (rank<R>/...)");
   for (const auto& [k, v] : r.meta.attributes)
     if (!IsValidUtf8(k) || !IsValidUtf8(v))
       return Status::InvalidArgument("attribute '" + k + "' is not valid UTF-8");

@@ -12,6 +12,7 @@
 #include "index/pack_lifecycle.h"
 #include "repo/index_sessions.h"
 #include "repo/pack_sink.h"
+#include "repo/pending_shards.h"
 #include "repo/ref_resolver.h"
 #include "store/delta_base.h"
 #include "store/save_validation.h"
@@ -59,6 +60,9 @@ class SaveRun {
   Status Run(Manifest* manifest, const SaveRequest& request,
              const std::optional<ResolvedCheckpoint>& parent);
   Result<CheckpointInfo> Commit(Manifest& manifest);
+  // Records this save as shard `rank` of a sharded checkpoint, and commits
+  // the checkpoint if it is the last shard to come.
+  Result<CheckpointInfo> CommitShard(const Manifest& shard, uint32_t rank);
   // `writer` is the commit's session.
   Status RestoreCollectedChunks(Index& writer);
 
@@ -72,6 +76,14 @@ class SaveRun {
   Codec Encode(const uint8_t* data, uint64_t length, const ChunkJob& job, bool allow_delta,
                const EncodeParams& params, std::string* out, DeltaBase* base);
   Status MatchParent(const Manifest& parent);
+  // Encodes c->manifest as c->record.manifest, sets c->id, and stores a
+  // copy in a pack (for repair), durable with every pack of the save.
+  Status StoreManifest(ResolvedCheckpoint* c);
+  // Adds this save's chunk and pack entries to `batch`.
+  void AddChunksAndPacks(IndexBatch* batch) const;
+  // Commits `batch` with c's checkpoint and run keys, unless run@step was
+  // committed meanwhile; on failure marks c's manifest deleted for repair.
+  Status CommitCheckpoint(Index& writer, const ResolvedCheckpoint& c, IndexBatch& batch);
   // Sets the record's new, new raw and shared byte counts from new_chunks_.
   void CountNewBytes(CheckpointRecord* record) const;
   Status CheckHints() const;
@@ -229,12 +241,21 @@ void SaveRun::ProcessChunk(const ChunkJob& job) {
   Progress(length);
 }
 
+// What makes an entry "the same tensor" as one of the parent: its name, and
+// in a sharded checkpoint its owner rank and its place in the global tensor.
+std::string IdentityOf(const ManifestEntry& e) {
+  std::string key = e.name;
+  key += '\0' + std::to_string(e.local_rank);
+  for (int64_t o : e.offsets) key += ',' + std::to_string(o);
+  return key;
+}
+
 Status SaveRun::MatchParent(const Manifest& parent) {
-  std::unordered_map<std::string_view, const ManifestEntry*> by_name;
-  for (const auto& e : parent.entries) by_name.emplace(e.name, &e);
+  std::unordered_map<std::string, const ManifestEntry*> by_name;
+  for (const auto& e : parent.entries) by_name.emplace(IdentityOf(e), &e);
   for (Source& src : sources_) {
     const ManifestEntry& e = *src.entry;
-    auto it = by_name.find(e.name);
+    auto it = by_name.find(IdentityOf(e));
     const ManifestEntry* p = it == by_name.end() ? nullptr : it->second;
     if (p && p->is_blob == e.is_blob && p->dtype == e.dtype && p->byte_length == e.byte_length &&
         parent.chunk_size == ctx_.config.chunk_size)
@@ -258,13 +279,28 @@ Status SaveRun::CheckHints() const {
 Status SaveRun::Run(Manifest* manifest, const SaveRequest& request,
                     const std::optional<ResolvedCheckpoint>& parent) {
   manifest->entries.reserve(request.tensors.size() + request.blobs.size());
+  const auto local = [&](bool rank_local) {
+    return rank_local ? static_cast<int32_t>(request.rank) : -1;
+  };
   for (const auto& t : request.tensors) {
     ManifestEntry e{t.name, false, t.dtype, t.shape, t.size, {}};
+    // A piece that is the whole tensor is the tensor: stored as such, it is
+    // one entry however many ranks save it.
+    const bool whole =
+        t.offsets == std::vector<int64_t>(t.shape.size(), 0) && t.global_shape == t.shape;
+    if (!t.global_shape.empty() && !whole) {
+      e.global_shape = t.global_shape;
+      e.offsets = t.offsets;
+    }
+    e.local_rank = local(t.rank_local);
+    e.writer = request.rank;
     manifest->entries.push_back(std::move(e));
     sources_.push_back({nullptr, static_cast<const uint8_t*>(t.data), t.unchanged_since_parent});
   }
   for (const auto& b : request.blobs) {
     ManifestEntry e{b.name, true, DType::kU8, {static_cast<int64_t>(b.size)}, b.size, {}};
+    e.local_rank = local(b.rank_local);
+    e.writer = request.rank;
     manifest->entries.push_back(std::move(e));
     sources_.push_back({nullptr, static_cast<const uint8_t*>(b.data)});
   }
@@ -381,31 +417,26 @@ void SaveRun::CountNewBytes(CheckpointRecord* record) const {
   record->shared_bytes = logical_bytes_ - record->new_raw_bytes;
 }
 
-Result<CheckpointInfo> SaveRun::Commit(Manifest& manifest) {
-  ResolvedCheckpoint c;
-  c.record.manifest = EncodeManifest(manifest);
-  c.id = Sha256(c.record.manifest.data(), c.record.manifest.size());
-  c.manifest = manifest;
-  CountNewBytes(&c.record);
-  // The manifest goes into the last pack too, so repair can find it.
+Status SaveRun::StoreManifest(ResolvedCheckpoint* c) {
+  c->record.manifest = EncodeManifest(c->manifest);
+  c->id = Sha256(c->record.manifest.data(), c->record.manifest.size());
   std::string encoded;
-  Codec codec = EncodeChunk(c.record.manifest.data(), c.record.manifest.size(), {}, &encoded);
-  ChunkLocation manifest_loc;
-  CKPT_RETURN_IF_ERROR(sink_.Add(EntryKind::kManifest, static_cast<uint8_t>(codec), c.id, encoded,
-                                 static_cast<uint32_t>(c.record.manifest.size()), &manifest_loc));
-  c.record.manifest_location = manifest_loc;
-  CKPT_RETURN_IF_ERROR(sink_.Flush());  // every pack durable before the commit
+  Codec codec = EncodeChunk(c->record.manifest.data(), c->record.manifest.size(), {}, &encoded);
+  CKPT_RETURN_IF_ERROR(sink_.Add(EntryKind::kManifest, static_cast<uint8_t>(codec), c->id, encoded,
+                                 static_cast<uint32_t>(c->record.manifest.size()),
+                                 &c->record.manifest_location));
+  return sink_.Flush();  // every pack durable before the commit
+}
 
-  const std::string run_key = RunStepKey(manifest.run, manifest.step);
-  const std::string tombstone = DeletedRefName(c.id.Hex());
-  CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx_));
-  Index& writer = session.index();
-  CKPT_RETURN_IF_ERROR(RestoreCollectedChunks(writer));
-  CountNewBytes(&c.record);  // chunks written again count as they are stored now
-  IndexBatch batch;
+void SaveRun::AddChunksAndPacks(IndexBatch* batch) const {
   for (const auto& [digest, loc] : new_chunks_)
-    batch.Put(ChunkKey(digest), EncodeChunkLocation(loc));
-  for (const auto& [id, record] : sink_.sealed()) batch.Put(PackKey(id), EncodePackRecord(record));
+    batch->Put(ChunkKey(digest), EncodeChunkLocation(loc));
+  for (const auto& [id, record] : sink_.sealed()) batch->Put(PackKey(id), EncodePackRecord(record));
+}
+
+Status SaveRun::CommitCheckpoint(Index& writer, const ResolvedCheckpoint& c, IndexBatch& batch) {
+  const std::string run_key = RunStepKey(c.manifest.run, c.manifest.step);
+  const std::string tombstone = DeletedRefName(c.id.Hex());
   batch.Put(CheckpointKey(c.id), EncodeCheckpointRecord(c.record));
   batch.Put(run_key, c.id.View());
   // An identical checkpoint deleted earlier (same content, step and wall
@@ -420,8 +451,93 @@ Result<CheckpointInfo> SaveRun::Commit(Manifest& manifest) {
     // a save that never committed. Best effort: gc reclaims it either way.
     const std::string hex = c.id.Hex();
     (void)ctx_.backend->Put(tombstone, hex.data(), hex.size());
-    return s;
   }
+  return s;
+}
+
+Result<CheckpointInfo> SaveRun::Commit(Manifest& manifest) {
+  ResolvedCheckpoint c;
+  c.manifest = manifest;
+  CountNewBytes(&c.record);
+  CKPT_RETURN_IF_ERROR(StoreManifest(&c));
+  CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx_));
+  Index& writer = session.index();
+  CKPT_RETURN_IF_ERROR(RestoreCollectedChunks(writer));
+  CountNewBytes(&c.record);  // chunks written again count as they are stored now
+  IndexBatch batch;
+  AddChunksAndPacks(&batch);
+  CKPT_RETURN_IF_ERROR(CommitCheckpoint(writer, c, batch));
+  CKPT_RETURN_IF_ERROR(
+      session.Close().WithContext(c.Label() + " is committed, but closing the index failed"));
+  return MakeInfo(c, {});
+}
+
+Result<CheckpointInfo> SaveRun::CommitShard(const Manifest& shard, uint32_t rank) {
+  CKPT_RETURN_IF_ERROR(sink_.Flush());  // the shard's chunks durable before they are indexed
+  const std::string label = shard.run + "@" + std::to_string(shard.step);
+  CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx_));
+  Index& writer = session.index();
+  CKPT_RETURN_IF_ERROR(RestoreCollectedChunks(writer));
+  ShardRecord own;
+  own.recorded_at_ns = NowNs();
+  {
+    CheckpointRecord counts;
+    CountNewBytes(&counts);
+    own.new_bytes = counts.new_bytes;
+    own.new_raw_bytes = counts.new_raw_bytes;
+    own.shared_bytes = counts.shared_bytes;
+  }
+  own.manifest = EncodeManifest(shard);
+  // The shards recorded so far; a rank saving its shard again replaces it.
+  CKPT_ASSIGN_OR_RETURN(auto pending, PendingShardsOf(writer, shard.run, shard.step));
+  ShardManifest mine{rank, shard};
+  std::vector<const ShardManifest*> all{&mine};
+  std::vector<const PendingShard*> others;
+  for (const PendingShard& p : pending) {
+    if (p.shard.rank == rank) continue;
+    all.push_back(&p.shard);
+    others.push_back(&p);
+  }
+  CKPT_RETURN_IF_ERROR(CheckShardsFit(all).WithContext("shard " + std::to_string(rank)));
+  IndexBatch batch;
+  AddChunksAndPacks(&batch);
+  CheckpointInfo info;
+  info.run = shard.run;
+  info.step = shard.step;
+  info.world_size = shard.world_size;
+  info.new_bytes = own.new_bytes;
+  info.new_raw_bytes = own.new_raw_bytes;
+  info.shared_bytes = own.shared_bytes;
+  if (all.size() < shard.world_size) {
+    auto existing = writer.Get(RunStepKey(shard.run, shard.step));
+    if (!existing.ok()) return existing.status();
+    if (*existing) return Status::AlreadyExists(label + " was saved concurrently");
+    batch.Put(ShardKey(shard.run, shard.step, rank), EncodeShardRecord(own));
+    CKPT_RETURN_IF_ERROR(writer.Commit(batch));
+    CKPT_RETURN_IF_ERROR(session.Close().WithContext("shard " + std::to_string(rank) + " of " +
+                                                     label +
+                                                     " is recorded, but closing the index failed"));
+    info.shards_missing = shard.world_size - static_cast<uint32_t>(all.size());
+    return info;
+  }
+  // The last shard: the checkpoint, with every shard's chunks, in one batch
+  // that also drops the pending records. The index lock makes this session
+  // the only one to see the set complete.
+  ResolvedCheckpoint c;
+  c.manifest = MergeShards(all);
+  c.record.new_bytes = own.new_bytes;
+  c.record.new_raw_bytes = own.new_raw_bytes;
+  c.record.shared_bytes = own.shared_bytes;
+  for (const PendingShard* p : others) {
+    c.record.new_bytes += p->record.new_bytes;
+    c.record.new_raw_bytes += p->record.new_raw_bytes;
+    c.record.shared_bytes += p->record.shared_bytes;
+    batch.Delete(p->key);
+  }
+  CKPT_RETURN_IF_ERROR(StoreManifest(&c));
+  AddChunksAndPacks(&batch);  // again: the manifest's pack too
+  batch.Delete(ShardKey(shard.run, shard.step, rank));
+  CKPT_RETURN_IF_ERROR(CommitCheckpoint(writer, c, batch));
   CKPT_RETURN_IF_ERROR(
       session.Close().WithContext(c.Label() + " is committed, but closing the index failed"));
   return MakeInfo(c, {});
@@ -468,7 +584,8 @@ Result<CheckpointInfo> SaveCheckpoint(StoreContext& ctx, const SaveRequest& requ
   SaveRun run(ctx, index, options);
   Status s = run.Run(&manifest, request, parent);
   if (!s.ok()) return fail(s);
-  auto info = run.Commit(manifest);
+  manifest.world_size = request.world_size;
+  auto info = manifest.sharded() ? run.CommitShard(manifest, request.rank) : run.Commit(manifest);
   if (!info.ok()) return fail(info.status());
   ctx.saves++;
   return info;

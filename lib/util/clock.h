@@ -6,6 +6,8 @@
 
 namespace ckpt::internal {
 
+inline constexpr int64_t kNsPerSecond = 1000000000;
+
 // Wall-clock time in ns since the Unix epoch.
 inline int64_t NowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(

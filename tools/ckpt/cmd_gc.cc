@@ -95,6 +95,10 @@ void PrintTotals(const GcReport& report, const std::string& grace) {
         {"partial files deleted",
          fmt::format("{} ({}, left by interrupted writes)", report.abandoned_writes_deleted,
                      HumanBytes(report.abandoned_bytes_deleted))});
+  if (report.abandoned_shards_removed > 0)
+    table.AddRow(
+        {"abandoned shards removed", fmt::format("{} (of sharded checkpoints that never completed)",
+                                                 report.abandoned_shards_removed)});
   table.AddRow({"packs pending", fmt::format("{} (deleted by a gc after the {} grace period)",
                                              report.packs_pending, grace)});
   if (report.index_compacted) table.AddRow({"index", "compacted"});

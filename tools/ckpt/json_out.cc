@@ -158,6 +158,7 @@ json GcJson(const GcReport& r) {
           {"bytes_deleted", r.bytes_deleted},
           {"packs_pending", r.packs_pending},
           {"abandoned_writes_deleted", r.abandoned_writes_deleted},
+          {"abandoned_shards_removed", r.abandoned_shards_removed},
           {"abandoned_bytes_deleted", r.abandoned_bytes_deleted},
           {"index_compacted", r.index_compacted},
           {"step_seconds", std::move(steps)}};
