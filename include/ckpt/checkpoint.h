@@ -44,8 +44,8 @@ struct TensorView {
   // many; they must not overlap. Empty: the whole tensor; a whole tensor
   // saved by several ranks must be the same bytes on each (replicated) and
   // is stored once.
-  std::vector<int64_t> global_shape;
-  std::vector<int64_t> offsets;
+  std::vector<int64_t> global_shape = {};
+  std::vector<int64_t> offsets = {};
   // Private to this rank (its RNG state, its data-loader position): stored
   // per rank, read back as "rank<R>/<name>" (see Store::LoadBox, Load).
   bool rank_local = false;

@@ -46,8 +46,8 @@ struct ManifestEntry {
   std::vector<Digest> chunks;
   // Sharded checkpoints only. A piece of a global tensor of `global_shape`
   // (empty: the entry is whole), at `offsets`; `shape` is the piece's box.
-  std::vector<int64_t> global_shape;
-  std::vector<int64_t> offsets;
+  std::vector<int64_t> global_shape = {};
+  std::vector<int64_t> offsets = {};
   int32_t local_rank = -1;  // >= 0: private to that rank
   uint32_t writer = 0;      // the rank that wrote it
 

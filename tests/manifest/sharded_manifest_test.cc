@@ -45,7 +45,7 @@ ManifestEntry Whole(std::string name, uint32_t writer, int content, int32_t loca
 
 Manifest Shard(uint32_t rank, uint32_t world) {
   Manifest m;
-  m.run = "r";
+  m.run = std::string("run");
   m.step = 3;
   m.chunk_size = 1 << 16;
   m.world_size = world;
