@@ -76,7 +76,8 @@ inline std::vector<TestBox> Grid(const Dims& shape, int64_t rows, int64_t cols) 
   return out;
 }
 
-// The state of a job of `world` ranks at `step`:
+// The state of a job of `world` ranks at `step` (`scale` multiplies the
+// first dimension of w, v and g):
 //   "w"    37 x 24, rows, each rank holding two uneven pieces (r and r+world)
 //   "v"    12 x 40, columns
 //   "g"    18 x 22, a grid (2 rows of world/2 columns; world even), else rows
@@ -88,10 +89,10 @@ struct ShardedState {
   std::map<std::string, GlobalTensor> tensors;
   std::vector<uint8_t> bias;
 
-  ShardedState(int w, uint64_t s) : world(w), step(s) {
-    tensors.emplace("w", GlobalTensor({37, 24}, 10 + s));
-    tensors.emplace("v", GlobalTensor({12, 40}, 20 + s));
-    tensors.emplace("g", GlobalTensor({18, 22}, 30 + s));
+  ShardedState(int w, uint64_t s, int64_t scale = 1) : world(w), step(s) {
+    tensors.emplace("w", GlobalTensor({37 * scale, 24}, 10 + s));
+    tensors.emplace("v", GlobalTensor({12 * scale, 40}, 20 + s));
+    tensors.emplace("g", GlobalTensor({18 * scale, 22}, 30 + s));
     bias = RandomBytes(40 * 4, 40 + s);
   }
 

@@ -10,6 +10,10 @@
 //       prints "saves N failures F rewritten R"
 //   ckpt_test_worker gc-loop DIR GRACE_SECONDS
 //       runs gc forever; prints "gc N" after each run
+//   ckpt_test_worker save-shard DIR RUN FIRST_STEP LAST_STEP RANK WORLD SCALE
+//       saves rank RANK's shard of ShardedState(WORLD, step, SCALE) for each
+//       step; prints "step S recorded" or "step S committed", or "step S
+//       exists" if the checkpoint was complete already
 //   ckpt_test_worker gc-until DIR STOP_FILE GRACE_SECONDS
 //       runs gc in a loop, printing "gc N" after each run; once STOP_FILE
 //       exists, runs it once more and prints "runs N failures F"
@@ -19,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "store/shard_fixture.h"
 #include "store/store_fixture.h"
 
 using namespace ckpt;
@@ -66,6 +71,26 @@ int SaveCount(const std::string& dir, const std::string& run, uint64_t count) {
   return 0;
 }
 
+int SaveShard(const std::string& dir, const std::string& run, uint64_t first, uint64_t last,
+              int rank, int world, int64_t scale) {
+  StoreOptions options;
+  options.pack_target_size = 256 * 1024;  // several packs per shard: more moments to die in
+  auto store = MustOpen(dir, options);
+  for (uint64_t step = first; step <= last; ++step) {
+    RankShard shard(ShardedState(world, step, scale), run, rank);
+    auto info = store->Save(shard.request);
+    const char* what = !info.ok() ? nullptr : info->shards_missing == 0 ? "committed" : "recorded";
+    if (!info.ok() && info.status().code() == Code::kAlreadyExists) what = "exists";
+    if (!what) {
+      std::fprintf(stderr, "save failed: %s\n", info.status().ToString().c_str());
+      return 3;
+    }
+    std::printf("step %llu %s\n", static_cast<unsigned long long>(step), what);
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
 // Runs gc until `stop_file` exists (forever if it is empty), then once more:
 // that last run starts after whatever the test did before creating it.
 int GcLoop(const std::string& dir, int64_t grace, const std::string& stop_file) {
@@ -97,6 +122,9 @@ int main(int argc, char** argv) {
     if (a.size() == 5 && a[0] == "save-loop")
       return SaveLoop(a[1], a[2], std::stoull(a[3]), std::stoull(a[4]));
     if (a.size() == 4 && a[0] == "save-count") return SaveCount(a[1], a[2], std::stoull(a[3]));
+    if (a.size() == 8 && a[0] == "save-shard")
+      return SaveShard(a[1], a[2], std::stoull(a[3]), std::stoull(a[4]), std::stoi(a[5]),
+                       std::stoi(a[6]), std::stoll(a[7]));
     if (a.size() == 3 && a[0] == "gc-loop") return GcLoop(a[1], std::stoll(a[2]), "");
     if (a.size() == 4 && a[0] == "gc-until") return GcLoop(a[1], std::stoll(a[3]), a[2]);
   } catch (const std::exception& e) {
