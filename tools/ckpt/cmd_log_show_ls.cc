@@ -61,6 +61,7 @@ Status RunShow(const Context& ctx, const std::string& ref) {
   table.AddRow({"parent", info.parent_id.empty() ? "-" : info.parent_id});
   table.AddRow({"time", LocalTime(info.meta.wall_time_ns)});
   table.AddRow({"tags", JoinOrDash(info.tags, ", ")});
+  if (info.world_size > 1) table.AddRow({"world size", fmt::format("{} ranks", info.world_size)});
   table.AddRow(
       {"entries", Count(info.tensor_count, "tensor") + ", " + Count(info.blob_count, "blob")});
   table.AddRow(
@@ -84,17 +85,35 @@ Status RunLs(const Context& ctx, const std::string& ref) {
     PrintJson(DetailJson(detail));
     return Status::OK();
   }
-  Table table({{"NAME"},
-               {"KIND"},
-               {"DTYPE"},
-               {"SHAPE"},
-               {"SIZE", Align::kRight},
-               {"CHUNKS", Align::kRight}});
+  bool sharded = detail.info.world_size > 1;
+  for (const auto& e : detail.entries) sharded |= !e.pieces.empty() || e.local_rank >= 0;
+  std::vector<Table::Column> columns = {
+      {"NAME"}, {"KIND"}, {"DTYPE"}, {"SHAPE"}, {"SIZE", Align::kRight}, {"CHUNKS", Align::kRight}};
+  if (sharded) columns.push_back({"RANK"});
+  Table table(columns);
   for (const auto& e : detail.entries) {
-    table.AddRow({e.name, e.is_blob ? "blob" : "tensor",
-                  e.is_blob ? "-" : std::string(DTypeName(e.dtype)),
-                  e.is_blob ? "-" : Shape(e.shape), HumanBytes(e.byte_length),
-                  std::to_string(e.chunk_count)});
+    std::vector<std::string> row = {e.name,
+                                    e.is_blob ? "blob" : "tensor",
+                                    e.is_blob ? "-" : std::string(DTypeName(e.dtype)),
+                                    e.is_blob ? "-" : Shape(e.shape),
+                                    HumanBytes(e.byte_length),
+                                    std::to_string(e.chunk_count)};
+    if (sharded)
+      row.push_back(!e.pieces.empty()   ? fmt::format("{} pieces", e.pieces.size())
+                    : e.local_rank >= 0 ? std::to_string(e.local_rank)
+                                        : fmt::format("all (from {})", e.writer_rank));
+    table.AddRow(row);
+    // A global tensor's pieces, one line each: the box and who wrote it.
+    for (const auto& p : e.pieces) {
+      std::vector<std::string> piece = {"  " + BoxText(p.offsets, p.shape),
+                                        "piece",
+                                        "-",
+                                        Shape(p.shape),
+                                        HumanBytes(p.byte_length),
+                                        std::to_string(p.chunk_ids.size()),
+                                        std::to_string(p.writer_rank)};
+      table.AddRow(piece);
+    }
   }
   fmt::print("{}", table.Render());
   return Status::OK();

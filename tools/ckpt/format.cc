@@ -1,6 +1,7 @@
 #include "format.h"
 
 #include <fmt/core.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <ctime>
@@ -92,5 +93,12 @@ std::string Count(uint64_t n, const std::string& noun) {
 }
 
 std::string Ratio(double ratio) { return fmt::format("{:.1f}x", ratio); }
+
+std::string BoxText(const std::vector<int64_t>& offsets, const std::vector<int64_t>& shape) {
+  std::vector<std::string> dims;
+  for (size_t d = 0; d < shape.size() && d < offsets.size(); ++d)
+    dims.push_back(fmt::format("{}:{}", offsets[d], offsets[d] + shape[d]));
+  return fmt::format("[{}]", fmt::join(dims, ", "));
+}
 
 }  // namespace ckpt::cli

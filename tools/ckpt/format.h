@@ -26,6 +26,8 @@ std::string RunAtStep(const CheckpointInfo& info);
 
 // "[2, 3]"; "[]" for a scalar.
 std::string Shape(const std::vector<int64_t>& shape);
+// A box of a tensor as "[0:4, 8:16]" (offset:end per dimension).
+std::string BoxText(const std::vector<int64_t>& offsets, const std::vector<int64_t>& shape);
 
 // "loss=0.41 acc=0.9"; "-" if empty.
 std::string Metrics(const std::map<std::string, double>& metrics);

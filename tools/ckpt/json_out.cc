@@ -32,6 +32,7 @@ json InfoJson(const CheckpointInfo& info) {
       {"new_raw_bytes", info.new_raw_bytes},
       {"shared_bytes", info.shared_bytes},
       {"dedup_ratio", DedupRatio(info)},
+      {"world_size", info.world_size},
   };
 }
 
@@ -46,6 +47,19 @@ json EntryJson(const EntryInfo& entry) {
   if (!entry.is_blob) {
     j["dtype"] = std::string(DTypeName(entry.dtype));
     j["shape"] = entry.shape;
+  }
+  if (entry.local_rank >= 0) j["local_rank"] = entry.local_rank;
+  if (!entry.pieces.empty()) {
+    json pieces = json::array();
+    for (const auto& p : entry.pieces)
+      pieces.push_back({{"writer_rank", p.writer_rank},
+                        {"offsets", p.offsets},
+                        {"shape", p.shape},
+                        {"byte_length", p.byte_length},
+                        {"chunk_ids", p.chunk_ids}});
+    j["pieces"] = std::move(pieces);
+  } else {
+    j["writer_rank"] = entry.writer_rank;
   }
   return j;
 }
