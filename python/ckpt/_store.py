@@ -18,6 +18,7 @@ from ._types import (
     RetentionDecision,
     RetentionPolicy,
     RunInfo,
+    Shard,
     StoreConfig,
     StoreStats,
     VerifyProblem,
@@ -143,7 +144,8 @@ class Store:
              attrs: Optional[Mapping[str, str]] = None, parent: Optional[str] = None,
              unchanged: Iterable[str] = (),
              dtypes: Optional[Mapping[str, str]] = None,
-             progress: Optional[Callable[[int, int], None]] = None) -> CheckpointInfo:
+             progress: Optional[Callable[[int, int], None]] = None,
+             rank: int = 0, world_size: int = 1, local: Iterable[str] = ()) -> CheckpointInfo:
         """Saves checkpoint ``run@step`` and returns its :class:`CheckpointInfo`.
 
         ``tensors`` maps names to C-contiguous buffers (NumPy arrays,
@@ -160,20 +162,35 @@ class Store:
         ``progress(done, total)`` (bytes) is called as the save goes on, and
         an exception it raises is raised by ``save`` once the save is over.
 
+        Sharded checkpoints: with ``world_size`` > 1 this call saves the
+        shard of rank ``rank``; each of the ``world_size`` ranks (processes
+        on any host sharing the store) saves its own, and the checkpoint
+        appears, whole, when the last one is saved. Until then the returned
+        info has an empty ``id`` and ``shards_missing`` > 0. A value of
+        ``tensors`` may be a :class:`ckpt.Shard` (a piece of a global tensor)
+        or a list of them; a plain array saved by several ranks must be the
+        same on each (replicated) and is stored once; names in ``local``
+        (tensors or blobs) are private to this rank and read back as
+        ``"rank<R>/<name>"`` (or by ``load(ref, rank=R)``).
+
         Raises ``AlreadyExistsError`` (run@step exists), ``InvalidArgumentError``
-        (bad names, duplicate entries), ``NotFoundError`` (parent),
+        (bad names, duplicate entries, shards that do not fit: another world
+        size, overlapping pieces, a replicated tensor that differs between
+        ranks), ``NotFoundError`` (parent),
         ``NotSupportedError`` (read-only store), ``ValueError`` (a buffer that
         is not C-contiguous or of an unsupported format), ``TypeError``.
         """
         return CheckpointInfo._from(self._s.save(*self._save_args(
-            run, step, tensors, blobs, metrics, attrs, parent, unchanged, dtypes), progress))
+            run, step, tensors, blobs, metrics, attrs, parent, unchanged, dtypes, rank,
+            world_size, local), progress))
 
     def save_async(self, run: str, step: int, tensors: Mapping[str, Buffer], *,
                    blobs: Optional[Mapping[str, Buffer]] = None,
                    metrics: Optional[Mapping[str, float]] = None,
                    attrs: Optional[Mapping[str, str]] = None, parent: Optional[str] = None,
                    unchanged: Iterable[str] = (),
-                   dtypes: Optional[Mapping[str, str]] = None) -> SaveHandle:
+                   dtypes: Optional[Mapping[str, str]] = None,
+                   rank: int = 0, world_size: int = 1, local: Iterable[str] = ()) -> SaveHandle:
         """Like :meth:`save`, in the background; returns a :class:`SaveHandle`.
 
         Copies the tensors and blobs into the store's staging area
@@ -182,10 +199,12 @@ class Store:
         raise at once; the save's own errors come from ``handle.result()``.
         """
         return SaveHandle(self._s.save_async(*self._save_args(
-            run, step, tensors, blobs, metrics, attrs, parent, unchanged, dtypes)))
+            run, step, tensors, blobs, metrics, attrs, parent, unchanged, dtypes, rank,
+            world_size, local)))
 
     @staticmethod
-    def _save_args(run, step, tensors, blobs, metrics, attrs, parent, unchanged, dtypes):
+    def _save_args(run, step, tensors, blobs, metrics, attrs, parent, unchanged, dtypes,
+                   rank=0, world_size=1, local=()):
         if not isinstance(run, str):
             raise TypeError(f"run must be a str, got {type(run).__name__}")
         if isinstance(step, bool) or not isinstance(step, int) or step < 0:
@@ -204,20 +223,58 @@ class Store:
         unknown = unchanged - set(tensors)
         if unknown:
             raise ValueError(f"unchanged names tensors not in tensors: {sorted(unknown)}")
-        return (run, step, tensors, dict(blobs or {}), dict(metrics or {}), dict(attrs or {}),
-                _optional(parent), unchanged, dict(dtypes or {}))
+        for what, v in (("rank", rank), ("world_size", world_size)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError(f"{what} must be a non-negative int, got {v!r}")
+        if not rank < world_size:
+            raise ValueError(f"rank {rank} is not below world_size {world_size}")
+        local = set([local] if isinstance(local, str) else local)
+        unknown = local - set(tensors) - set(blobs or {})
+        if unknown:
+            raise ValueError(f"local names entries not in tensors or blobs: {sorted(unknown)}")
+        whole, pieces = {}, []
+        for name, value in tensors.items():
+            shards = value if isinstance(value, (list, tuple)) and value and all(
+                isinstance(x, Shard) for x in value) else [value] if isinstance(value, Shard) \
+                else None
+            if shards is None:
+                whole[name] = value
+                continue
+            if name in local:
+                raise ValueError(f"tensors[{name!r}]: a piece of a global tensor cannot be local")
+            for sh in shards:
+                pieces.append((name, sh.array, [int(d) for d in sh.global_shape],
+                               [int(o) for o in sh.offsets]))
+        return (run, step, whole, pieces, dict(blobs or {}), dict(metrics or {}),
+                dict(attrs or {}), _optional(parent), unchanged, dict(dtypes or {}), local,
+                rank, world_size)
 
     # -- loading ----------------------------------------------------------
-    def load(self, ref: str) -> Checkpoint:
+    def load(self, ref: str, *, rank: Optional[int] = None,
+             boxes: Optional[Mapping[str, Tuple[Sequence[int], Sequence[int]]]] = None
+             ) -> Checkpoint:
         """Loads every tensor and blob of ``ref``; every byte is checked against its hash.
 
         Returns a :class:`Checkpoint`: a dict of tensor name -> new NumPy
         array, with ``.blobs`` (name -> bytes), ``.dtypes`` (name -> ckpt
         dtype) and ``.info``. BF16 / F8 tensors come back as raw uint16 /
-        uint8 arrays (see ``Checkpoint``). Raises ``NotFoundError``,
-        ``CorruptionError`` (naming the pack, chunk, checkpoint and tensor).
+        uint8 arrays (see ``Checkpoint``).
+
+        A sharded checkpoint loads as its global tensors, each put together
+        from its pieces, and the rank-local entries of every rank as
+        ``"rank<R>/<name>"``; with ``rank=R`` only rank R's, under their own
+        names. ``boxes`` maps tensor names to ``(offsets, shape)``: only that
+        box of the tensor is read (a rank's own shard, for any world size).
+
+        Raises ``NotFoundError`` (also for a region of a global tensor that no
+        piece covers), ``CorruptionError`` (naming the pack, chunk, checkpoint
+        and tensor), ``InvalidArgumentError`` for a box outside its tensor.
         """
-        info, entries, data = self._s.load(ref)
+        if rank is not None and (isinstance(rank, bool) or not isinstance(rank, int) or rank < 0):
+            raise ValueError(f"rank must be a non-negative int, got {rank!r}")
+        info, entries, data = self._s.load(
+            ref, -1 if rank is None else rank,
+            {k: ([int(o) for o in v[0]], [int(d) for d in v[1]]) for k, v in (boxes or {}).items()})
         ck = Checkpoint()
         ck.info = CheckpointInfo._from(info)
         ck.blobs, ck.dtypes = {}, {}
@@ -229,15 +286,26 @@ class Store:
                 ck.dtypes[e["name"]] = e["dtype"]
         return ck
 
-    def tensor(self, ref: str, name: str, out: Optional[Buffer] = None) -> Any:
+    def tensor(self, ref: str, name: str, out: Optional[Buffer] = None, *,
+               box: Optional[Tuple[Sequence[int], Sequence[int]]] = None) -> Any:
         """Loads one tensor (or blob) of ``ref``.
 
         Into ``out`` if given (a writable C-contiguous buffer of exactly the
         entry's byte length, e.g. a preallocated array), which is returned;
-        else into a new NumPy array (uint8 for a blob). Raises
-        ``NotFoundError`` for an unknown ref or name, ``ValueError`` for a
-        wrong-sized or read-only ``out``.
+        else into a new NumPy array (uint8 for a blob). With ``box=(offsets,
+        shape)``, only that box of the tensor, as a new array of that shape,
+        decoding only the chunks it overlaps: how a job of any world size
+        reads its own shard of a sharded checkpoint (works on any tensor).
+        Raises ``NotFoundError`` for an unknown ref or name or a region no
+        piece covers, ``InvalidArgumentError`` for a box outside the tensor,
+        ``ValueError`` for a wrong-sized or read-only ``out``.
         """
+        if box is not None:
+            if out is not None:
+                raise ValueError("tensor: give out or box, not both")
+            offsets, shape = box
+            return self._s.tensor_box(ref, name, [int(o) for o in offsets],
+                                      [int(d) for d in shape])
         return self._s.tensor(ref, name, out)
 
     def read_range(self, ref: str, name: str, offset: int, length: int) -> bytes:

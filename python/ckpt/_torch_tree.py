@@ -334,7 +334,10 @@ class _Decoder:
         if t is not None:
             return t
         t = tensor_from_array(self.entry(name), torch_dtype(n["dtype"]), self.map_location)
-        t = t.reshape(n["shape"])
+        # A piece of a sharded tensor comes back whole, or as the box the
+        # caller asked for: then the array's shape is the one that holds.
+        if t.numel() == math.prod(n["shape"]):
+            t = t.reshape(n["shape"])
         if n.get("requires_grad"):
             t.requires_grad_(True)
         self.tensors[name] = t

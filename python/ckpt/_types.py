@@ -54,6 +54,12 @@ class CheckpointInfo:
     new_bytes: int = 0  #: encoded chunk bytes this save added
     new_raw_bytes: int = 0  #: logical bytes of the chunks this save added
     shared_bytes: int = 0  #: logical bytes found already stored
+    #: Sharded checkpoints: how many ranks wrote it (1 otherwise).
+    world_size: int = 1
+    #: What ``Store.save`` returns for a shard while others are still to
+    #: come: the shards still missing (the checkpoint is not visible yet, and
+    #: ``id`` is empty).
+    shards_missing: int = 0
 
     @property
     def ref(self) -> str:
@@ -68,8 +74,22 @@ class CheckpointInfo:
 
 
 @dataclass(frozen=True)
+class PieceInfo:
+    """One piece of a sharded tensor: its box in the global tensor and who wrote it."""
+
+    writer_rank: int
+    offsets: Tuple[int, ...]
+    shape: Tuple[int, ...]
+    byte_length: int
+
+
+@dataclass(frozen=True)
 class EntryInfo:
-    """One tensor or blob of a checkpoint, without its bytes."""
+    """One tensor or blob of a checkpoint, without its bytes.
+
+    In a sharded checkpoint a global tensor saved in pieces is one entry with
+    its global ``shape`` and its ``pieces``; an entry private to rank R is
+    named ``"rank<R>/<name>"`` and has ``local_rank`` R (-1 otherwise)."""
 
     name: str
     is_blob: bool
@@ -77,6 +97,21 @@ class EntryInfo:
     shape: Tuple[int, ...]
     byte_length: int
     chunk_ids: Tuple[str, ...] = field(default=(), repr=False)
+    pieces: Tuple[PieceInfo, ...] = ()
+    local_rank: int = -1
+    writer_rank: int = 0  #: of an entry stored whole: the lowest rank that saved it
+
+
+@dataclass(frozen=True)
+class Shard:
+    """A piece of a global tensor, as a value of ``Store.save``'s ``tensors``:
+    ``array`` holds the box of shape ``array.shape`` at ``offsets`` in a
+    tensor of ``global_shape``. A list of Shards saves several pieces of one
+    tensor. Pieces must not overlap, across all ranks."""
+
+    array: Any
+    global_shape: Tuple[int, ...]
+    offsets: Tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -246,6 +281,8 @@ class Checkpoint(dict):
 
 
 def _entry(d: Mapping[str, Any]) -> EntryInfo:
+    d = dict(d)
+    d["pieces"] = tuple(_build(PieceInfo, p) for p in d.get("pieces", ()))
     return _build(EntryInfo, d)
 
 

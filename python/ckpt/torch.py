@@ -16,7 +16,7 @@ Importing this module needs torch.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Optional, Union
+from typing import Any, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 
@@ -30,7 +30,7 @@ from ._torch_tree import (
     torch_dtype_of_ckpt,
     unflatten,
 )
-from ._types import CheckpointInfo, RetentionPolicy
+from ._types import CheckpointInfo, RetentionPolicy, Shard
 
 __all__ = ["CheckpointManager", "STRUCTURE_BLOB", "frozen_parameters", "load", "save"]
 
@@ -38,10 +38,27 @@ Unchanged = Union[None, str, torch.Tensor, torch.nn.Module,
                   Iterable[Union[str, torch.Tensor, torch.nn.Module]]]
 
 
+Placements = Optional[Mapping[str, Tuple[Sequence[int], Sequence[int]]]]
+
+
+def _distributed(rank: Optional[int], world_size: Optional[int]) -> Tuple[int, int]:
+    """rank and world size: as given, else torch.distributed's when it is
+    initialised, else 0 of 1."""
+    dist = torch.distributed
+    initialised = dist.is_available() and dist.is_initialized()
+    if rank is None:
+        rank = dist.get_rank() if initialised else 0
+    if world_size is None:
+        world_size = dist.get_world_size() if initialised else 1
+    return rank, world_size
+
+
 def save(store: Store, run: str, step: int, state: Any, *,
          metrics: Optional[Mapping[str, float]] = None,
          attrs: Optional[Mapping[str, str]] = None, parent: Optional[str] = None,
-         async_: bool = False, unchanged: Unchanged = None
+         async_: bool = False, unchanged: Unchanged = None,
+         rank: Optional[int] = None, world_size: Optional[int] = None,
+         placements: Placements = None, local: Iterable[str] = ()
          ) -> Union[CheckpointInfo, SaveHandle]:
     """Saves ``state`` as checkpoint ``run@step``.
 
@@ -60,6 +77,16 @@ def save(store: Store, run: str, step: int, state: Any, *,
     frozen ones). Marks for tensors the parent lacks (first save, new shape
     or dtype) are dropped. A wrong mark stores the parent's bytes.
 
+    Many ranks (``rank`` of ``world_size``, by default torch.distributed's
+    when it is initialised) each save their part of one checkpoint, which
+    appears when the last rank has saved. ``placements`` maps entry names to
+    ``(global_shape, offsets)``: that tensor is this rank's piece of a
+    global tensor (a row or column shard, any box). Other tensors are
+    replicated: every rank that saves one must hold the same bytes, and it
+    is stored once. Entry names that equal or start with a prefix in
+    ``local`` (``"rng"``, ``"loader"``) are private to the rank, as is the
+    structure (each rank loads its own back).
+
     Returns the :class:`ckpt.CheckpointInfo`; with ``async_=True`` a
     :class:`ckpt.SaveHandle` as soon as the tensors are copied into the
     store's staging area (the caller may then change them).
@@ -71,17 +98,29 @@ def save(store: Store, run: str, step: int, state: Any, *,
     :class:`ckpt.Error` subclasses of :meth:`ckpt.Store.save`.
     """
     flat = flatten(state)
+    rank, world_size = _distributed(rank, world_size)
     hints = _unchanged_entries(store, run, parent, flat, unchanged)
     blobs = dict(flat.blobs)
     blobs[STRUCTURE_BLOB] = flat.structure_json()
+    tensors: dict = dict(flat.tensors)
+    for name, (global_shape, offsets) in (placements or {}).items():
+        if name not in tensors:
+            raise ValueError(f"placements names {name!r}, which is no tensor entry of this state")
+        tensors[name] = Shard(tensors[name], tuple(global_shape), tuple(offsets))
+    prefixes = [local] if isinstance(local, str) else list(local)
+    private = {n for n in list(tensors) + list(blobs)
+               if any(n == p or n.startswith(p + ".") for p in prefixes)}
+    if world_size > 1:
+        private.add(STRUCTURE_BLOB)
     kwargs = dict(blobs=blobs, metrics=metrics, attrs=attrs, parent=parent, unchanged=hints,
-                  dtypes=flat.dtypes)
+                  dtypes=flat.dtypes, rank=rank, world_size=world_size, local=private)
     if async_:
-        return store.save_async(run, step, flat.tensors, **kwargs)
-    return store.save(run, step, flat.tensors, **kwargs)
+        return store.save_async(run, step, tensors, **kwargs)
+    return store.save(run, step, tensors, **kwargs)
 
 
-def load(store: Store, ref: str, *, map_location: Any = "cpu") -> Any:
+def load(store: Store, ref: str, *, map_location: Any = "cpu", rank: Optional[int] = None,
+         boxes: Placements = None) -> Any:
     """Loads checkpoint ``ref`` as saved by :func:`save`; every byte is checked
     against its hash.
 
@@ -91,10 +130,25 @@ def load(store: Store, ref: str, *, map_location: Any = "cpu") -> Any:
     ``Store.save``) comes back as a dict of entry name -> tensor, with blobs
     as ``bytes`` and tensors of a dtype this torch lacks as NumPy arrays.
 
+    A sharded checkpoint comes back as rank ``rank`` saved it (by default
+    torch.distributed's rank when it is initialised, else 0): its structure
+    and private entries, with every sharded tensor put together whole, or,
+    for names in ``boxes`` (``{name: (offsets, shape)}``), only that box: a
+    job of another world size reads just its own shard. The rank must be
+    one the checkpoint was saved by.
+
     Raises :class:`ckpt.NotFoundError`, :class:`ckpt.CorruptionError`, or
-    ``ValueError`` for a structure this version cannot read.
+    ``ValueError`` for a structure this version cannot read or a rank the
+    checkpoint has no state of.
     """
-    ck = store.load(ref)
+    info = store.show(ref).info
+    saved_by, ref = info.world_size, info.id  # the id pins it if the ref moves meanwhile
+    rank = _distributed(rank, None)[0] if saved_by > 1 else None
+    if rank is not None and rank >= saved_by:
+        raise ValueError(f"{ref} was saved by {saved_by} ranks, so it has no state of rank "
+                         f"{rank}; pass rank= (0..{saved_by - 1}) for the structure and "
+                         f"private entries, and boxes= for this rank's part of each tensor")
+    ck = store.load(ref, rank=rank, boxes=boxes)
     structure = ck.blobs.get(STRUCTURE_BLOB)
     if structure is not None:
         return unflatten(structure, ck, ck.blobs, map_location)

@@ -47,6 +47,8 @@ py::dict ToDict(const CheckpointInfo& info) {
   d["new_bytes"] = info.new_bytes;
   d["new_raw_bytes"] = info.new_raw_bytes;
   d["shared_bytes"] = info.shared_bytes;
+  d["world_size"] = info.world_size;
+  d["shards_missing"] = info.shards_missing;
   return d;
 }
 
@@ -58,6 +60,18 @@ py::dict ToDict(const EntryInfo& e) {
   d["shape"] = py::tuple(py::cast(e.shape));
   d["byte_length"] = e.byte_length;
   d["chunk_ids"] = py::tuple(py::cast(e.chunk_ids));
+  d["local_rank"] = e.local_rank;
+  d["writer_rank"] = e.writer_rank;
+  py::list pieces;
+  for (const PieceInfo& p : e.pieces) {
+    py::dict pd;
+    pd["writer_rank"] = p.writer_rank;
+    pd["offsets"] = py::tuple(py::cast(p.offsets));
+    pd["shape"] = py::tuple(py::cast(p.shape));
+    pd["byte_length"] = p.byte_length;
+    pieces.append(pd);
+  }
+  d["pieces"] = pieces;
   return d;
 }
 

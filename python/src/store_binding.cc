@@ -22,51 +22,76 @@ struct BuiltRequest {
   std::vector<HeldBuffer> held;
 };
 
-// tensors: {name: buffer}; blobs: {name: buffer}; dtypes: {name: "BF16"}
-// overrides the dtype read from a buffer's format (for types NumPy lacks).
+// A tensor `k` from `v` (a buffer), its dtype from the buffer's format or
+// `dtypes` ({name: "BF16"}, for types NumPy lacks). REQUIRES: b.held has
+// room (its buffers are borrowed by address).
+TensorView ViewOf(BuiltRequest& b, const py::handle& k, const py::handle& v,
+                  const py::dict& dtypes) {
+  std::string name = py::cast<std::string>(k);
+  HeldBuffer& buf = b.held.emplace_back(v, "tensor '" + name + "'");
+  std::optional<DType> dtype;
+  if (dtypes.contains(k)) {
+    std::string dn = py::cast<std::string>(dtypes[k]);
+    dtype = DTypeFromName(dn);
+    if (!dtype) throw py::value_error("tensor '" + name + "': unknown dtype '" + dn + "'");
+    if (DTypeSize(*dtype) != static_cast<size_t>(buf.view().itemsize)) {
+      throw py::value_error("tensor '" + name + "': dtype " + dn + " has elements of " +
+                            std::to_string(DTypeSize(*dtype)) + " bytes, the buffer's are " +
+                            std::to_string(buf.view().itemsize));
+    }
+  } else {
+    dtype = DTypeOfBuffer(buf.view());
+    if (!dtype) {
+      throw py::value_error("tensor '" + name + "': unsupported element format '" +
+                            std::string(buf.view().format ? buf.view().format : "?") +
+                            "' (ckpt stores bool, (u)int8..64, float16/32/64, little-endian)");
+    }
+  }
+  TensorView t;
+  t.name = std::move(name);
+  t.dtype = *dtype;
+  for (int i = 0; i < buf.view().ndim; ++i) t.shape.push_back(buf.view().shape[i]);
+  t.data = buf.data();
+  t.size = buf.size();
+  return t;
+}
+
+// tensors: {name: buffer}; pieces: [(name, buffer, global_shape, offsets)];
+// blobs: {name: buffer}; dtypes: {name: "BF16"} overrides the dtype read
+// from a buffer's format (for types NumPy lacks); local: names private to
+// this rank.
 BuiltRequest BuildRequest(const std::string& run, uint64_t step, const py::dict& tensors,
-                          const py::dict& blobs, const py::dict& metrics, const py::dict& attrs,
-                          const std::string& parent, const py::set& unchanged,
-                          const py::dict& dtypes) {
+                          const py::list& pieces, const py::dict& blobs, const py::dict& metrics,
+                          const py::dict& attrs, const std::string& parent,
+                          const py::set& unchanged, const py::dict& dtypes, const py::set& local,
+                          uint32_t rank, uint32_t world_size) {
   BuiltRequest b;
   b.req.run = run;
   b.req.step = step;
   b.req.parent = parent;
-  b.held.reserve(tensors.size() + blobs.size());
+  b.req.rank = rank;
+  b.req.world_size = world_size;
+  b.held.reserve(tensors.size() + pieces.size() + blobs.size());
   for (auto [k, v] : tensors) {
-    std::string name = py::cast<std::string>(k);
-    HeldBuffer& buf = b.held.emplace_back(v, "tensor '" + name + "'");
-    std::optional<DType> dtype;
-    if (dtypes.contains(k)) {
-      std::string dn = py::cast<std::string>(dtypes[k]);
-      dtype = DTypeFromName(dn);
-      if (!dtype) throw py::value_error("tensor '" + name + "': unknown dtype '" + dn + "'");
-      if (DTypeSize(*dtype) != static_cast<size_t>(buf.view().itemsize)) {
-        throw py::value_error("tensor '" + name + "': dtype " + dn + " has elements of " +
-                              std::to_string(DTypeSize(*dtype)) + " bytes, the buffer's are " +
-                              std::to_string(buf.view().itemsize));
-      }
-    } else {
-      dtype = DTypeOfBuffer(buf.view());
-      if (!dtype) {
-        throw py::value_error("tensor '" + name + "': unsupported element format '" +
-                              std::string(buf.view().format ? buf.view().format : "?") +
-                              "' (ckpt stores bool, (u)int8..64, float16/32/64, little-endian)");
-      }
-    }
-    TensorView t;
-    t.name = std::move(name);
-    t.dtype = *dtype;
-    for (int i = 0; i < buf.view().ndim; ++i) t.shape.push_back(buf.view().shape[i]);
-    t.data = buf.data();
-    t.size = buf.size();
+    TensorView t = ViewOf(b, k, v, dtypes);
     t.unchanged_since_parent = unchanged.contains(k);
+    t.rank_local = local.contains(k);
+    b.req.tensors.push_back(std::move(t));
+  }
+  for (auto item : pieces) {
+    auto piece = py::cast<py::tuple>(item);
+    TensorView t = ViewOf(b, piece[0], piece[1], dtypes);
+    t.global_shape = py::cast<std::vector<int64_t>>(piece[2]);
+    t.offsets = py::cast<std::vector<int64_t>>(piece[3]);
+    t.unchanged_since_parent = unchanged.contains(piece[0]);
     b.req.tensors.push_back(std::move(t));
   }
   for (auto [k, v] : blobs) {
     std::string name = py::cast<std::string>(k);
     HeldBuffer& buf = b.held.emplace_back(v, "blob '" + name + "'");
-    b.req.blobs.push_back({std::move(name), buf.data(), buf.size()});
+    BlobView blob{std::move(name), buf.data(), buf.size()};
+    blob.rank_local = local.contains(k);
+    b.req.blobs.push_back(std::move(blob));
   }
   for (auto [k, v] : metrics) b.req.meta.metrics[py::cast<std::string>(k)] = py::cast<double>(v);
   for (auto [k, v] : attrs) {
@@ -175,12 +200,13 @@ class PyStore {
   py::dict Config() const { return ToDict(Get()->config()); }
 
   py::dict Save(const std::string& run, uint64_t step, const py::dict& tensors,
-                const py::dict& blobs, const py::dict& metrics, const py::dict& attrs,
-                const std::string& parent, const py::set& unchanged, const py::dict& dtypes,
+                const py::list& pieces, const py::dict& blobs, const py::dict& metrics,
+                const py::dict& attrs, const std::string& parent, const py::set& unchanged,
+                const py::dict& dtypes, const py::set& local, uint32_t rank, uint32_t world_size,
                 const py::object& progress) {
     StorePtr s = Get();
-    BuiltRequest b =
-        BuildRequest(run, step, tensors, blobs, metrics, attrs, parent, unchanged, dtypes);
+    BuiltRequest b = BuildRequest(run, step, tensors, pieces, blobs, metrics, attrs, parent,
+                                  unchanged, dtypes, local, rank, world_size);
     SaveOptions options;
     PyCallback cb(progress);
     if (!progress.is_none()) options.progress = cb.Fn();
@@ -193,12 +219,13 @@ class PyStore {
   }
 
   SaveHandle SaveAsync(const std::string& run, uint64_t step, const py::dict& tensors,
-                       const py::dict& blobs, const py::dict& metrics, const py::dict& attrs,
-                       const std::string& parent, const py::set& unchanged,
-                       const py::dict& dtypes) {
+                       const py::list& pieces, const py::dict& blobs, const py::dict& metrics,
+                       const py::dict& attrs, const std::string& parent, const py::set& unchanged,
+                       const py::dict& dtypes, const py::set& local, uint32_t rank,
+                       uint32_t world_size) {
     StorePtr s = Get();
-    BuiltRequest b =
-        BuildRequest(run, step, tensors, blobs, metrics, attrs, parent, unchanged, dtypes);
+    BuiltRequest b = BuildRequest(run, step, tensors, pieces, blobs, metrics, attrs, parent,
+                                  unchanged, dtypes, local, rank, world_size);
     Result<SaveHandle> r = [&] {
       py::gil_scoped_release nogil;
       return s->SaveAsync(b.req);
@@ -207,38 +234,92 @@ class PyStore {
   }
 
   // Returns (info, entries, {name: array or bytes}); decodes straight into
-  // freshly allocated arrays, all entries in one parallel pass, with the GIL
-  // released.
-  py::tuple Load(const std::string& ref) {
+  // freshly allocated arrays, all whole entries in one parallel pass, with
+  // the GIL released. rank >= 0: only that rank's rank-local entries, under
+  // their own names; boxes: {name: (offsets, shape)} reads only that box of
+  // a tensor.
+  py::tuple Load(const std::string& ref, int64_t rank, const py::dict& boxes) {
     StorePtr s = Get();
     std::unique_ptr<CheckpointReader> reader = OpenReader(s, ref);
     const CheckpointDetail& detail = reader->detail();
     py::dict out;
+    py::list entries;
     std::vector<EntryBuffer> buffers;
-    buffers.reserve(detail.entries.size());
+    struct BoxRead {
+      std::string name;
+      std::vector<int64_t> offsets, shape;
+      void* dst;
+      size_t size;
+    };
+    std::vector<BoxRead> box_reads;
+    const std::string own_prefix = "rank" + std::to_string(rank) + "/";
     for (const EntryInfo& e : detail.entries) {
+      std::string key = e.name;
+      if (e.local_rank >= 0 && rank >= 0) {
+        if (e.local_rank != rank) continue;
+        key = e.name.substr(own_prefix.size());
+      }
       void* dst = nullptr;
+      py::dict info = ToDict(e);
+      info["name"] = key;
       if (e.is_blob) {
         PyObject* raw = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(e.byte_length));
         if (!raw) throw py::error_already_set();
         auto b = py::reinterpret_steal<py::bytes>(raw);
         dst = PyBytes_AS_STRING(raw);
-        out[py::str(e.name)] = b;
+        out[py::str(key)] = b;
+      } else if (boxes.contains(key)) {
+        auto box =
+            py::cast<std::pair<std::vector<int64_t>, std::vector<int64_t>>>(boxes[py::str(key)]);
+        py::array a(NumpyDType(e.dtype), box.second);
+        box_reads.push_back(
+            {e.name, box.first, box.second, a.mutable_data(), static_cast<size_t>(a.nbytes())});
+        info["shape"] = py::tuple(py::cast(box.second));
+        out[py::str(key)] = a;
+        entries.append(info);
+        continue;
       } else {
         py::array a(NumpyDType(e.dtype), e.shape);
         dst = a.mutable_data();
-        out[py::str(e.name)] = a;
+        out[py::str(key)] = a;
       }
+      entries.append(info);
       buffers.push_back({e.name, dst, static_cast<size_t>(e.byte_length)});
     }
     Status st = [&] {
       py::gil_scoped_release nogil;
-      return reader->ReadEntries(buffers);
+      Status status = reader->ReadEntries(buffers);
+      for (const BoxRead& b : box_reads) {
+        if (!status.ok()) break;
+        status = reader->ReadBox(b.name, b.offsets, b.shape, b.dst, b.size);
+      }
+      return status;
     }();
     Check(st);
-    py::list entries;
-    for (const EntryInfo& e : detail.entries) entries.append(ToDict(e));
     return py::make_tuple(ToDict(detail.info), entries, out);
+  }
+
+  // Reads box (offsets, shape) of tensor `name` of `ref` into a new array.
+  py::array TensorBox(const std::string& ref, const std::string& name,
+                      const std::vector<int64_t>& offsets, const std::vector<int64_t>& shape) {
+    StorePtr s = Get();
+    std::unique_ptr<CheckpointReader> reader = OpenReader(s, ref);
+    const EntryInfo* entry = nullptr;
+    for (const EntryInfo& e : reader->detail().entries)
+      if (e.name == name) entry = &e;
+    if (!entry) throw StatusError(Status::NotFound("no entry '" + name + "' in " + ref));
+    if (entry->is_blob) throw py::value_error("'" + name + "' is a blob; a box needs a tensor");
+    for (int64_t d : shape)
+      if (d < 0) throw py::value_error("box shape must be non-negative");
+    py::array a(NumpyDType(entry->dtype), shape);
+    void* dst = a.mutable_data();
+    const size_t size = static_cast<size_t>(a.nbytes());
+    Status st = [&] {
+      py::gil_scoped_release nogil;
+      return reader->ReadBox(name, offsets, shape, dst, size);
+    }();
+    Check(st);
+    return a;
   }
 
   // Loads one tensor into `out` (a writable C-contiguous buffer of the
@@ -394,6 +475,7 @@ void BindStore(py::module_& m) {
       .def("save", &PyStore::Save)
       .def("save_async", &PyStore::SaveAsync)
       .def("load", &PyStore::Load)
+      .def("tensor_box", &PyStore::TensorBox)
       .def("tensor", &PyStore::Tensor)
       .def("read_range", &PyStore::ReadRange)
       .def("log", &PyStore::Log)
