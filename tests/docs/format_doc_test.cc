@@ -19,6 +19,7 @@
 #include "codec/plane_coder.h"
 #include "hash/sha256.h"
 #include "index/index_keys.h"
+#include "manifest/entry_view.h"
 #include "manifest/manifest_codec.h"
 #include "pack/pack_format.h"
 #include "repo/config.h"
@@ -290,6 +291,49 @@ TEST_CASE("format.md: manifest", "[unit][format]") {
   std::string newer = golden;
   newer[8] = 3;
   CHECK(DecodeManifest(newer, &decoded).code() == Code::kVersionMismatch);
+}
+
+TEST_CASE("format.md: sharded manifest", "[unit][format]") {
+  const std::string golden = Golden(GoldenBlocks(), "manifest-sharded");
+  Manifest m;
+  m.run = std::string("demo");
+  m.step = 7;
+  m.wall_time_ns = 1700000000000000000;
+  m.chunk_size = 4096;
+  m.world_size = 2;
+  ManifestEntry w;
+  w.name = "w";
+  w.dtype = DType::kF32;
+  w.shape = {1};
+  w.global_shape = {2};
+  w.offsets = {1};
+  w.writer = 1;
+  const std::string minus_two("\x00\x00\x00\xc0", 4);
+  w.byte_length = 4;
+  w.chunks = {Sha256(minus_two.data(), 4)};
+  ManifestEntry rng;
+  rng.name = "rng";
+  rng.is_blob = true;
+  rng.dtype = DType::kU8;
+  rng.shape = {3};
+  rng.byte_length = 3;
+  rng.local_rank = 0;
+  rng.chunks = {Sha256("\x01\x02\x03", 3)};
+  m.entries = {w, rng};
+  CheckBytes("sharded manifest", EncodeManifest(m), golden);
+  Manifest decoded;
+  REQUIRE(DecodeManifest(golden, &decoded).ok());
+  CHECK(decoded.world_size == 2);
+  REQUIRE(decoded.entries.size() == 2);
+  CHECK(decoded.entries[0].is_piece());
+  CHECK(decoded.entries[0].offsets == std::vector<int64_t>{1});
+  CHECK(decoded.entries[1].local_rank == 0);
+  auto views = ViewEntries(decoded);
+  REQUIRE(views.ok());
+  REQUIRE(views->size() == 2);
+  CHECK((*views)[0].name == "w");
+  CHECK((*views)[0].shape == std::vector<int64_t>{2});
+  CHECK((*views)[1].name == "rank0/rng");
 }
 
 TEST_CASE("format.md: pack", "[unit][format]") {
