@@ -113,6 +113,24 @@ void Manifests() {
   odd.entries[0].byte_length = 8;
   odd.entries[0].chunks.resize(2);
   Write("manifest", "tiny_chunks", EncodeManifest(odd));
+  // Sharded (version 2): two row pieces of a 4 x 2 tensor, one rank-local blob.
+  Manifest sharded = SampleManifest();
+  sharded.world_size = 2;
+  sharded.entries.resize(2);
+  ManifestEntry top = sharded.entries[0], bottom = sharded.entries[0];
+  top.dtype = bottom.dtype = ckpt::DType::kF32;
+  top.shape = bottom.shape = {2, 2};
+  top.global_shape = bottom.global_shape = {4, 2};
+  top.offsets = {0, 0};
+  bottom.offsets = {2, 0};
+  bottom.writer = 1;
+  top.byte_length = bottom.byte_length = 16;
+  top.chunks.resize(1);
+  bottom.chunks.resize(1);
+  sharded.entries[1].local_rank = 1;
+  sharded.entries[1].writer = 1;
+  sharded.entries = {top, bottom, sharded.entries[1]};
+  Write("manifest", "sharded", EncodeManifest(sharded));
 }
 
 std::string Pack(int entries, bool manifest_last) {

@@ -1,12 +1,16 @@
 // Fuzzes DecodeManifest. A manifest it accepts must have, for every entry,
 // exactly the chunks that cover its bytes at the manifest's chunk span, and
 // must re-encode to bytes that decode to the same manifest (compared by
-// re-encoding once more, so NaN metrics compare by their bits).
+// re-encoding once more, so NaN metrics compare by their bits). Of a
+// sharded manifest, the reader's view must either be refused or place every
+// piece's bytes inside the piece and inside the tensor it belongs to.
 #include <cstdint>
 #include <string>
 
 #include "chunk/chunker.h"
 #include "fuzz_util.h"
+#include "manifest/box.h"
+#include "manifest/entry_view.h"
 #include "manifest/manifest_codec.h"
 
 using namespace ckpt::internal;
@@ -30,6 +34,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // The reader's way to find the chunk of the last byte stays in the list.
     if (e.byte_length > 0) FUZZ_CHECK((e.byte_length - 1) / span < n);
     for (uint64_t i = 0; i < n; ++i) FUZZ_CHECK(ChunkLength(e.byte_length, span, i) <= span);
+  }
+  auto views = ViewEntries(m);
+  if (views.ok()) {
+    for (const EntryView& v : *views) {
+      if (!v.pieced) continue;
+      const uint64_t elem = ckpt::DTypeSize(v.dtype);
+      const Box whole{std::vector<int64_t>(v.shape.size(), 0), v.shape};
+      for (size_t i : v.parts) {
+        const ManifestEntry& e = m.entries[i];
+        for (const ByteRun& r : SharedRuns({e.offsets, e.shape}, whole, elem)) {
+          FUZZ_CHECK(r.src + r.length <= e.byte_length);
+          FUZZ_CHECK(r.dst + r.length <= v.byte_length);
+        }
+      }
+    }
+  } else {
+    FUZZ_CHECK(views.status().code() == ckpt::Code::kCorruption);
   }
   const std::string encoded = EncodeManifest(m);
   Manifest back;

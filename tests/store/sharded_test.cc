@@ -3,6 +3,7 @@
 // bad shards are refused and change nothing; gc keeps pending shards and
 // reclaims abandoned ones.
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <set>
 
 #include "store/shard_fixture.h"
@@ -318,4 +319,25 @@ TEST_CASE("the same state saved by two world sizes loads the same", "[unit][stor
     INFO(name);
     CHECK(FindTensor(*a, name)->data == FindTensor(*b, name)->data);
   }
+}
+
+TEST_CASE("repair rebuilds sharded checkpoints and drops pending shards",
+          "[unit][store][shard][repair]") {
+  TempDir dir;
+  const ShardedState whole(2, 1), pending(2, 2);
+  SaveShards(dir.path(), whole, {0, 1});
+  SaveShards(dir.path(), pending, {0});
+  std::filesystem::remove_all(dir.Sub("index"));
+  auto report = Store::Repair({}, dir.path());
+  REQUIRE(report.ok());
+  auto store = MustOpen(dir.path());
+  auto loaded = store->Load("run@1");
+  REQUIRE(loaded.ok());
+  CheckAssembled(*loaded, whole);
+  CHECK(store->Resolve("run@2").status().code() == Code::kNotFound);
+  // The lost shard's rank saves again; its partner must too.
+  SaveShards(dir.path(), pending, {1, 0});
+  loaded = store->Load("run@2");
+  REQUIRE(loaded.ok());
+  CheckAssembled(*loaded, pending);
 }

@@ -1,0 +1,224 @@
+"""Sharded saves: one checkpoint written by 4 rank processes into one store.
+
+For the fine-tune and embedding series of bench/gen (six checkpoints of real
+training each), every checkpoint is saved three ways, tools taking turns:
+
+  ckpt-1     one process saves the whole checkpoint (ckpt.Store.save)
+  ckpt-4     4 rank processes each save their shard of it into one store:
+             every 2-D tensor split by rows into 4 pieces, the 1-D and
+             scalar tensors saved whole by every rank (replicated)
+  torch-4    the same 4 ranks each torch.save their shard (rows and the
+             replicated tensors) to a file of their own, then fsync: what a
+             per-rank file writer such as DCP's amounts to
+
+The ranks are long-lived processes that read and slice their data before
+the clock starts; a save is timed from the moment all ranks are told to go
+until the last one is done (for ckpt-4: the checkpoint is committed).
+Reports stored bytes after all six (du -sb), the median time of saves 2..6
+as ratios, and checks that checkpoint 6 of ckpt-4 loads back assembled,
+bit-exact. Run through bench/sharded/run_sharded_bench.sh.
+"""
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import platform
+import shutil
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+WORLD = 4
+NP_DTYPES = {"F32": (np.float32, None), "I64": (np.int64, None), "F16": (np.float16, None),
+             "BF16": (np.uint16, "BF16")}
+
+
+def read_safetensors(path):
+    raw = Path(path).read_bytes()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + n])
+    body = memoryview(raw)[8 + n:]
+    out, dtypes = {}, {}
+    for name, h in header.items():
+        if name == "__metadata__":
+            continue
+        a, b = h["data_offsets"]
+        np_dtype, ckpt_dtype = NP_DTYPES[h["dtype"]]
+        out[name] = np.frombuffer(body[a:b], dtype=np_dtype).reshape(h["shape"]).copy()
+        if ckpt_dtype:
+            dtypes[name] = ckpt_dtype
+    return out, dtypes
+
+
+def rows(n, rank):
+    base, extra = divmod(n, WORLD)
+    start = rank * base + min(rank, extra)
+    return start, base + (1 if rank < extra else 0)
+
+
+def shard_of(tensors, rank):
+    """{name: (array, global_shape, offsets) or array} for one rank."""
+    out = {}
+    for name, a in tensors.items():
+        if a.ndim == 2 and a.shape[0] >= WORLD:
+            r0, rn = rows(a.shape[0], rank)
+            out[name] = (np.ascontiguousarray(a[r0:r0 + rn]), a.shape, (r0, 0))
+        else:
+            out[name] = a
+    return out
+
+
+def rank_main(rank, conn, store_path, torch_dir):
+    import ckpt
+    import torch
+    store = ckpt.Store(store_path, create=True)
+    shard, dtypes, step = None, None, None
+    while True:
+        cmd = conn.recv()
+        if cmd[0] == "prepare":
+            _, path, step = cmd
+            tensors, dtypes = read_safetensors(path)
+            shard = shard_of(tensors, rank)
+            conn.send("ready")
+        elif cmd[0] == "ckpt-4":
+            values = {n: (ckpt.Shard(*v) if isinstance(v, tuple) else v) for n, v in shard.items()}
+            store.save("bench", step, values, dtypes=dtypes, rank=rank, world_size=WORLD)
+            conn.send("done")
+        elif cmd[0] == "torch-4":
+            state = {n: torch.from_numpy(v[0] if isinstance(v, tuple) else v)
+                     for n, v in shard.items()}
+            with open(f"{torch_dir}/ckpt-{step}-rank{rank}.pt", "wb") as f:
+                torch.save(state, f)
+                f.flush()
+                os.fsync(f.fileno())
+            conn.send("done")
+        else:
+            store.close()
+            conn.send("bye")
+            return
+
+
+def du(path):
+    return int(subprocess.run(["du", "-sb", str(path)], capture_output=True, text=True,
+                              check=True).stdout.split()[0])
+
+
+def run_scenario(sc, files, work):
+    import ckpt
+    d = {k: work / sc / k for k in ("ckpt-1", "ckpt-4", "torch-4")}
+    for p in d.values():
+        p.mkdir(parents=True)
+    ctx = mp.get_context("spawn")
+    pipes, procs = [], []
+    for r in range(WORLD):
+        parent, child = ctx.Pipe()
+        p = ctx.Process(target=rank_main, args=(r, child, str(d["ckpt-4"] / "store"),
+                                                str(d["torch-4"])))
+        p.start()
+        pipes.append(parent)
+        procs.append(p)
+    single = ckpt.Store(str(d["ckpt-1"] / "store"), create=True)
+    times = {"ckpt-1": [], "ckpt-4": [], "torch-4": []}
+    for k, f in enumerate(files, 1):
+        for c in pipes:
+            c.send(("prepare", str(f), k))
+        for c in pipes:
+            assert c.recv() == "ready"
+        for tool in ("ckpt-4", "torch-4"):
+            t0 = time.perf_counter()
+            for c in pipes:
+                c.send((tool,))
+            for c in pipes:
+                assert c.recv() == "done"
+            times[tool].append(time.perf_counter() - t0)
+        tensors, dtypes = read_safetensors(f)
+        t0 = time.perf_counter()
+        single.save("bench", k, tensors, dtypes=dtypes)
+        times["ckpt-1"].append(time.perf_counter() - t0)
+    for c in pipes:
+        c.send(("exit",))
+        assert c.recv() == "bye"
+    for p in procs:
+        p.join()
+    single.close()
+    with ckpt.Store(str(d["ckpt-4"] / "store"), read_only=True) as s:
+        ck = s.load("bench@6")
+        identical = ck.info.world_size == WORLD and all(
+            np.asarray(ck[n]).tobytes() == a.tobytes() for n, a in tensors.items())
+    return {"times": times, "stored": {k: du(p) for k, p in d.items()},
+            "logical_bytes": sum(a.nbytes for a in tensors.values()), "identical": identical}
+
+
+def machine_info(work):
+    cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo")
+                if ln.startswith("model name")), platform.processor())
+    ram = next(int(ln.split()[1]) for ln in open("/proc/meminfo") if ln.startswith("MemTotal"))
+    fs = subprocess.run(["df", "-PT", str(work)], capture_output=True, text=True).stdout
+    return {"cpu": cpu, "cores": os.cpu_count(), "ram_gib": ram / 2**20,
+            "fs": fs.splitlines()[1].split()[1], "kernel": platform.release(),
+            "loadavg": open("/proc/loadavg").read().strip()}
+
+
+def report(results, machine, args):
+    med = lambda xs: statistics.median(xs[1:])  # noqa: E731
+    lines = [f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['ram_gib']:.0f} GiB "
+             f"RAM, {machine['fs']}. Data: bench/gen, {args.size_mb * args.scale:.0f} MB per "
+             f"checkpoint, 6 per scenario, split among {WORLD} rank processes (2-D tensors by "
+             f"rows, the rest replicated). Saves: median of 2..6.", "",
+             "| scenario | stored 4 ranks / 1 process | save 4 ranks / 1 process "
+             "| save 4 ranks / torch.save per rank | stored torch.save per rank | bit-exact |",
+             "|---|---|---|---|---|---|"]
+    for sc, r in results.items():
+        s, t = r["stored"], r["times"]
+        lines.append("| {} | {:.3f} ({:.0f} / {:.0f} MiB) | {:.2f} ({:.3f} / {:.3f} s) | "
+                     "{:.2f} ({:.3f} s) | {:.0f} MiB | {} |".format(
+                         sc, s["ckpt-4"] / s["ckpt-1"], s["ckpt-4"] / 2**20, s["ckpt-1"] / 2**20,
+                         med(t["ckpt-4"]) / med(t["ckpt-1"]), med(t["ckpt-4"]), med(t["ckpt-1"]),
+                         med(t["ckpt-4"]) / med(t["torch-4"]), med(t["torch-4"]),
+                         s["torch-4"] / 2**20, "yes" if r["identical"] else "NO"))
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size-mb", type=float, default=200)
+    ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--scenarios", default="finetune,embedding")
+    ap.add_argument("--gen", default="build/bench/gen/ckpt_bench_gen")
+    ap.add_argument("--out", default=None)
+    ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--results", default="bench/results/sharded-latest")
+    args = ap.parse_args()
+    work = Path(args.out or tempfile.mkdtemp(prefix="ckpt-sharded-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        scenarios = args.scenarios.split(",")
+        subprocess.run([args.gen, "--out", str(work / "data"), "--size-mb", str(args.size_mb),
+                        "--scale", str(args.scale), "--scenarios", ",".join(scenarios)],
+                       check=True, capture_output=True)
+        machine = machine_info(work)
+        results = {}
+        for sc in scenarios:
+            files = [work / "data" / sc / f"ckpt-{k}.safetensors" for k in range(1, 7)]
+            results[sc] = run_scenario(sc, files, work)
+            print(f"{sc}: done", file=sys.stderr)
+        machine["loadavg_end"] = open("/proc/loadavg").read().strip()
+        md = report(results, machine, args)
+        print(md)
+        Path(args.results + ".md").write_text(md)
+        Path(args.results + ".json").write_text(json.dumps(
+            {"machine": machine, "args": vars(args), "results": results}, indent=1))
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
