@@ -75,10 +75,10 @@ def shard_of(tensors, rank):
     return out
 
 
-def rank_main(rank, conn, store_path, torch_dir):
+def rank_main(rank, conn, store_path, torch_dir, store_options):
     import ckpt
     import torch
-    store = ckpt.Store(store_path, create=True)
+    store = ckpt.Store(store_path, create=True, **store_options)
     shard, dtypes, step = None, None, None
     while True:
         cmd = conn.recv()
@@ -89,16 +89,18 @@ def rank_main(rank, conn, store_path, torch_dir):
             conn.send("ready")
         elif cmd[0] == "ckpt-4":
             values = {n: (ckpt.Shard(*v) if isinstance(v, tuple) else v) for n, v in shard.items()}
+            t0, c0 = time.perf_counter(), time.process_time()
             store.save("bench", step, values, dtypes=dtypes, rank=rank, world_size=WORLD)
-            conn.send("done")
+            conn.send(("done", time.perf_counter() - t0, time.process_time() - c0))
         elif cmd[0] == "torch-4":
+            t0 = time.perf_counter()
             state = {n: torch.from_numpy(v[0] if isinstance(v, tuple) else v)
                      for n, v in shard.items()}
             with open(f"{torch_dir}/ckpt-{step}-rank{rank}.pt", "wb") as f:
                 torch.save(state, f)
                 f.flush()
                 os.fsync(f.fileno())
-            conn.send("done")
+            conn.send(("done", time.perf_counter() - t0, time.process_time() - c0))
         else:
             store.close()
             conn.send("bye")
@@ -110,7 +112,7 @@ def du(path):
                               check=True).stdout.split()[0])
 
 
-def run_scenario(sc, files, work):
+def run_scenario(sc, files, work, store_options):
     import ckpt
     d = {k: work / sc / k for k in ("ckpt-1", "ckpt-4", "torch-4")}
     for p in d.values():
@@ -120,12 +122,16 @@ def run_scenario(sc, files, work):
     for r in range(WORLD):
         parent, child = ctx.Pipe()
         p = ctx.Process(target=rank_main, args=(r, child, str(d["ckpt-4"] / "store"),
-                                                str(d["torch-4"])))
+                                                str(d["torch-4"]), store_options))
         p.start()
         pipes.append(parent)
         procs.append(p)
-    single = ckpt.Store(str(d["ckpt-1"] / "store"), create=True)
+    single = ckpt.Store(str(d["ckpt-1"] / "store"), create=True, **store_options)
     times = {"ckpt-1": [], "ckpt-4": [], "torch-4": []}
+    # Per save: each rank's own wall and CPU seconds; the single process's CPU.
+    rank_times = {"ckpt-4": [], "torch-4": []}
+    rank_cpu = {"ckpt-4": [], "torch-4": []}
+    single_cpu = []
     for k, f in enumerate(files, 1):
         for c in pipes:
             c.send(("prepare", str(f), k))
@@ -135,13 +141,16 @@ def run_scenario(sc, files, work):
             t0 = time.perf_counter()
             for c in pipes:
                 c.send((tool,))
-            for c in pipes:
-                assert c.recv() == "done"
+            replies = [c.recv() for c in pipes]
             times[tool].append(time.perf_counter() - t0)
+            assert all(r[0] == "done" for r in replies)
+            rank_times[tool].append([r[1] for r in replies])
+            rank_cpu[tool].append([r[2] for r in replies])
         tensors, dtypes = read_safetensors(f)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         single.save("bench", k, tensors, dtypes=dtypes)
         times["ckpt-1"].append(time.perf_counter() - t0)
+        single_cpu.append(time.process_time() - c0)
     for c in pipes:
         c.send(("exit",))
         assert c.recv() == "bye"
@@ -152,7 +161,8 @@ def run_scenario(sc, files, work):
         ck = s.load("bench@6")
         identical = ck.info.world_size == WORLD and all(
             np.asarray(ck[n]).tobytes() == a.tobytes() for n, a in tensors.items())
-    return {"times": times, "stored": {k: du(p) for k, p in d.items()},
+    return {"times": times, "rank_seconds": rank_times, "rank_cpu_seconds": rank_cpu,
+            "single_cpu_seconds": single_cpu, "stored": {k: du(p) for k, p in d.items()},
             "logical_bytes": sum(a.nbytes for a in tensors.values()), "identical": identical}
 
 
@@ -194,6 +204,8 @@ def main():
     ap.add_argument("--gen", default="build/bench/gen/ckpt_bench_gen")
     ap.add_argument("--out", default=None)
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--delta-depth", type=int, default=None,
+                    help="delta_max_depth of the stores (default: the library's)")
     ap.add_argument("--results", default="bench/results/sharded-latest")
     args = ap.parse_args()
     work = Path(args.out or tempfile.mkdtemp(prefix="ckpt-sharded-bench-"))
@@ -207,7 +219,8 @@ def main():
         results = {}
         for sc in scenarios:
             files = [work / "data" / sc / f"ckpt-{k}.safetensors" for k in range(1, 7)]
-            results[sc] = run_scenario(sc, files, work)
+            options = {} if args.delta_depth is None else {"delta_max_depth": args.delta_depth}
+            results[sc] = run_scenario(sc, files, work, options)
             print(f"{sc}: done", file=sys.stderr)
         machine["loadavg_end"] = open("/proc/loadavg").read().strip()
         md = report(results, machine, args)
