@@ -488,13 +488,15 @@ Result<CheckpointInfo> SaveRun::CommitShard(const Manifest& shard, uint32_t rank
     own.shared_bytes = counts.shared_bytes;
   }
   own.manifest = EncodeManifest(shard);
-  // The shards recorded so far; a rank saving its shard again replaces it.
+  // The shards recorded so far. A rank saving its shard again replaces its
+  // record; a record of its rank from a job of another world size is not
+  // its own, and makes the fit check refuse this shard.
   CKPT_ASSIGN_OR_RETURN(auto pending, PendingShardsOf(writer, shard.run, shard.step));
   ShardManifest mine{rank, shard};
   std::vector<const ShardManifest*> all{&mine};
   std::vector<const PendingShard*> others;
   for (const PendingShard& p : pending) {
-    if (p.shard.rank == rank) continue;
+    if (p.shard.rank == rank && p.shard.manifest.world_size == shard.world_size) continue;
     all.push_back(&p.shard);
     others.push_back(&p);
   }

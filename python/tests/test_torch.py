@@ -290,3 +290,44 @@ def test_rng_states_round_trip(store):
     rng = np.random.default_rng()
     rng.bit_generator.state = back["gen"]
     assert rng.random() == np.random.default_rng(3).random()
+
+
+def test_row_and_column_shards_saved_by_4_load_on_3_and_on_1(tmp_path):
+    """ckpt.torch with placements: a model whose weight is row-sharded and
+    whose projection is column-sharded over 4 ranks, loaded whole by one
+    process and as its own boxes by each of 3."""
+    torch.manual_seed(3)
+    emb = torch.randn(37, 8)   # rows
+    proj = torch.randn(8, 22)  # columns
+    bias = torch.randn(8)      # replicated
+    store = ckpt.Store(str(tmp_path / "s"), create=True)
+
+    def chunks(n, parts):
+        base, extra = divmod(n, parts)
+        out, at = [], 0
+        for p in range(parts):
+            size = base + (1 if p < extra else 0)
+            out.append((at, size))
+            at += size
+        return out
+
+    for r in range(4):
+        (e0, en), (p0, pn) = chunks(37, 4)[r], chunks(22, 4)[r]
+        state = {"model": {"emb": emb[e0:e0 + en].clone(), "proj": proj[:, p0:p0 + pn].clone(),
+                           "bias": bias},
+                 "rng": torch.tensor([r]), "step": 9}
+        ct.save(store, "tp", 9, state, rank=r, world_size=4, local=["rng"],
+                placements={"model.emb": ((37, 8), (e0, 0)), "model.proj": ((8, 22), (0, p0))})
+    whole = ct.load(store, "tp@9", rank=2)
+    assert torch.equal(whole["model"]["emb"], emb) and torch.equal(whole["model"]["proj"], proj)
+    assert torch.equal(whole["model"]["bias"], bias)
+    assert int(whole["rng"][0]) == 2 and whole["step"] == 9
+    for r in range(3):
+        (e0, en), (p0, pn) = chunks(37, 3)[r], chunks(22, 3)[r]
+        mine = ct.load(store, "tp@9", rank=0,
+                       boxes={"model.emb": ((e0, 0), (en, 8)), "model.proj": ((0, p0), (8, pn))})
+        assert torch.equal(mine["model"]["emb"], emb[e0:e0 + en])
+        assert torch.equal(mine["model"]["proj"], proj[:, p0:p0 + pn])
+    with pytest.raises(ValueError, match="saved by 4 ranks"):
+        ct.load(store, "tp@9", rank=4)
+    store.close()

@@ -190,6 +190,13 @@ TEST_CASE("shards that do not fit together are refused and change nothing",
     CHECK(st.code() == Code::kInvalidArgument);
     CHECK_THAT(st.message(), Catch::Contains("world size"));
   }
+  SECTION("the same rank of another world size does not replace the record") {
+    const ShardedState other(4, 1);
+    RankShard shard(other, "run", 0);
+    Status st = store->Save(shard.request).status();
+    CHECK(st.code() == Code::kInvalidArgument);
+    CHECK_THAT(st.message(), Catch::Contains("world size"));
+  }
   SECTION("a replicated tensor that differs") {
     RankShard shard(s, "run", 1);
     shard.bias[0] ^= 1;

@@ -12,8 +12,9 @@
 //       runs gc forever; prints "gc N" after each run
 //   ckpt_test_worker save-shard DIR RUN FIRST_STEP LAST_STEP RANK WORLD SCALE
 //       saves rank RANK's shard of ShardedState(WORLD, step, SCALE) for each
-//       step; prints "step S recorded" or "step S committed", or "step S
-//       exists" if the checkpoint was complete already
+//       step; prints "step S recorded" or "step S committed", "step S
+//       exists" if the checkpoint was complete already, or "step S refused"
+//       if its shard did not fit those recorded (another world size)
 //   ckpt_test_worker gc-until DIR STOP_FILE GRACE_SECONDS
 //       runs gc in a loop, printing "gc N" after each run; once STOP_FILE
 //       exists, runs it once more and prints "runs N failures F"
@@ -81,6 +82,7 @@ int SaveShard(const std::string& dir, const std::string& run, uint64_t first, ui
     auto info = store->Save(shard.request);
     const char* what = !info.ok() ? nullptr : info->shards_missing == 0 ? "committed" : "recorded";
     if (!info.ok() && info.status().code() == Code::kAlreadyExists) what = "exists";
+    if (!info.ok() && info.status().code() == Code::kInvalidArgument) what = "refused";
     if (!what) {
       std::fprintf(stderr, "save failed: %s\n", info.status().ToString().c_str());
       return 3;
