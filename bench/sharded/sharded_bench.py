@@ -23,17 +23,16 @@ import argparse
 import json
 import multiprocessing as mp
 import os
-import platform
-import shutil
 import statistics
 import struct
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from pybench import add_common_args, du, run  # noqa: E402
 
 WORLD = 4
 NP_DTYPES = {"F32": (np.float32, None), "I64": (np.int64, None), "F16": (np.float16, None),
@@ -107,11 +106,6 @@ def rank_main(rank, conn, store_path, torch_dir, store_options):
             return
 
 
-def du(path):
-    return int(subprocess.run(["du", "-sb", str(path)], capture_output=True, text=True,
-                              check=True).stdout.split()[0])
-
-
 def run_scenario(sc, files, work, store_options):
     import ckpt
     d = {k: work / sc / k for k in ("ckpt-1", "ckpt-4", "torch-4")}
@@ -166,16 +160,6 @@ def run_scenario(sc, files, work, store_options):
             "logical_bytes": sum(a.nbytes for a in tensors.values()), "identical": identical}
 
 
-def machine_info(work):
-    cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo")
-                if ln.startswith("model name")), platform.processor())
-    ram = next(int(ln.split()[1]) for ln in open("/proc/meminfo") if ln.startswith("MemTotal"))
-    fs = subprocess.run(["df", "-PT", str(work)], capture_output=True, text=True).stdout
-    return {"cpu": cpu, "cores": os.cpu_count(), "ram_gib": ram / 2**20,
-            "fs": fs.splitlines()[1].split()[1], "kernel": platform.release(),
-            "loadavg": open("/proc/loadavg").read().strip()}
-
-
 def report(results, machine, args):
     med = lambda xs: statistics.median(xs[1:])  # noqa: E731
     lines = [f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['ram_gib']:.0f} GiB "
@@ -198,39 +182,14 @@ def report(results, machine, args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--size-mb", type=float, default=200)
-    ap.add_argument("--scale", type=float, default=1.0)
-    ap.add_argument("--scenarios", default="finetune,embedding")
-    ap.add_argument("--gen", default="build/bench/gen/ckpt_bench_gen")
-    ap.add_argument("--out", default=None)
-    ap.add_argument("--keep", action="store_true")
+    add_common_args(ap, "finetune,embedding", "bench/results/sharded-latest")
     ap.add_argument("--delta-depth", type=int, default=None,
                     help="delta_max_depth of the stores (default: the library's)")
-    ap.add_argument("--results", default="bench/results/sharded-latest")
     args = ap.parse_args()
-    work = Path(args.out or tempfile.mkdtemp(prefix="ckpt-sharded-bench-"))
-    work.mkdir(parents=True, exist_ok=True)
-    try:
-        scenarios = args.scenarios.split(",")
-        subprocess.run([args.gen, "--out", str(work / "data"), "--size-mb", str(args.size_mb),
-                        "--scale", str(args.scale), "--scenarios", ",".join(scenarios)],
-                       check=True, capture_output=True)
-        machine = machine_info(work)
-        results = {}
-        for sc in scenarios:
-            files = [work / "data" / sc / f"ckpt-{k}.safetensors" for k in range(1, 7)]
-            options = {} if args.delta_depth is None else {"delta_max_depth": args.delta_depth}
-            results[sc] = run_scenario(sc, files, work, options)
-            print(f"{sc}: done", file=sys.stderr)
-        machine["loadavg_end"] = open("/proc/loadavg").read().strip()
-        md = report(results, machine, args)
-        print(md)
-        Path(args.results + ".md").write_text(md)
-        Path(args.results + ".json").write_text(json.dumps(
-            {"machine": machine, "args": vars(args), "results": results}, indent=1))
-    finally:
-        if not args.keep:
-            shutil.rmtree(work, ignore_errors=True)
+    options = {} if args.delta_depth is None else {"delta_max_depth": args.delta_depth}
+    run(args, "ckpt-sharded-bench-",
+        lambda sc, files, work: run_scenario(sc, files, work, options),
+        lambda results, machine: report(results, machine, args))
 
 
 if __name__ == "__main__":

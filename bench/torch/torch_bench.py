@@ -25,13 +25,10 @@ import argparse
 import collections
 import json
 import os
-import platform
-import shutil
 import statistics
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -40,6 +37,9 @@ import torch
 
 import ckpt
 import ckpt.torch as ct
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from pybench import add_common_args, du, run  # noqa: E402
 
 SCENARIOS = ["finetune", "frozen", "embedding", "bf16"]
 ST_DTYPES = {"F32": torch.float32, "BF16": torch.bfloat16, "I64": torch.int64,
@@ -92,11 +92,6 @@ def frozen_names(state):
     """Model tensors without optimizer state: the frozen backbone."""
     with_state = set(state["optimizer"]["state"])
     return [f"model.{n}" for i, n in enumerate(state["model"]) if i not in with_state]
-
-
-def du(path):
-    return int(subprocess.run(["du", "-sb", str(path)], capture_output=True, text=True,
-                              check=True).stdout.split()[0])
 
 
 def timed(fn):
@@ -248,52 +243,14 @@ def report(results, machine, args):
     return "\n".join(lines) + "\n"
 
 
-def machine_info(work):
-    cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo")
-                if ln.startswith("model name")), platform.processor())
-    ram = next(int(ln.split()[1]) for ln in open("/proc/meminfo") if ln.startswith("MemTotal"))
-    fs = subprocess.run(["df", "-PT", str(work)], capture_output=True, text=True).stdout
-    fs = fs.splitlines()[1].split()[1]
-    osname = next((ln.split("=", 1)[1].strip().strip('"') for ln in open("/etc/os-release")
-                   if ln.startswith("PRETTY_NAME")), "unknown")
-    return {"cpu": cpu, "cores": os.cpu_count(), "ram_gib": ram / 2**20, "fs": fs,
-            "os": osname, "kernel": platform.release(), "loadavg": open("/proc/loadavg").read()}
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--size-mb", type=float, default=200)
-    ap.add_argument("--scale", type=float, default=1.0)
-    ap.add_argument("--scenarios", default=",".join(SCENARIOS))
-    ap.add_argument("--gen", default="build/bench/gen/ckpt_bench_gen")
+    add_common_args(ap, ",".join(SCENARIOS), "bench/results/torch-latest")
     ap.add_argument("--ckpt", default="build/tools/ckpt")
-    ap.add_argument("--out", default=None, help="work directory (default: a temporary one)")
     ap.add_argument("--repeat", type=int, default=5, help="loads of checkpoint 6 per tool")
-    ap.add_argument("--keep", action="store_true")
-    ap.add_argument("--results", default="bench/results/torch-latest")
     args = ap.parse_args()
-    work = Path(args.out or tempfile.mkdtemp(prefix="ckpt-torch-bench-"))
-    work.mkdir(parents=True, exist_ok=True)
-    try:
-        scenarios = args.scenarios.split(",")
-        subprocess.run([args.gen, "--out", str(work / "data"), "--size-mb", str(args.size_mb),
-                        "--scale", str(args.scale), "--scenarios", ",".join(scenarios)],
-                       check=True, capture_output=True)
-        machine = machine_info(work)
-        results = {}
-        for sc in scenarios:
-            files = [work / "data" / sc / f"ckpt-{k}.safetensors" for k in range(1, 7)]
-            results[sc] = run_scenario(sc, files, work, args)
-            print(f"{sc}: done", file=sys.stderr)
-        machine["loadavg_end"] = open("/proc/loadavg").read()
-        md = report(results, machine, args)
-        print(md)
-        Path(args.results + ".md").write_text(md)
-        Path(args.results + ".json").write_text(json.dumps(
-            {"machine": machine, "args": vars(args), "results": results}, indent=1))
-    finally:
-        if not args.keep:
-            shutil.rmtree(work, ignore_errors=True)
+    run(args, "ckpt-torch-bench-", lambda sc, files, work: run_scenario(sc, files, work, args),
+        lambda results, machine: report(results, machine, args))
 
 
 if __name__ == "__main__":

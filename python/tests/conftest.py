@@ -74,3 +74,16 @@ def write_safetensors(path, tensors):
     h = json.dumps(header).encode()
     h += b" " * (-len(h) % 8)
     Path(path).write_bytes(struct.pack("<Q", len(h)) + h + body)
+
+
+def split(n, parts):
+    """(offset, size) of `parts` near-equal pieces of n, the first ones one
+    larger (like torch.chunk): how the sharded tests cut tensors."""
+    base, extra = divmod(n, parts)
+    out, at = [], 0
+    for p in range(parts):
+        size = base + (1 if p < extra else 0)
+        out.append((at, size))
+        at += size
+    return out
+

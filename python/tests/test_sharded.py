@@ -6,17 +6,7 @@ import numpy as np
 import pytest
 
 import ckpt
-
-
-def split(n, parts):
-    """Offsets and sizes of `parts` near-equal pieces of n (like torch.chunk)."""
-    base, extra = divmod(n, parts)
-    out, at = [], 0
-    for p in range(parts):
-        size = base + (1 if p < extra else 0)
-        out.append((at, size))
-        at += size
-    return out
+from conftest import split
 
 
 def rank_tensors(w, v, bias, rank, world):

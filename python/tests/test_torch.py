@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch")
 import ckpt  # noqa: E402
 import ckpt.torch as ct  # noqa: E402
 
-from conftest import read_safetensors, write_safetensors  # noqa: E402
+from conftest import read_safetensors, split, write_safetensors  # noqa: E402
 
 
 def bits(t):
@@ -302,17 +302,8 @@ def test_row_and_column_shards_saved_by_4_load_on_3_and_on_1(tmp_path):
     bias = torch.randn(8)      # replicated
     store = ckpt.Store(str(tmp_path / "s"), create=True)
 
-    def chunks(n, parts):
-        base, extra = divmod(n, parts)
-        out, at = [], 0
-        for p in range(parts):
-            size = base + (1 if p < extra else 0)
-            out.append((at, size))
-            at += size
-        return out
-
     for r in range(4):
-        (e0, en), (p0, pn) = chunks(37, 4)[r], chunks(22, 4)[r]
+        (e0, en), (p0, pn) = split(37, 4)[r], split(22, 4)[r]
         state = {"model": {"emb": emb[e0:e0 + en].clone(), "proj": proj[:, p0:p0 + pn].clone(),
                            "bias": bias},
                  "rng": torch.tensor([r]), "step": 9}
@@ -323,7 +314,7 @@ def test_row_and_column_shards_saved_by_4_load_on_3_and_on_1(tmp_path):
     assert torch.equal(whole["model"]["bias"], bias)
     assert int(whole["rng"][0]) == 2 and whole["step"] == 9
     for r in range(3):
-        (e0, en), (p0, pn) = chunks(37, 3)[r], chunks(22, 3)[r]
+        (e0, en), (p0, pn) = split(37, 3)[r], split(22, 3)[r]
         mine = ct.load(store, "tp@9", rank=0,
                        boxes={"model.emb": ((e0, 0), (en, 8)), "model.proj": ((0, p0), (8, pn))})
         assert torch.equal(mine["model"]["emb"], emb[e0:e0 + en])
