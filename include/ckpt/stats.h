@@ -53,6 +53,8 @@ struct VerifyProblem {
 
 struct VerifyReport {
   uint64_t checkpoints_checked = 0;
+  // Shards of sharded checkpoints not complete yet, whose chunks were checked too.
+  uint64_t pending_shards_checked = 0;
   uint64_t chunks_checked = 0;
   uint64_t bytes_read = 0;
   std::vector<VerifyProblem> problems;

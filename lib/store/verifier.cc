@@ -1,6 +1,7 @@
 #include "store/verifier.h"
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -9,6 +10,7 @@
 #include "repo/config.h"
 #include "repo/index_sessions.h"
 #include "repo/loader.h"
+#include "repo/pending_shards.h"
 
 namespace ckpt::internal {
 namespace {
@@ -32,6 +34,11 @@ class Verification {
 
  private:
   Status CheckIndex();
+  // Looks up every chunk of `m` and its chain; records missing ones.
+  Status AddChunksOf(const Manifest& m, std::set<Digest>* missing);
+  // Calls fn(label, manifest) for every checkpoint and pending shard that
+  // decodes ("run@step", "run@step shard R (pending)").
+  Status ForEachManifest(const std::function<void(const std::string&, const Manifest&)>& fn);
   // Adds the bases under delta chunk `d` to chunks_, checking each link.
   Status AddChain(const Digest& d, ChunkLocation loc);
   // Every chunk whose chain runs through one of `chunks`, and those.
@@ -90,6 +97,24 @@ std::set<Digest> Verification::WithDependents(const std::set<Digest>& chunks) co
   return out;
 }
 
+Status Verification::AddChunksOf(const Manifest& m, std::set<Digest>* missing) {
+  for (const auto& e : m.entries) {
+    for (const auto& d : e.chunks) {
+      if (chunks_.count(d) || missing->count(d)) continue;
+      auto found = index_->FindChunk(d);
+      if (!found.ok() && found.status().code() != Code::kCorruption) return found.status();
+      if (!found.ok() || !*found) {
+        missing->insert(d);
+        continue;
+      }
+      const ChunkLocation loc = **found;
+      chunks_.emplace(d, loc);
+      CKPT_RETURN_IF_ERROR(AddChain(d, loc));
+    }
+  }
+  return Status::OK();
+}
+
 Status Verification::CheckIndex() {
   Status scan_error;
   std::set<Digest> missing;
@@ -106,32 +131,20 @@ Status Verification::CheckIndex() {
       return true;
     }
     report_.checkpoints_checked++;
-    for (const auto& e : m.entries) {
-      for (const auto& d : e.chunks) {
-        if (chunks_.count(d) || missing.count(d)) continue;
-        auto found = index_->FindChunk(d);
-        if (!found.ok() && found.status().code() != Code::kCorruption) {
-          scan_error = found.status();
-          return false;
-        }
-        if (!found.ok() || !*found) {
-          missing.insert(d);
-          continue;
-        }
-        const ChunkLocation loc = **found;
-        chunks_.emplace(d, loc);
-        Status chain = AddChain(d, loc);
-        if (!chain.ok()) {
-          scan_error = chain;
-          return false;
-        }
-      }
-    }
+    scan_error = AddChunksOf(m, &missing);
     if (options_.progress && !options_.read_data)
       options_.progress(report_.checkpoints_checked, report_.checkpoints_checked);
-    return true;
+    return scan_error.ok();
   }));
   CKPT_RETURN_IF_ERROR(scan_error);
+  // Shards of sharded checkpoints still being written: their chunks are
+  // indexed and will be named by the checkpoint.
+  Status shards = ForEachPendingShard(*index_, [&](PendingShard& p) {
+    report_.pending_shards_checked++;
+    return AddChunksOf(p.shard.manifest, &missing);
+  });
+  if (!shards.ok() && shards.code() != Code::kCorruption) return shards;
+  if (!shards.ok()) report_.problems.push_back({shards, {}, {}});
   for (const auto& d : missing)
     pending_.push_back(
         {Status::Corruption("chunk " + d.ShortHex() + " is missing from the index"), {d}});
@@ -186,6 +199,26 @@ void Verification::ReadData() {
   });
 }
 
+Status Verification::ForEachManifest(
+    const std::function<void(const std::string&, const Manifest&)>& fn) {
+  CKPT_RETURN_IF_ERROR(index_->Scan(kCheckpointKeys, [&](auto, std::string_view v) {
+    CheckpointRecord rec;
+    Manifest m;
+    if (DecodeCheckpointRecord(v, &rec).ok() && DecodeManifest(rec.manifest, &m).ok())
+      fn(m.run + "@" + std::to_string(m.step), m);
+    return true;
+  }));
+  Status shards = ForEachPendingShard(*index_, [&](PendingShard& p) {
+    const Manifest& m = p.shard.manifest;
+    fn(m.run + "@" + std::to_string(m.step) + " shard " + std::to_string(p.shard.rank) +
+           " (pending)",
+       m);
+    return Status::OK();
+  });
+  // An undecodable record was reported by CheckIndex already.
+  return shards.code() == Code::kCorruption ? Status::OK() : shards;
+}
+
 Status Verification::MapToCheckpoints() {
   if (pending_.empty()) return Status::OK();
   // A damaged base breaks every delta over it: map through the chains.
@@ -193,12 +226,7 @@ Status Verification::MapToCheckpoints() {
   for (size_t i = 0; i < pending_.size(); ++i)
     for (const auto& d : WithDependents(pending_[i].chunks)) problems_of[d].push_back(i);
   std::vector<std::set<std::string>> ckpts(pending_.size()), tensors(pending_.size());
-  CKPT_RETURN_IF_ERROR(index_->Scan(kCheckpointKeys, [&](auto, std::string_view v) {
-    CheckpointRecord rec;
-    Manifest m;
-    if (!DecodeCheckpointRecord(v, &rec).ok() || !DecodeManifest(rec.manifest, &m).ok())
-      return true;
-    std::string label = m.run + "@" + std::to_string(m.step);
+  CKPT_RETURN_IF_ERROR(ForEachManifest([&](const std::string& label, const Manifest& m) {
     for (const auto& e : m.entries)
       for (const auto& d : e.chunks) {
         auto it = problems_of.find(d);
@@ -208,7 +236,6 @@ Status Verification::MapToCheckpoints() {
           tensors[p].insert(label + ":" + e.name);
         }
       }
-    return true;
   }));
   for (size_t i = 0; i < pending_.size(); ++i) {
     VerifyProblem p{pending_[i].status, {}, {}};

@@ -193,6 +193,8 @@ class VerifyReport:
     chunks_checked: int
     bytes_read: int
     problems: Tuple[VerifyProblem, ...]
+    #: shards of sharded checkpoints not complete yet, whose chunks were checked too
+    pending_shards_checked: int = 0
 
     @property
     def ok(self) -> bool:

@@ -126,6 +126,7 @@ py::dict ToDict(const VerifyReport& r) {
   }
   py::dict d;
   d["checkpoints_checked"] = r.checkpoints_checked;
+  d["pending_shards_checked"] = r.pending_shards_checked;
   d["chunks_checked"] = r.chunks_checked;
   d["bytes_read"] = r.bytes_read;
   d["problems"] = problems;

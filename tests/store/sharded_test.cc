@@ -4,6 +4,7 @@
 // reclaims abandoned ones.
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <fstream>
 #include <set>
 
 #include "store/shard_fixture.h"
@@ -347,4 +348,35 @@ TEST_CASE("repair rebuilds sharded checkpoints and drops pending shards",
   loaded = store->Load("run@2");
   REQUIRE(loaded.ok());
   CheckAssembled(*loaded, pending);
+}
+
+TEST_CASE("verify checks the chunks of pending shards and names them", "[unit][store][shard]") {
+  TempDir dir;
+  const ShardedState s(2, 1);
+  SaveShards(dir.path(), s, {0});
+  auto store = MustOpen(dir.path());
+  auto report = store->Verify({true, nullptr});
+  REQUIRE(report.ok());
+  CHECK(report->ok());
+  CHECK(report->checkpoints_checked == 0);
+  CHECK(report->pending_shards_checked == 1);
+  CHECK(report->chunks_checked > 0);
+  // Random bytes are stored as they are: flip one inside the only pack.
+  auto packs = NewLocalBackend(dir.path())->List("packs/");
+  REQUIRE(packs.ok());
+  REQUIRE(packs->size() == 1);
+  {
+    std::fstream f(dir.path() + "/" + packs->front(),
+                   std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(100);
+    char ch;
+    f.read(&ch, 1);
+    ch = static_cast<char>(ch ^ 1);
+    f.seekp(100);
+    f.write(&ch, 1);
+  }
+  report = store->Verify({true, nullptr});
+  REQUIRE(report.ok());
+  REQUIRE_FALSE(report->ok());
+  CHECK(report->problems[0].checkpoints == std::vector<std::string>{"run@1 shard 0 (pending)"});
 }

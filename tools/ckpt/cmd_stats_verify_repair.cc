@@ -49,7 +49,10 @@ Status RunStats(const Context& ctx) {
 }
 
 void PrintVerifyReport(const VerifyReport& report, bool read_data) {
-  fmt::print("checked {} checkpoints, {} chunks{}\n", report.checkpoints_checked,
+  fmt::print("checked {} checkpoints{}, {} chunks{}\n", report.checkpoints_checked,
+             report.pending_shards_checked
+                 ? fmt::format(" and {} pending shards", report.pending_shards_checked)
+                 : "",
              report.chunks_checked,
              read_data ? fmt::format(", read {}", HumanBytes(report.bytes_read)) : "");
   if (report.ok()) {

@@ -108,6 +108,7 @@ json VerifyJson(const VerifyReport& report) {
   }
   return {{"ok", report.ok()},
           {"checkpoints_checked", report.checkpoints_checked},
+          {"pending_shards_checked", report.pending_shards_checked},
           {"chunks_checked", report.chunks_checked},
           {"bytes_read", report.bytes_read},
           {"problems", std::move(problems)}};
