@@ -106,7 +106,7 @@ def rank_main(rank, conn, store_path, torch_dir, store_options):
             return
 
 
-def run_scenario(sc, files, work, store_options):
+def run_scenario(sc, files, work, store_options, rank_store_options):
     import ckpt
     d = {k: work / sc / k for k in ("ckpt-1", "ckpt-4", "torch-4")}
     for p in d.values():
@@ -116,7 +116,7 @@ def run_scenario(sc, files, work, store_options):
     for r in range(WORLD):
         parent, child = ctx.Pipe()
         p = ctx.Process(target=rank_main, args=(r, child, str(d["ckpt-4"] / "store"),
-                                                str(d["torch-4"]), store_options))
+                                                str(d["torch-4"]), rank_store_options))
         p.start()
         pipes.append(parent)
         procs.append(p)
@@ -185,10 +185,15 @@ def main():
     add_common_args(ap, "finetune,embedding", "bench/results/sharded-latest")
     ap.add_argument("--delta-depth", type=int, default=None,
                     help="delta_max_depth of the stores (default: the library's)")
+    ap.add_argument("--rank-threads", type=int, default=None,
+                    help="threads of each rank's store (default: the library's, one per core)")
     args = ap.parse_args()
     options = {} if args.delta_depth is None else {"delta_max_depth": args.delta_depth}
+    rank_options = dict(options)
+    if args.rank_threads is not None:
+        rank_options["threads"] = args.rank_threads
     run(args, "ckpt-sharded-bench-",
-        lambda sc, files, work: run_scenario(sc, files, work, options),
+        lambda sc, files, work: run_scenario(sc, files, work, options, rank_options),
         lambda results, machine: report(results, machine, args))
 
 
