@@ -1,8 +1,8 @@
 // ckpt/version.h: library version and the on-disk format versions.
 //
 // Stability: stable. A store records the format version it was created with;
-// this library opens stores of format kFormatVersion and refuses any other
-// with Code::kVersionMismatch.
+// this library opens stores of formats kOldestFormatVersion ..
+// kFormatVersion and refuses any other with Code::kVersionMismatch.
 #pragma once
 
 namespace ckpt {
@@ -12,13 +12,18 @@ inline constexpr int kVersionMinor = 1;
 inline constexpr int kVersionPatch = 0;
 inline constexpr const char* kVersionString = "0.1.0";
 
-// Store layout and config format: the one this library writes and the only
-// one it reads (docs/format.md). Numbers 1 to 3 were development formats,
-// never released; stores of theirs are refused with kVersionMismatch.
-inline constexpr int kFormatVersion = 4;
+// Store layout and config format: the one this library creates stores in
+// (docs/format.md). Format 5 adds sharded checkpoints (version-2 manifests
+// and pending-shard index keys) to format 4, which this library also reads
+// and writes: a store of format 4 becomes format 5 at its first sharded
+// save, so that a library that knows only format 4 refuses it from then on.
+// Numbers 1 to 3 were development formats, never released; stores of
+// theirs are refused with kVersionMismatch.
+inline constexpr int kFormatVersion = 5;
+inline constexpr int kOldestFormatVersion = 4;
 // Pack file format written by this library.
 inline constexpr int kPackFormatVersion = 1;
-// Manifest encoding written by this library.
-inline constexpr int kManifestFormatVersion = 1;
+// Manifest encoding written by this library: 1, and 2 for sharded checkpoints.
+inline constexpr int kManifestFormatVersion = 2;
 
 }  // namespace ckpt

@@ -59,11 +59,11 @@ Status DecodeConfig(const std::string& text, StoreConfig* out) {
   // Formats 1 to 3 were never released: no store of theirs can hold data
   // that matters, and reading them would keep codecs and index rules alive
   // that nothing writes.
-  if (out->format_version < kFormatVersion)
+  if (out->format_version < kOldestFormatVersion)
     return Status::VersionMismatch(
         "store format version " + std::to_string(out->format_version) +
         " is an unreleased development format that this library does not read (it reads " +
-        std::to_string(kFormatVersion) + ")");
+        std::to_string(kOldestFormatVersion) + " to " + std::to_string(kFormatVersion) + ")");
   if (out->chunk_size < 4096 || out->chunk_size > (64u << 20))
     return Status::Corruption("config: chunk_size " + std::to_string(out->chunk_size) +
                               " is outside 4 KiB .. 64 MiB");
@@ -118,6 +118,22 @@ Result<StoreConfig> LoadOrCreateConfig(Backend& backend, const StoreOptions& opt
   std::string text = EncodeConfig(config);
   CKPT_RETURN_IF_ERROR(backend.Put(kConfigObject, text.data(), text.size()));
   return config;
+}
+
+Status UpgradeConfigForShards(Backend& backend, const std::string& path) {
+  auto size = backend.Size(kConfigObject);
+  if (!size.ok()) return size.status();
+  std::string text(*size, '\0');
+  CKPT_RETURN_IF_ERROR(backend.Get(kConfigObject, 0, text.size(), text.data()));
+  StoreConfig config;
+  CKPT_RETURN_IF_ERROR(DecodeConfig(text, &config).WithContext("store " + path));
+  if (config.format_version >= kShardedFormatVersion) return Status::OK();
+  // Every other field as it was: two processes upgrading at once write the
+  // same bytes.
+  config.format_version = kShardedFormatVersion;
+  std::string upgraded = EncodeConfig(config);
+  return backend.Put(kConfigObject, upgraded.data(), upgraded.size())
+      .WithContext("upgrade store " + path + " to format " + std::to_string(kShardedFormatVersion));
 }
 
 }  // namespace ckpt::internal

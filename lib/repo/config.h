@@ -2,7 +2,7 @@
 //
 // Config object ("config" in the backend), UTF-8 text, one key=value a line:
 //   ckpt-store
-//   format_version=4
+//   format_version=5
 //   chunk_size=262144
 //   zstd_level=3
 //   delta_max_depth=1
@@ -25,9 +25,17 @@ inline constexpr const char* kConfigObject = "config";
 inline constexpr int kMaxDeltaDepth = 16;
 
 std::string EncodeConfig(const StoreConfig& config);
-// Errors: kCorruption (malformed), kVersionMismatch (a format other than
-// kFormatVersion).
+// Errors: kCorruption (malformed), kVersionMismatch (a format outside
+// kOldestFormatVersion .. kFormatVersion).
 Status DecodeConfig(const std::string& text, StoreConfig* out);
+
+// The first store format with sharded checkpoints.
+inline constexpr int kShardedFormatVersion = 5;
+
+// Raises the store's config to kShardedFormatVersion if it is older (the
+// config object is replaced atomically), before a sharded save writes what
+// an older library would misread: its gc would not see pending shards.
+Status UpgradeConfigForShards(Backend& backend, const std::string& path);
 
 // Reads the config of the store in `backend`, or creates it from `options`
 // when absent and options.create_if_missing; then `before_create` (if set)

@@ -10,6 +10,7 @@
 #include "codec/delta_codec.h"
 #include "codec/plane_coder.h"
 #include "index/pack_lifecycle.h"
+#include "repo/config.h"
 #include "repo/index_sessions.h"
 #include "repo/pack_sink.h"
 #include "repo/pending_shards.h"
@@ -587,6 +588,10 @@ Result<CheckpointInfo> SaveCheckpoint(StoreContext& ctx, const SaveRequest& requ
   Status s = run.Run(&manifest, request, parent);
   if (!s.ok()) return fail(s);
   manifest.world_size = request.world_size;
+  if (manifest.sharded() && ctx.config.format_version < kShardedFormatVersion) {
+    Status upgraded = UpgradeConfigForShards(*ctx.backend, ctx.path);
+    if (!upgraded.ok()) return fail(upgraded);
+  }
   auto info = manifest.sharded() ? run.CommitShard(manifest, request.rank) : run.Commit(manifest);
   if (!info.ok()) return fail(info.status());
   ctx.saves++;

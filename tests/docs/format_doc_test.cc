@@ -176,14 +176,14 @@ TEST_CASE("format.md: config", "[unit][format]") {
   CheckBytes("config", EncodeConfig(c), golden);
   StoreConfig decoded;
   REQUIRE(DecodeConfig(golden, &decoded).ok());
-  CHECK(decoded.format_version == 4);
+  CHECK(decoded.format_version == 5);
   CHECK(decoded.chunk_size == 262144);
   CHECK(decoded.zstd_level == 3);
   CHECK(decoded.delta_max_depth == 1);
   CHECK(decoded.store_id == c.store_id);
   // A newer store format is refused as such.
   std::string newer = golden;
-  newer.replace(newer.find("format_version=4"), 16, "format_version=5");
+  newer.replace(newer.find("format_version=5"), 16, "format_version=6");
   CHECK(DecodeConfig(newer, &decoded).code() == Code::kVersionMismatch);
   std::string malformed = golden + "no equals sign\n";
   CHECK(DecodeConfig(malformed, &decoded).code() == Code::kCorruption);

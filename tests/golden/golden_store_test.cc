@@ -1,5 +1,5 @@
 // Golden stores: tests/golden/v4/ holds the packs, refs and config that
-// format 4, the one this library reads and writes, wrote (no index: repair
+// format 4 (which this library reads and writes beside format 5) wrote (no index: repair
 // rebuilds it). Every later version that claims to read format 4 must read
 // them back exactly; this pins the pack, manifest and codec formats. Its
 // data exercises zstd, float planes and both kinds of delta.
@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <set>
 
 #include "ckpt/ckpt.h"
@@ -133,4 +135,43 @@ TEST_CASE("format 4 golden store reads back exactly", "[integration][golden]") {
   auto verified = (*store)->Verify(read_data);
   REQUIRE(verified.ok());
   CHECK(verified->problems.empty());
+}
+
+TEST_CASE("a format 4 store becomes format 5 at its first sharded save",
+          "[integration][golden][shard]") {
+  TempDir dir;
+  std::filesystem::copy(kGoldenV4, dir.path(), std::filesystem::copy_options::recursive);
+  REQUIRE(Store::Repair({}, dir.path()).ok());
+  auto config_text = [&] {
+    std::ifstream f(dir.Sub("config"));
+    return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  };
+  const std::string v4 = config_text();
+  REQUIRE_THAT(v4, Catch::Contains("format_version=4\n"));
+  auto store = Store::Open({}, dir.path());
+  REQUIRE(store.ok());
+  // An unsharded save keeps format 4.
+  std::vector<uint8_t> bytes(64, 7);
+  SaveRequest plain;
+  plain.run = "golden";
+  plain.step = 3;
+  plain.tensors.push_back({"x", DType::kU8, {64}, bytes.data(), bytes.size()});
+  REQUIRE((*store)->Save(plain).ok());
+  CHECK(config_text() == v4);
+  // A sharded one raises it first, changing nothing else.
+  SaveRequest shard = plain;
+  shard.step = 4;
+  shard.world_size = 2;
+  REQUIRE((*store)->Save(shard).ok());
+  std::string v5 = v4;
+  v5.replace(v5.find("format_version=4"), 16, "format_version=5");
+  CHECK(config_text() == v5);
+  shard.rank = 1;
+  REQUIRE((*store)->Save(shard).ok());
+  store->reset();
+  auto reopened = Store::Open({}, dir.path());
+  REQUIRE(reopened.ok());
+  CHECK((*reopened)->config().format_version == 5);
+  CHECK((*reopened)->Load("golden@4").ok());
+  CHECK((*reopened)->Load("golden@1").ok());
 }

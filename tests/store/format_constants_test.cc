@@ -24,12 +24,13 @@ TEST_CASE("documented magics and versions match the code", "[unit][format]") {
   CHECK_THAT(doc, Catch::Contains(ckpt::internal::kPackEndMagic));
   CHECK_THAT(doc, Catch::Contains(ckpt::internal::kManifestMagic));
   CHECK(ckpt::internal::kPackVersion == static_cast<uint32_t>(ckpt::kPackFormatVersion));
-  CHECK(ckpt::internal::kManifestVersion == static_cast<uint32_t>(ckpt::kManifestFormatVersion));
+  CHECK(ckpt::internal::kShardedManifestVersion ==
+        static_cast<uint32_t>(ckpt::kManifestFormatVersion));
   CHECK(ckpt::internal::kPackHeaderSize == 16);
   CHECK(ckpt::internal::kPackRecordSize == 50);
   CHECK(ckpt::internal::kPackTrailerSize == 56);
   CHECK_THAT(doc, Catch::Contains("format_version=" + std::to_string(ckpt::kFormatVersion)));
-  // The one format this release reads and writes, as the document states it.
+  // The formats this release writes, as the document states them.
   const std::string versions = "**store format " + std::to_string(ckpt::kFormatVersion) +
                                ", pack format " + std::to_string(ckpt::kPackFormatVersion) +
                                ", manifest format " + std::to_string(ckpt::kManifestFormatVersion) +
