@@ -503,7 +503,6 @@ Result<CheckpointInfo> SaveRun::CommitShard(const Manifest& shard, uint32_t rank
   }
   CKPT_RETURN_IF_ERROR(CheckShardsFit(all).WithContext("shard " + std::to_string(rank)));
   IndexBatch batch;
-  AddChunksAndPacks(&batch);
   CheckpointInfo info;
   info.run = shard.run;
   info.step = shard.step;
@@ -515,6 +514,7 @@ Result<CheckpointInfo> SaveRun::CommitShard(const Manifest& shard, uint32_t rank
     auto existing = writer.Get(RunStepKey(shard.run, shard.step));
     if (!existing.ok()) return existing.status();
     if (*existing) return Status::AlreadyExists(label + " was saved concurrently");
+    AddChunksAndPacks(&batch);
     batch.Put(ShardKey(shard.run, shard.step, rank), EncodeShardRecord(own));
     CKPT_RETURN_IF_ERROR(writer.Commit(batch));
     CKPT_RETURN_IF_ERROR(session.Close().WithContext("shard " + std::to_string(rank) + " of " +
@@ -538,7 +538,7 @@ Result<CheckpointInfo> SaveRun::CommitShard(const Manifest& shard, uint32_t rank
     batch.Delete(p->key);
   }
   CKPT_RETURN_IF_ERROR(StoreManifest(&c));
-  AddChunksAndPacks(&batch);  // again: the manifest's pack too
+  AddChunksAndPacks(&batch);  // after StoreManifest: its pack too
   batch.Delete(ShardKey(shard.run, shard.step, rank));
   CKPT_RETURN_IF_ERROR(CommitCheckpoint(writer, c, batch));
   CKPT_RETURN_IF_ERROR(

@@ -100,6 +100,14 @@ BuiltRequest BuildRequest(const std::string& run, uint64_t step, const py::dict&
   return b;
 }
 
+// Entry `name` of the checkpoint `reader` holds (`ref`, for the message).
+const EntryInfo* FindEntry(const CheckpointReader& reader, const std::string& ref,
+                           const std::string& name) {
+  for (const EntryInfo& e : reader.detail().entries)
+    if (e.name == name) return &e;
+  throw StatusError(Status::NotFound("no entry '" + name + "' in " + ref));
+}
+
 // A Python progress callback for a call that outlives none of it. The
 // ProgressFn holds only a pointer, so the library may copy it on threads
 // that do not hold the GIL; the first exception the callback raises is kept
@@ -304,10 +312,7 @@ class PyStore {
                       const std::vector<int64_t>& offsets, const std::vector<int64_t>& shape) {
     StorePtr s = Get();
     std::unique_ptr<CheckpointReader> reader = OpenReader(s, ref);
-    const EntryInfo* entry = nullptr;
-    for (const EntryInfo& e : reader->detail().entries)
-      if (e.name == name) entry = &e;
-    if (!entry) throw StatusError(Status::NotFound("no entry '" + name + "' in " + ref));
+    const EntryInfo* entry = FindEntry(*reader, ref, name);
     if (entry->is_blob) throw py::value_error("'" + name + "' is a blob; a box needs a tensor");
     for (int64_t d : shape)
       if (d < 0) throw py::value_error("box shape must be non-negative");
@@ -327,11 +332,7 @@ class PyStore {
   py::object Tensor(const std::string& ref, const std::string& name, py::object out) {
     StorePtr s = Get();
     std::unique_ptr<CheckpointReader> reader = OpenReader(s, ref);
-    const EntryInfo* entry = nullptr;
-    for (const EntryInfo& e : reader->detail().entries) {
-      if (e.name == name) entry = &e;
-    }
-    if (!entry) throw StatusError(Status::NotFound("no entry '" + name + "' in " + ref));
+    const EntryInfo* entry = FindEntry(*reader, ref, name);
     py::object result = out;
     std::optional<HeldBuffer> buf;
     void* dst = nullptr;
