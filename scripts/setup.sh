@@ -6,6 +6,8 @@ packages=(
   build-essential cmake ninja-build pkg-config
   librocksdb-dev libzstd-dev libboost-filesystem-dev libssl-dev libhtscodecs-dev libxxhash-dev
   catch2 libcli11-dev nlohmann-json3-dev libfmt-dev clang-format
+  # The S3 backend: HTTP with SigV4 signing, and S3's XML answers.
+  libcurl4-openssl-dev libpugixml-dev
   # The Python package (python/): built against Debian's own interpreter.
   pybind11-dev python3-dev python3-numpy python3-pytest python3-venv python3-setuptools python3-pip
   # ckpt.torch and its tests.
@@ -17,6 +19,11 @@ fi
 # scripts/fuzz.sh: clang and libFuzzer's runtime (with the sanitizers').
 if [[ "${CKPT_SETUP_FUZZ:-0}" == 1 ]]; then
   packages+=(clang libclang-rt-14-dev)
+fi
+# scripts/rgw.sh: a single-node Ceph cluster with its S3 gateway (radosgw),
+# and two independent S3 clients to cross-check against.
+if [[ "${CKPT_SETUP_S3:-0}" == 1 ]]; then
+  packages+=(ceph-mon ceph-osd radosgw ceph-common python3-boto3 s3cmd)
 fi
 missing=()
 for p in "${packages[@]}"; do

@@ -32,6 +32,17 @@ class CKPT_EXPORT Backend {
   // Errors: kIOError, kNoSpace.
   virtual Status Put(const std::string& name, const void* data, size_t size) = 0;
 
+  // Stores `size` bytes under `name` only if no object of that name exists.
+  // Of several concurrent creators of one name exactly one succeeds; the
+  // others get kAlreadyExists and change nothing. Atomic and durable on OK,
+  // as Put. What commits to a store shared by many hosts rests on it.
+  // Errors: kAlreadyExists, kIOError, kNoSpace; kNotSupported (the default).
+  virtual Status Create(const std::string& name, const void* data, size_t size) {
+    (void)data;
+    (void)size;
+    return Status::NotSupported("create-if-absent of " + name);
+  }
+
   // Reads exactly `length` bytes at `offset` of object `name` into `dst`.
   // Errors: kNotFound; kCorruption if the object is shorter; kIOError.
   virtual Status Get(const std::string& name, uint64_t offset, size_t length, void* dst) = 0;

@@ -204,11 +204,10 @@ Status LocalBackend::EnsureParentDir(const std::string& path) {
   return Status::OK();
 }
 
-Status LocalBackend::Put(const std::string& name, const void* data, size_t size) {
-  const std::string path = PathOf(name);
+Result<std::string> LocalBackend::WriteTemp(const std::string& path, const void* data,
+                                            size_t size) {
   CKPT_RETURN_IF_ERROR(EnsureParentDir(path));
-  const std::string dir = ParentOf(path);
-  const std::string tmp = dir + "/" + kTempPrefix + RandomHexId(8);
+  const std::string tmp = ParentOf(path) + "/" + kTempPrefix + RandomHexId(8);
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoStatus(errno, "create", tmp);
   size_t direct = 0;
@@ -219,12 +218,34 @@ Status LocalBackend::Put(const std::string& name, const void* data, size_t size)
   if (s.ok()) s = WriteAll(fd, static_cast<const char*>(data) + direct, size - direct, tmp);
   if (s.ok() && ::fsync(fd) != 0) s = ErrnoStatus(errno, "fsync", tmp);
   if (::close(fd) != 0 && s.ok()) s = ErrnoStatus(errno, "close", tmp);
-  if (s.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) s = ErrnoStatus(errno, "rename", tmp);
   if (!s.ok()) {
     ::unlink(tmp.c_str());
     return s;
   }
-  return SyncDirectory(dir);
+  return tmp;
+}
+
+Status LocalBackend::Put(const std::string& name, const void* data, size_t size) {
+  const std::string path = PathOf(name);
+  CKPT_ASSIGN_OR_RETURN(std::string tmp, WriteTemp(path, data, size));
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    Status s = ErrnoStatus(errno, "rename", tmp);
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  return SyncDirectory(ParentOf(path));
+}
+
+Status LocalBackend::Create(const std::string& name, const void* data, size_t size) {
+  const std::string path = PathOf(name);
+  CKPT_ASSIGN_OR_RETURN(std::string tmp, WriteTemp(path, data, size));
+  // link(2), unlike rename(2), fails rather than replace an existing name.
+  int rc = ::link(tmp.c_str(), path.c_str());
+  int err = errno;
+  ::unlink(tmp.c_str());
+  if (rc != 0 && err == EEXIST) return Status::AlreadyExists("create " + path + ": exists");
+  if (rc != 0) return ErrnoStatus(err, "link", tmp);
+  return SyncDirectory(ParentOf(path));
 }
 
 Status LocalBackend::Get(const std::string& name, uint64_t offset, size_t length, void* dst) {

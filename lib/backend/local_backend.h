@@ -15,6 +15,7 @@ class LocalBackend : public Backend {
   explicit LocalBackend(std::string root) : root_(std::move(root)) {}
 
   Status Put(const std::string& name, const void* data, size_t size) override;
+  Status Create(const std::string& name, const void* data, size_t size) override;
   Status Get(const std::string& name, uint64_t offset, size_t length, void* dst) override;
   Result<uint64_t> Size(const std::string& name) override;
   Result<std::vector<std::string>> List(const std::string& prefix) override;
@@ -29,6 +30,8 @@ class LocalBackend : public Backend {
  private:
   std::string PathOf(const std::string& name) const { return root_ + "/" + name; }
   Status EnsureParentDir(const std::string& path);
+  // Writes and fsyncs a new temporary file in the directory of `path`.
+  Result<std::string> WriteTemp(const std::string& path, const void* data, size_t size);
 
   std::string root_;
 };

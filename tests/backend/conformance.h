@@ -214,6 +214,53 @@ inline void RunBackendConformance(
     CHECK(s.ok());
   }
 
+  SECTION("create stores only what is absent") {
+    REQUIRE(b.Create("refs/commits/a", "first", 5).ok());
+    Status again = b.Create("refs/commits/a", "second!", 7);
+    CHECK(again.code() == Code::kAlreadyExists);
+    Status s;
+    CHECK(GetString(b, "refs/commits/a", 0, 5, &s) == "first");
+    CHECK(s.ok());
+    CHECK(*b.Size("refs/commits/a") == 5);
+    REQUIRE(b.Create("refs/commits/empty", "", 0).ok());
+    CHECK(b.Create("refs/commits/empty", "", 0).code() == Code::kAlreadyExists);
+    // Put still replaces what Create made.
+    REQUIRE(PutString(b, "refs/commits/a", "third").ok());
+    CHECK(GetString(b, "refs/commits/a", 0, 5, &s) == "third");
+    CHECK(MustList(b, "refs/commits/") ==
+          std::vector<std::string>{"refs/commits/a", "refs/commits/empty"});
+  }
+
+  SECTION("of many concurrent creators of one name exactly one wins") {
+    for (int round = 0; round < 3; ++round) {
+      const std::string name = "refs/commits/race" + std::to_string(round);
+      constexpr int kCreators = 8;
+      std::vector<Status> results(kCreators);
+      std::vector<std::thread> threads;
+      for (int t = 0; t < kCreators; ++t) {
+        threads.emplace_back([&b, &results, &name, t] {
+          const std::string body = "creator " + std::to_string(t);
+          results[t] = b.Create(name, body.data(), body.size());
+        });
+      }
+      for (auto& th : threads) th.join();
+      int winners = 0;
+      int winner = -1;
+      for (int t = 0; t < kCreators; ++t) {
+        if (results[t].ok()) {
+          ++winners;
+          winner = t;
+        } else {
+          CHECK(results[t].code() == Code::kAlreadyExists);
+        }
+      }
+      REQUIRE(winners == 1);
+      Status s;
+      CHECK(GetString(b, name, 0, 9, &s) == "creator " + std::to_string(winner));
+      CHECK(s.ok());
+    }
+  }
+
   SECTION("concurrent puts of distinct objects all land") {
     std::vector<std::thread> threads;
     for (int t = 0; t < 4; ++t) {

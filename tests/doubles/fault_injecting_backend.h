@@ -52,6 +52,10 @@ class FaultInjectingBackend : public Backend {
   uint64_t puts() const;
 
   Status Put(const std::string& name, const void* data, size_t size) override;
+  // Passed through unchanged: no fault is injected into Create yet.
+  Status Create(const std::string& name, const void* data, size_t size) override {
+    return base_->Create(name, data, size);
+  }
   Status Get(const std::string& name, uint64_t offset, size_t length, void* dst) override;
   Result<uint64_t> Size(const std::string& name) override { return base_->Size(name); }
   Result<std::vector<std::string>> List(const std::string& prefix) override {
