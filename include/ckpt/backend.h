@@ -53,6 +53,19 @@ class CKPT_EXPORT Backend {
   // Lists the names of all objects whose name starts with `prefix`, sorted.
   virtual Result<std::vector<std::string>> List(const std::string& prefix) = 0;
 
+  // Lists, sorted, the names starting with `prefix` that sort after
+  // `after`: an object store starts its listing there instead of reading
+  // everything before it. Default: List, filtered.
+  virtual Result<std::vector<std::string>> ListAfter(const std::string& prefix,
+                                                     const std::string& after) {
+    auto names = List(prefix);
+    if (!names.ok()) return names.status();
+    std::vector<std::string> later;
+    for (auto& name : *names)
+      if (name > after) later.push_back(std::move(name));
+    return later;
+  }
+
   // Deletes object `name`; deleting a missing object is OK. Durable on OK.
   virtual Status Remove(const std::string& name) = 0;
 

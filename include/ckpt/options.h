@@ -70,9 +70,16 @@ struct StoreOptions {
   // destroyed. So a Store that never calls SaveAsync costs nothing, and one
   // that does holds at most this much. Default 1 GiB.
   uint64_t async_staging_bytes = 1ull << 30;
-  // Where packs and refs live; null = a local directory backend at `path`.
-  // Tests pass a fault-injecting backend here.
+  // Where packs and refs live; null = a local directory backend at `path`,
+  // or an S3 backend (ckpt/s3.h) for an "s3://" path. Tests pass a
+  // fault-injecting backend here.
   std::shared_ptr<Backend> backend;
+  // A store in object storage ("s3://BUCKET/PREFIX"): the directory of this
+  // host's copy of its index, a cache that is rebuilt from the bucket when
+  // missing. Default (empty): $CKPT_CACHE_DIR, else $XDG_CACHE_HOME/ckpt,
+  // else ~/.cache/ckpt, followed by /s3/BUCKET/PREFIX. Use a directory of
+  // one host's own (not one shared over NFS by several hosts).
+  std::string cache_dir;
 };
 
 struct SaveOptions {

@@ -89,7 +89,9 @@ struct StoreConfig {
 class CKPT_EXPORT Store {
  public:
   // Opens (or, with options.create_if_missing, creates) the store in
-  // directory `path`. Errors: kNotFound (no store and not creating),
+  // directory `path`, or in object storage if `path` is an
+  // "s3://BUCKET/PREFIX" URL (ckpt/s3.h; the bucket must exist; many hosts
+  // may open and write one such store at once). Errors: kNotFound (no store and not creating),
   // kAlreadyExists (options.error_if_exists), kVersionMismatch (store of a
   // newer format), kBusy (another process held the store lock for longer
   // than options.lock_timeout_ms),

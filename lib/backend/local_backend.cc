@@ -244,6 +244,9 @@ Status LocalBackend::Create(const std::string& name, const void* data, size_t si
   int err = errno;
   ::unlink(tmp.c_str());
   if (rc != 0 && err == EEXIST) return Status::AlreadyExists("create " + path + ": exists");
+  if (rc != 0 && (err == EPERM || err == EOPNOTSUPP || err == ENOSYS)) {
+    return Status::NotSupported("create " + path + ": the file system has no hard links");
+  }
   if (rc != 0) return ErrnoStatus(err, "link", tmp);
   return SyncDirectory(ParentOf(path));
 }

@@ -52,7 +52,11 @@ class S3Backend : public Backend {
 
   Status Get(const std::string& name, uint64_t offset, size_t length, void* dst) override;
   Result<uint64_t> Size(const std::string& name) override;
-  Result<std::vector<std::string>> List(const std::string& prefix) override;
+  Result<std::vector<std::string>> List(const std::string& prefix) override {
+    return ListAfter(prefix, "");
+  }
+  Result<std::vector<std::string>> ListAfter(const std::string& prefix,
+                                             const std::string& after) override;
   Status Remove(const std::string& name) override;
   Status RemoveMany(const std::vector<std::string>& names) override;
   Result<int64_t> ModifiedTimeNs(const std::string& name) override;
@@ -239,13 +243,15 @@ Result<int64_t> S3Backend::ModifiedTimeNs(const std::string& name) {
   return static_cast<int64_t>(seconds) * 1000000000;
 }
 
-Result<std::vector<std::string>> S3Backend::List(const std::string& prefix) {
+Result<std::vector<std::string>> S3Backend::ListAfter(const std::string& prefix,
+                                                      const std::string& after) {
   std::vector<std::string> names;
   std::string token;
   do {
     S3Request request;
     request.key = "";
     request.query = {{"list-type", "2"}, {"prefix", Key(prefix)}};
+    if (!after.empty()) request.query.push_back({"start-after", Key(after)});
     if (!token.empty()) request.query.push_back({"continuation-token", token});
     CKPT_ASSIGN_OR_RETURN(S3Response r, client_.Send(request));
     const std::string label = "LIST " + Describe() + "/" + prefix;

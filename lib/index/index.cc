@@ -45,6 +45,35 @@ void IndexBatch::Delete(std::string_view key) {
   rep_->Delete(rocksdb::Slice(key.data(), key.size()));
 }
 
+bool IndexBatch::empty() const { return rep_->Count() == 0; }
+
+namespace {
+
+class BatchVisitor : public rocksdb::WriteBatch::Handler {
+ public:
+  BatchVisitor(const std::function<void(std::string_view, std::string_view)>& put,
+               const std::function<void(std::string_view)>& erase)
+      : put_(put), erase_(erase) {}
+  void Put(const rocksdb::Slice& key, const rocksdb::Slice& value) override {
+    put_(std::string_view(key.data(), key.size()), std::string_view(value.data(), value.size()));
+  }
+  void Delete(const rocksdb::Slice& key) override {
+    erase_(std::string_view(key.data(), key.size()));
+  }
+
+ private:
+  const std::function<void(std::string_view, std::string_view)>& put_;
+  const std::function<void(std::string_view)>& erase_;
+};
+
+}  // namespace
+
+Status IndexBatch::ForEach(const std::function<void(std::string_view, std::string_view)>& put,
+                           const std::function<void(std::string_view)>& erase) const {
+  BatchVisitor visitor(put, erase);
+  return FromRocks(rep_->Iterate(&visitor), "read index batch");
+}
+
 Result<std::unique_ptr<Index>> Index::Open(const std::string& path, bool create, bool read_only,
                                            bool background_compactions) {
   rocksdb::Options options;
@@ -250,6 +279,7 @@ Status Index::FindChunks(const std::vector<Digest>& digests, size_t begin, size_
 }
 
 Status Index::Commit(IndexBatch& batch) {
+  if (commit_hook_) CKPT_RETURN_IF_ERROR(commit_hook_(batch));
   rocksdb::WriteOptions options;
   options.sync = true;
   Status s = FromRocks(db_->Write(options, &batch.rep()), "commit");

@@ -39,6 +39,12 @@ class IndexBatch {
   // Drops every mutation, leaving an empty batch.
   void Clear();
   rocksdb::WriteBatch& rep() { return *rep_; }
+  // Whether the batch holds no mutation.
+  bool empty() const;
+  // Calls put(key, value) or erase(key) for each mutation, in order.
+  // Errors: kCorruption (a mutation of another kind).
+  Status ForEach(const std::function<void(std::string_view, std::string_view)>& put,
+                 const std::function<void(std::string_view)>& erase) const;
 
  private:
   std::unique_ptr<rocksdb::WriteBatch> rep_;
@@ -83,8 +89,13 @@ class Index {
   // Whether pack `pack_id` (hex) is indexed. Answers are remembered until
   // the next Commit.
   Result<bool> HasPack(const std::string& pack_id);
-  // Applies `batch` atomically with a synced WAL write.
+  // Applies `batch` atomically with a synced WAL write. If a commit hook
+  // is set, it runs first and may add to the batch; its error fails the
+  // commit with nothing written.
   Status Commit(IndexBatch& batch);
+  // Sets the hook of Commit (see there); the store in object storage
+  // appends each batch to the bucket's index log with it.
+  void SetCommitHook(std::function<Status(IndexBatch&)> hook) { commit_hook_ = std::move(hook); }
   // Compacts the whole database (read-write only). Chunk entries into
   // condemned or deleted packs are dropped on the way, and the 'G' keys
   // that have nothing left to do go. Stops early, with kBusy, once
@@ -108,6 +119,7 @@ class Index {
   std::unique_ptr<rocksdb::DB> db_;
   bool read_only_;
   std::function<bool()> should_yield_;
+  std::function<Status(IndexBatch&)> commit_hook_;
   std::mutex pack_memo_mu_;
   std::unordered_map<std::string, bool> pack_memo_;
 };

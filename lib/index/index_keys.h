@@ -19,6 +19,11 @@
 //                                      checkpoint that is not complete yet)
 //   'Y' run                         -> RetentionPolicy (run "" = the store-wide default)
 //   'g'                             -> gc generation:fixed64 (index/pack_lifecycle.h)
+//   'l'                             -> log position:fixed64   (a store in object storage:
+//                                      the last record of the bucket's index log this
+//                                      copy holds; local, never logged itself)
+//   'i'                             -> store_id (hex)   (a store in object storage: whose
+//                                      index this local copy is)
 // Values:
 //   ChunkLocation    := pack_id:16 offset:varint length:varint raw_length:varint codec:u8
 //                       [base_digest:32 depth:u8]   (delta codecs only)
@@ -86,6 +91,8 @@ inline constexpr std::string_view kPolicyKeys = "Y";
 inline constexpr std::string_view kShardKeys = "S";
 // Key of the gc generation (index/pack_lifecycle.h). Value: fixed64.
 inline constexpr std::string_view kGcGenerationKey = "g";
+inline constexpr std::string_view kLogPositionKey = "l";
+inline constexpr std::string_view kCacheStoreIdKey = "i";
 
 std::string ChunkKey(const Digest& digest);
 std::string CheckpointKey(const Digest& id);

@@ -116,7 +116,21 @@ Result<StoreConfig> LoadOrCreateConfig(Backend& backend, const StoreOptions& opt
   config.store_id = RandomHexId(16);
   if (before_create) CKPT_RETURN_IF_ERROR(before_create());
   std::string text = EncodeConfig(config);
-  CKPT_RETURN_IF_ERROR(backend.Put(kConfigObject, text.data(), text.size()));
+  // Created only if absent: of two hosts creating one store in a bucket at
+  // once, one config wins and the other host opens it.
+  Status created = backend.Create(kConfigObject, text.data(), text.size());
+  if (created.code() == Code::kNotSupported) {
+    created = backend.Put(kConfigObject, text.data(), text.size());
+  }
+  if (created.code() == Code::kAlreadyExists && !options.error_if_exists) {
+    StoreOptions open_existing = options;
+    open_existing.create_if_missing = false;
+    return LoadOrCreateConfig(backend, open_existing, path);
+  }
+  if (created.code() == Code::kAlreadyExists) {
+    return Status::AlreadyExists("a store exists at " + path);
+  }
+  CKPT_RETURN_IF_ERROR(created);
   return config;
 }
 

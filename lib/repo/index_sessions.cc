@@ -2,11 +2,31 @@
 
 #include <chrono>
 
+#include "repo/index_log.h"
 #include "repo/store_context.h"
 
 namespace ckpt::internal {
 
+namespace {
+
+// How long a writer session's lease on a shared index lasts. Sessions are
+// short (a save's commit, a gc step); one that outlives its lease still
+// cannot commit over another host's (the index log refuses it).
+constexpr std::chrono::milliseconds kIndexLeaseTtl{120000};
+
+// Brings this host's copy of a shared index up to the bucket's log, under
+// the local writer lock.
+Status CatchUp(StoreContext& ctx, LockPriority priority) {
+  CKPT_ASSIGN_OR_RETURN(
+      auto lock, StoreLock::Acquire(ctx.path, true, ctx.lock_timeout(), kIndexLockName, priority));
+  CKPT_ASSIGN_OR_RETURN(auto index, Index::Open(ctx.index_dir(), false, false, false));
+  return CatchUpFromLog(ctx, *index).WithContext("catch up with " + ctx.location);
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Index>> OpenReader(StoreContext& ctx, LockPriority priority) {
+  if (ctx.shared_index) CKPT_RETURN_IF_ERROR(CatchUp(ctx, priority));
   // Shared lock while opening only: the open must not read a log a writer
   // is appending to; once open, the view needs no lock.
   CKPT_ASSIGN_OR_RETURN(
@@ -33,6 +53,15 @@ Result<WriterSession> OpenWriter(StoreContext& ctx, LockPriority priority,
   CKPT_ASSIGN_OR_RETURN(session.index_,
                         Index::Open(ctx.index_dir(), false, false, background_compactions));
   session.index_->SetYield([path = ctx.path] { return StoreLock::ForegroundWaiting(path); });
+  if (ctx.shared_index) {
+    CKPT_ASSIGN_OR_RETURN(session.lease_, BucketLease::Acquire(ctx.backend, kIndexLeaseName,
+                                                               kIndexLeaseTtl, ctx.lock_timeout()));
+    CKPT_RETURN_IF_ERROR(
+        CatchUpFromLog(ctx, *session.index_).WithContext("catch up with " + ctx.location));
+    Index* index = session.index_.get();
+    index->SetCommitHook(
+        [&ctx, index](IndexBatch& batch) { return AppendToLog(ctx, *index, batch); });
+  }
   return session;
 }
 

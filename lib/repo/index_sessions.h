@@ -9,6 +9,7 @@
 
 #include "index/index.h"
 #include "index/store_lock.h"
+#include "repo/bucket_lease.h"
 
 namespace ckpt::internal {
 
@@ -29,6 +30,7 @@ class WriterSession {
                                           bool background_compactions);
   std::unique_lock<std::mutex> in_process_;
   StoreLock lock_;
+  std::unique_ptr<BucketLease> lease_;  // a store in object storage only
   std::unique_ptr<Index> index_;
 };
 

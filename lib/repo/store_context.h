@@ -20,7 +20,14 @@ namespace ckpt::internal {
 inline std::string IndexDirOf(const std::string& store_path) { return store_path + "/index"; }
 
 struct StoreContext {
+  // The store's directory; for a store in object storage the directory of
+  // this host's copy of the index (its cache), and `location` the URL.
   std::string path;
+  std::string location;
+  // A store in object storage: writer sessions hold the bucket's index
+  // lease and append their commits to its index log (repo/index_log.h);
+  // every session first catches up with that log.
+  bool shared_index = false;
   StoreOptions options;
   StoreConfig config;
   std::shared_ptr<Backend> backend;

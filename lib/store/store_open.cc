@@ -2,18 +2,96 @@
 // order in which a new store comes to exist: index first, config last, so
 // that a crash in between leaves a directory that is not yet a store (the
 // next init completes it), never a store without an index.
+#include <unistd.h>
+
 #include <boost/filesystem.hpp>
+#include <cstdlib>
 
 #include "backend/local_backend.h"
+#include "ckpt/s3.h"
 #include "ckpt/version.h"
+#include "index/index_keys.h"
 #include "index/store_lock.h"
 #include "repo/config.h"
+#include "repo/index_log.h"
 #include "store/store_impl.h"
 
 namespace fs = boost::filesystem;
 
 namespace ckpt {
 namespace internal {
+
+namespace {
+
+std::string DefaultCacheRoot() {
+  if (const char* dir = std::getenv("CKPT_CACHE_DIR"); dir && *dir) return dir;
+  if (const char* dir = std::getenv("XDG_CACHE_HOME"); dir && *dir)
+    return std::string(dir) + "/ckpt";
+  if (const char* home = std::getenv("HOME"); home && *home)
+    return std::string(home) + "/.cache/ckpt";
+  return "/tmp/ckpt-cache-" + std::to_string(::getuid());
+}
+
+// A store in object storage: its backend, and this host's index cache.
+Status OpenObjectStore(const StoreOptions& options, StoreContext* ctx) {
+  CKPT_ASSIGN_OR_RETURN(S3Options s3, S3OptionsFromUrl(ctx->location));
+  if (options.backend) {
+    ctx->backend = options.backend;
+  } else {
+    CKPT_ASSIGN_OR_RETURN(ctx->backend, NewS3Backend(s3));
+  }
+  ctx->path = options.cache_dir;
+  if (ctx->path.empty()) {
+    ctx->path =
+        DefaultCacheRoot() + "/s3/" + s3.bucket + (s3.prefix.empty() ? "" : "/" + s3.prefix);
+  }
+  ctx->shared_index = true;
+  boost::system::error_code ec;
+  fs::create_directories(ctx->path, ec);
+  if (ec) return ErrnoStatus(ec.value(), "create index cache directory", ctx->path);
+  return Status::OK();
+}
+
+// Makes this host's index cache hold an index of this store: creates it
+// when missing, starts over when it belongs to another store of the same
+// name (a bucket emptied and used again), then catches up with the log.
+Status PrepareIndexCache(StoreContext& ctx) {
+  CKPT_ASSIGN_OR_RETURN(auto lock, StoreLock::Acquire(ctx.path, true, ctx.lock_timeout()));
+  CKPT_ASSIGN_OR_RETURN(auto index, Index::Open(ctx.index_dir(), true, false, false));
+  CKPT_ASSIGN_OR_RETURN(auto cached_id, index->Get(kCacheStoreIdKey));
+  if (cached_id && *cached_id != ctx.config.store_id) {
+    index.reset();
+    boost::system::error_code ec;
+    fs::remove_all(ctx.index_dir(), ec);
+    if (ec) return ErrnoStatus(ec.value(), "remove stale index cache", ctx.index_dir());
+    CKPT_ASSIGN_OR_RETURN(index, Index::Open(ctx.index_dir(), true, false, false));
+    cached_id.reset();
+  }
+  if (!cached_id) {
+    IndexBatch batch;
+    batch.Put(kCacheStoreIdKey, ctx.config.store_id);
+    CKPT_RETURN_IF_ERROR(index->Commit(batch));
+  }
+  return CatchUpFromLog(ctx, *index).WithContext("catch up with " + ctx.location);
+}
+
+Result<std::unique_ptr<Store>> OpenWithIndexCache(std::unique_ptr<StoreContext> ctx) {
+  const std::string& url = ctx->location;
+  auto create_index = [&]() -> Status {
+    CKPT_ASSIGN_OR_RETURN(auto lock, StoreLock::Acquire(ctx->path, true, ctx->lock_timeout()));
+    CKPT_ASSIGN_OR_RETURN(auto index, Index::Open(ctx->index_dir(), true, false));
+    return Status::OK();
+  };
+  auto config = LoadOrCreateConfig(*ctx->backend, ctx->options, url, create_index);
+  if (!config.ok()) return config.status().WithContext("open store");
+  ctx->config = *config;
+  Status s = PrepareIndexCache(*ctx);
+  if (!s.ok()) return s.WithContext("open store " + url);
+  ctx->pool = std::make_unique<ThreadPool>(ctx->options.threads);
+  return std::unique_ptr<Store>(new StoreImpl(std::move(ctx)));
+}
+
+}  // namespace
 
 Result<std::shared_ptr<Backend>> OpenBackend(const StoreOptions& options, const std::string& path) {
   boost::system::error_code ec;
@@ -33,7 +111,13 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const st
   using namespace internal;
   auto ctx = std::make_unique<StoreContext>();
   ctx->path = path;
+  ctx->location = path;
   ctx->options = options;
+  if (IsS3Url(path)) {
+    Status s = OpenObjectStore(options, ctx.get());
+    if (!s.ok()) return s.WithContext("open store " + path);
+    return OpenWithIndexCache(std::move(ctx));
+  }
   auto backend = OpenBackend(options, path);
   if (!backend.ok()) return backend.status().WithContext("open store");
   ctx->backend = *backend;

@@ -1,0 +1,163 @@
+#include "repo/index_log.h"
+
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+#include "index/index_keys.h"
+#include "repo/store_context.h"
+#include "util/bytes.h"
+
+namespace ckpt::internal {
+
+namespace {
+
+constexpr std::string_view kMagic = "ckptlog1";
+constexpr uint8_t kPut = 1;
+constexpr uint8_t kDelete = 2;
+constexpr size_t kDigestSize = 32;
+// Records applied in one local commit while catching up: a bound on the
+// memory a long catch-up takes.
+constexpr size_t kCatchUpBatchBytes = 64 << 20;
+
+// The sequence number in a log object's name, or 0 if it is not one.
+uint64_t SeqOfName(const std::string& name) {
+  const std::string digits = name.substr(std::string(kLogPrefix).size());
+  if (digits.size() != 20 || digits.find_first_not_of("0123456789") != std::string::npos) return 0;
+  return std::strtoull(digits.c_str(), nullptr, 10);
+}
+
+std::string PositionValue(uint64_t seq) {
+  std::string value;
+  PutFixed64(&value, seq);
+  return value;
+}
+
+}  // namespace
+
+std::string LogObjectName(uint64_t seq) {
+  char digits[32];
+  std::snprintf(digits, sizeof digits, "%020" PRIu64, seq);
+  return std::string(kLogPrefix) + digits;
+}
+
+Result<std::string> EncodeLogRecord(uint64_t seq, const IndexBatch& batch) {
+  std::string body;
+  uint32_t count = 0;
+  CKPT_RETURN_IF_ERROR(batch.ForEach(
+      [&](std::string_view key, std::string_view value) {
+        body.push_back(static_cast<char>(kPut));
+        PutLengthPrefixed(&body, key);
+        PutLengthPrefixed(&body, value);
+        ++count;
+      },
+      [&](std::string_view key) {
+        body.push_back(static_cast<char>(kDelete));
+        PutLengthPrefixed(&body, key);
+        ++count;
+      }));
+  std::string record(kMagic);
+  PutFixed64(&record, seq);
+  PutFixed32(&record, count);
+  record += body;
+  const Digest digest = Sha256(record.data(), record.size());
+  record.append(reinterpret_cast<const char*>(digest.bytes.data()), kDigestSize);
+  return record;
+}
+
+Status DecodeLogRecord(const std::string& bytes, uint64_t seq, const std::string& what,
+                       IndexBatch* out) {
+  auto bad = [&](const std::string& why) { return Status::Corruption(what + ": " + why); };
+  if (bytes.size() < kMagic.size() + 12 + kDigestSize) return bad("too short for a log record");
+  const size_t body_size = bytes.size() - kDigestSize;
+  const Digest digest = Sha256(bytes.data(), body_size);
+  if (bytes.compare(body_size, kDigestSize, reinterpret_cast<const char*>(digest.bytes.data()),
+                    kDigestSize) != 0) {
+    return bad("checksum mismatch");
+  }
+  ByteReader reader(std::string_view(bytes).substr(0, body_size));
+  std::string_view magic;
+  uint64_t record_seq = 0;
+  uint32_t count = 0;
+  if (!reader.GetBytes(kMagic.size(), &magic) || magic != kMagic) return bad("not a log record");
+  if (!reader.GetFixed64(&record_seq) || !reader.GetFixed32(&count)) return bad("truncated");
+  if (record_seq != seq) {
+    return bad("holds record " + std::to_string(record_seq) + ", not " + std::to_string(seq));
+  }
+  for (uint32_t i = 0; i < count; ++i) {
+    uint8_t kind = 0;
+    std::string_view key;
+    std::string_view value;
+    if (!reader.GetByte(&kind) || !reader.GetLengthPrefixed(&key)) return bad("truncated");
+    if (kind == kPut) {
+      if (!reader.GetLengthPrefixed(&value)) return bad("truncated");
+      out->Put(key, value);
+    } else if (kind == kDelete) {
+      out->Delete(key);
+    } else {
+      return bad("unknown mutation kind " + std::to_string(kind));
+    }
+  }
+  if (!reader.AtEnd()) return bad("trailing bytes");
+  return Status::OK();
+}
+
+Result<uint64_t> LogPosition(Index& index) {
+  CKPT_ASSIGN_OR_RETURN(auto value, index.Get(kLogPositionKey));
+  if (!value) return uint64_t{0};
+  if (value->size() != 8) return Status::Corruption("index: malformed log position");
+  return DecodeFixed64(value->data());
+}
+
+Status CatchUpFromLog(StoreContext& ctx, Index& index) {
+  CKPT_ASSIGN_OR_RETURN(uint64_t position, LogPosition(index));
+  CKPT_ASSIGN_OR_RETURN(std::vector<std::string> names,
+                        ctx.backend->ListAfter(kLogPrefix, LogObjectName(position)));
+  IndexBatch batch;
+  size_t batch_bytes = 0;
+  auto flush = [&]() -> Status {
+    if (batch_bytes == 0) return Status::OK();
+    batch.Put(kLogPositionKey, PositionValue(position));
+    CKPT_RETURN_IF_ERROR(index.Commit(batch));
+    batch.Clear();
+    batch_bytes = 0;
+    return Status::OK();
+  };
+  for (const std::string& name : names) {
+    const uint64_t seq = SeqOfName(name);
+    const std::string what = ctx.backend->Describe() + "/" + name;
+    if (seq == 0) return Status::Corruption(what + ": not a log record name");
+    if (seq != position + 1) {
+      return Status::Corruption(what + ": the index log jumps from record " +
+                                std::to_string(position) + " to " + std::to_string(seq));
+    }
+    CKPT_ASSIGN_OR_RETURN(uint64_t size, ctx.backend->Size(name));
+    std::string bytes(size, '\0');
+    CKPT_RETURN_IF_ERROR(ctx.backend->Get(name, 0, size, bytes.data()));
+    CKPT_RETURN_IF_ERROR(DecodeLogRecord(bytes, seq, what, &batch));
+    position = seq;
+    batch_bytes += size + 1;
+    if (batch_bytes >= kCatchUpBatchBytes) CKPT_RETURN_IF_ERROR(flush());
+  }
+  return flush();
+}
+
+Status AppendToLog(StoreContext& ctx, Index& index, IndexBatch& batch) {
+  if (batch.empty()) return Status::OK();
+  CKPT_ASSIGN_OR_RETURN(uint64_t position, LogPosition(index));
+  const uint64_t seq = position + 1;
+  CKPT_ASSIGN_OR_RETURN(std::string record, EncodeLogRecord(seq, batch));
+  const std::string name = LogObjectName(seq);
+  Status s = ctx.backend->Create(name, record.data(), record.size());
+  if (s.code() == Code::kAlreadyExists) {
+    return Status::Busy(ctx.backend->Describe() + "/" + name +
+                        ": another host committed to the store meanwhile (its lease on the "
+                        "index had expired?); nothing of this operation was committed: retry it");
+  }
+  CKPT_RETURN_IF_ERROR(s.WithContext("append to the index log"));
+  batch.Put(kLogPositionKey, PositionValue(seq));
+  return Status::OK();
+}
+
+}  // namespace ckpt::internal

@@ -1,0 +1,53 @@
+// repo/index_log: the index log of a store in object storage, which makes
+// the RocksDB index on each host a replica of one history.
+//
+// Every commit of a writer session is first appended to the bucket as the
+// object log/<seq> (20 decimal digits), created only if absent, and only
+// then applied to the local index together with its position ('l' key).
+// Of two hosts that append the same <seq> exactly one succeeds, so the
+// records form one sequence; a host catches up by reading the records past
+// its position, in order. Losing a host's index loses nothing: replaying
+// the log from the start rebuilds it. See docs/design.md ("Object
+// storage") and docs/format.md ("Index log").
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "ckpt/result.h"
+#include "index/index.h"
+
+namespace ckpt::internal {
+
+struct StoreContext;
+
+inline constexpr const char* kLogPrefix = "log/";
+
+// "log/00000000000000000042" for 42.
+std::string LogObjectName(uint64_t seq);
+
+// The record of `batch` as the `seq`-th of the log:
+//   "ckptlog1" seq:fixed64 count:fixed32
+//   count x ( kind:u8 (1 put, 2 delete) key:lstr [value:lstr if put] )
+//   sha256:32 (of everything before it)
+Result<std::string> EncodeLogRecord(uint64_t seq, const IndexBatch& batch);
+// Appends the mutations of record `bytes` to `out`. Errors: kCorruption
+// naming `what` (bad checksum, malformed, or not the `seq`-th record).
+Status DecodeLogRecord(const std::string& bytes, uint64_t seq, const std::string& what,
+                       IndexBatch* out);
+
+// The last log record `index` holds (0: none).
+Result<uint64_t> LogPosition(Index& index);
+
+// Applies to `index` (read-write, without commit hook) the records of the
+// log past its position, in order. Errors: kCorruption (a gap in the log, a
+// damaged record), the backend's.
+Status CatchUpFromLog(StoreContext& ctx, Index& index);
+
+// The commit hook of a writer session: appends `batch` as the next record
+// and adds the new position to it. Errors: kBusy if another host appended
+// that record first (nothing is applied: the caller's operation fails
+// whole), the backend's.
+Status AppendToLog(StoreContext& ctx, Index& index, IndexBatch& batch);
+
+}  // namespace ckpt::internal

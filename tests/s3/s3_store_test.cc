@@ -1,0 +1,186 @@
+// A store in a bucket of a real Ceph RGW, opened by several "hosts" (Store
+// objects with index caches of their own, as on separate machines): what
+// one commits the others see; one RUN@STEP is won by exactly one; a lost
+// cache is rebuilt from the bucket; leases left by a crashed host expire.
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ckpt/s3.h"
+#include "s3/s3_env.h"
+#include "store/store_fixture.h"
+#include "test_util.h"
+
+using ckpt::Code;
+using ckpt::Status;
+using ckpt::StoreOptions;
+using ckpt::test::StepState;
+
+namespace {
+
+// A store URL naming a fresh, empty prefix of the test bucket.
+std::string FreshStoreUrl(const std::string& what) {
+  ckpt::S3Options options = ckpt::test::FreshS3Options(what);
+  return "s3://" + options.bucket + "/" + options.prefix;
+}
+
+// One host: a store opened with an index cache of its own.
+std::unique_ptr<ckpt::Store> OpenHost(const std::string& url, const std::string& cache,
+                                      int64_t lock_timeout_ms = 60000) {
+  StoreOptions options;
+  options.cache_dir = cache;
+  options.lock_timeout_ms = lock_timeout_ms;
+  return ckpt::test::MustOpen(url, options);
+}
+
+std::shared_ptr<ckpt::Backend> BucketOf(const std::string& url) {
+  auto options = ckpt::S3OptionsFromUrl(url);
+  REQUIRE(options.ok());
+  auto backend = ckpt::NewS3Backend(*options);
+  REQUIRE(backend.ok());
+  return *backend;
+}
+
+}  // namespace
+
+TEST_CASE("hosts sharing a bucket see each other's commits", "[s3][store]") {
+  const std::string url = FreshStoreUrl("hosts");
+  ckpt::test::TempDir dir;
+  auto a = OpenHost(url, dir.Sub("a"));
+  auto b = OpenHost(url, dir.Sub("b"));
+  const StepState s1(1), s2(2);
+  REQUIRE(a->Save(s1.Request("run", 1)).ok());
+  REQUIRE(b->Save(s2.Request("run", 2)).ok());  // parent: a's step 1, seen through the log
+  REQUIRE(a->Tag("run@2", "best").ok());
+
+  for (auto* host : {a.get(), b.get()}) {
+    auto listed = host->ListCheckpoints("run");
+    REQUIRE(listed.ok());
+    REQUIRE(listed->size() == 2);
+    auto loaded = host->Load("best");
+    REQUIRE(loaded.ok());
+    CHECK(s2.Matches(*loaded));
+    CHECK(host->Verify(ckpt::test::ReadAllData())->problems.empty());
+  }
+  auto second = b->Load("run@2");
+  REQUIRE(second.ok());
+  CHECK(second->parent_id == a->Load("run@1")->id);
+
+  SECTION("a host whose cache is lost rebuilds it from the bucket") {
+    a.reset();
+    ckpt::test::RunShell("rm -rf '" + dir.Sub("a") + "'");
+    auto again = OpenHost(url, dir.Sub("a"));
+    auto listed = again->ListCheckpoints("run");
+    REQUIRE(listed.ok());
+    CHECK(listed->size() == 2);
+    auto loaded = again->Load("best");
+    REQUIRE(loaded.ok());
+    CHECK(s2.Matches(*loaded));
+  }
+  SECTION("gc on one host, deletion seen by the other") {
+    REQUIRE(b->Delete("run@1").ok());
+    ckpt::GcOptions gc;
+    gc.grace_seconds = 0;
+    REQUIRE(b->Gc(gc).ok());
+    auto listed = a->ListCheckpoints("run");
+    REQUIRE(listed.ok());
+    CHECK(listed->size() == 1);
+    auto loaded = a->Load("run@2");
+    REQUIRE(loaded.ok());
+    CHECK(s2.Matches(*loaded));
+    CHECK(a->Verify(ckpt::test::ReadAllData())->problems.empty());
+  }
+}
+
+TEST_CASE("two hosts racing to save one RUN@STEP: exactly one wins", "[s3][store][threads]") {
+  const std::string url = FreshStoreUrl("race");
+  ckpt::test::TempDir dir;
+  constexpr int kHosts = 4;
+  std::vector<std::unique_ptr<ckpt::Store>> hosts;
+  for (int h = 0; h < kHosts; ++h) hosts.push_back(OpenHost(url, dir.Sub("h" + std::to_string(h))));
+  for (uint64_t step = 1; step <= 3; ++step) {
+    std::vector<StepState> states;
+    for (int h = 0; h < kHosts; ++h) states.emplace_back(step, 100 + h);  // different bytes
+    std::vector<Status> results(kHosts);
+    std::vector<std::thread> threads;
+    for (int h = 0; h < kHosts; ++h) {
+      threads.emplace_back(
+          [&, h] { results[h] = hosts[h]->Save(states[h].Request("race", step)).status(); });
+    }
+    for (auto& t : threads) t.join();
+    int winner = -1;
+    for (int h = 0; h < kHosts; ++h) {
+      INFO("host " << h << ": " << results[h].ToString());
+      if (results[h].ok()) {
+        CHECK(winner == -1);
+        winner = h;
+      } else {
+        CHECK(results[h].code() == Code::kAlreadyExists);
+      }
+    }
+    REQUIRE(winner >= 0);
+    for (auto& host : hosts) {
+      auto loaded = host->Load("race@" + std::to_string(step));
+      REQUIRE(loaded.ok());
+      CHECK(states[winner].Matches(*loaded));
+    }
+  }
+}
+
+TEST_CASE("hosts saving different steps at once all land", "[s3][store][threads]") {
+  const std::string url = FreshStoreUrl("many");
+  ckpt::test::TempDir dir;
+  constexpr int kHosts = 3;
+  std::vector<std::unique_ptr<ckpt::Store>> hosts;
+  for (int h = 0; h < kHosts; ++h) hosts.push_back(OpenHost(url, dir.Sub("h" + std::to_string(h))));
+  std::atomic<int> failed{0};
+  std::vector<std::thread> threads;
+  for (int h = 0; h < kHosts; ++h) {
+    threads.emplace_back([&, h] {
+      for (uint64_t i = 0; i < 3; ++i) {
+        const uint64_t step = 10 * (h + 1) + i;
+        failed += !hosts[h]->Save(StepState(step).Request("run" + std::to_string(h), step)).ok();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  REQUIRE(failed == 0);
+  auto fresh = OpenHost(url, dir.Sub("fresh"));
+  for (int h = 0; h < kHosts; ++h) {
+    auto listed = fresh->ListCheckpoints("run" + std::to_string(h));
+    REQUIRE(listed.ok());
+    REQUIRE(listed->size() == 3);
+    for (const auto& info : *listed) {
+      auto loaded = fresh->Load(info.id);
+      REQUIRE(loaded.ok());
+      CHECK(StepState(info.step).Matches(*loaded));
+    }
+  }
+}
+
+TEST_CASE("a lease left by a crashed host expires; a live one makes others wait", "[s3][store]") {
+  const std::string url = FreshStoreUrl("lease");
+  ckpt::test::TempDir dir;
+  auto host = OpenHost(url, dir.Sub("a"), /*lock_timeout_ms=*/1500);
+  auto bucket = BucketOf(url);
+
+  SECTION("expired: taken over") {
+    const std::string stale = "ckpt-lease\nholder=crashed:1:00\nexpires_ns=1000\n";
+    REQUIRE(bucket->Put("locks/index", stale.data(), stale.size()).ok());
+    REQUIRE(host->Save(StepState(1).Request("run", 1)).ok());
+    CHECK(bucket->Size("locks/index").status().code() == Code::kNotFound);  // released
+  }
+  SECTION("held: kBusy naming the holder, nothing committed") {
+    const std::string live =
+        "ckpt-lease\nholder=busyhost:7:ab\nexpires_ns=" + std::to_string(int64_t{1} << 62) + "\n";
+    REQUIRE(bucket->Put("locks/index", live.data(), live.size()).ok());
+    auto saved = host->Save(StepState(1).Request("run", 1));
+    CHECK(saved.status().code() == Code::kBusy);
+    CHECK_THAT(saved.status().message(), Catch::Contains("busyhost:7:ab"));
+    REQUIRE(bucket->Remove("locks/index").ok());
+    CHECK(host->ListRuns()->empty());
+    REQUIRE(host->Save(StepState(1).Request("run", 1)).ok());
+  }
+}
