@@ -100,7 +100,8 @@ struct ValueDiff {
 // as described above. Both checkpoints are pinned for the whole call.
 // Errors: those of Store::OpenCheckpoint (kNotFound, kInvalidArgument for
 // an ambiguous ref) and of CheckpointReader::ReadRange (kCorruption naming
-// the checkpoint and tensor, kIOError).
+// the checkpoint and tensor, kIOError; kNotFound for a changed sharded
+// tensor with a region no piece covers, which cannot be read whole).
 CKPT_EXPORT Result<ValueDiff> DiffValues(Store& store, const std::string& from,
                                          const std::string& to);
 
