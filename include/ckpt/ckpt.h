@@ -14,4 +14,5 @@
 #include "ckpt/stats.h"
 #include "ckpt/status.h"
 #include "ckpt/store.h"
+#include "ckpt/value_diff.h"
 #include "ckpt/version.h"

@@ -40,6 +40,7 @@ from ._types import (
     Shard,
     StoreConfig,
     StoreStats,
+    TensorDiff,
     VerifyProblem,
     VerifyReport,
 )
@@ -51,6 +52,6 @@ __all__ = [
     "CheckpointInfo", "CorruptionError", "Diff", "EntryChange", "EntryInfo", "Error",
     "GcReport", "InvalidArgumentError", "NUMPY_DTYPES", "NoSpaceError", "NotFoundError",
     "NotSupportedError", "PieceInfo", "RAW_DTYPES", "RetentionDecision", "RetentionPolicy",
-    "RunInfo", "SaveHandle", "Shard", "Store", "StoreConfig", "StoreIOError", "StoreStats", "VerifyProblem",
-    "VerifyReport", "VersionMismatchError",
+    "RunInfo", "SaveHandle", "Shard", "Store", "StoreConfig", "StoreIOError", "StoreStats",
+    "TensorDiff", "VerifyProblem", "VerifyReport", "VersionMismatchError",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 #: ckpt's element types (safetensors spelling) and the NumPy dtype each loads
 #: as. NumPy has no bfloat16 or float8: those load as raw uint16 / uint8
@@ -130,6 +130,35 @@ class EntryChange:
 
 
 @dataclass(frozen=True)
+class TensorDiff:
+    """How far one tensor's values moved from ``a`` to ``b`` (``Store.diff(values=True)``).
+
+    Floats of every dtype are compared as float64: an element changed when
+    ``a != b`` as numbers (``+0 == -0``, NaN equals NaN). Changed elements
+    whose difference is NaN or infinite count in ``elements_changed`` and
+    ``nonfinite_changed`` only; the other statistics use the finite
+    differences, and ``l2_a`` the finite elements of ``a``. Integer dtypes
+    are compared exactly; their ``max_abs_diff`` is an exact ``int``.
+    """
+
+    name: str
+    dtype: str
+    shape: Tuple[int, ...]
+    elements: int
+    elements_changed: int
+    fraction_changed: float  #: elements_changed / elements (0 if empty)
+    nonfinite_changed: int
+    max_abs_diff: Union[int, float]
+    mean_abs_diff: float  #: mean |b - a| over the elements with a finite difference
+    l2_diff: float  #: ||b - a||_2
+    l2_a: float  #: ||a||_2
+    rel_l2: float  #: l2_diff / l2_a; 0 if l2_diff is 0, inf if only l2_a is
+    chunks: int
+    chunks_changed: int  #: chunk positions whose ids differ
+    bytes_read: int  #: from both checkpoints (0 for a tensor with no changed chunk)
+
+
+@dataclass(frozen=True)
 class Diff:
     """``Store.diff``: what changed from checkpoint ``a`` to checkpoint ``b``."""
 
@@ -139,6 +168,10 @@ class Diff:
     unchanged: int
     bytes_changed: int  #: over changed and added entries
     bytes_total: int  #: logical bytes of ``b``
+    #: With ``values=True``: every tensor of both with the same dtype and
+    #: shape, in ``b``'s order (entries added, removed or retyped are in the
+    #: fields above; blobs are compared by chunk only).
+    values: Tuple[TensorDiff, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -133,6 +133,42 @@ py::dict ToDict(const VerifyReport& r) {
   return d;
 }
 
+py::dict ToDict(const ValueDiff& v) {
+  py::list tensors;
+  for (const TensorValueDiff& t : v.tensors) {
+    py::dict d;
+    d["name"] = t.name;
+    d["dtype"] = std::string(DTypeName(t.dtype));
+    d["shape"] = py::tuple(py::cast(t.shape));
+    d["elements"] = t.elements;
+    d["elements_changed"] = t.elements_changed;
+    d["fraction_changed"] = t.fraction_changed;
+    d["nonfinite_changed"] = t.nonfinite_changed;
+    if (DTypeIsFloat(t.dtype)) {
+      d["max_abs_diff"] = t.max_abs_diff;
+    } else {
+      d["max_abs_diff"] = t.max_abs_diff_exact;
+    }
+    d["mean_abs_diff"] = t.mean_abs_diff;
+    d["l2_diff"] = t.l2_diff;
+    d["l2_a"] = t.l2_a;
+    d["rel_l2"] = t.rel_l2;
+    d["chunks"] = t.chunks;
+    d["chunks_changed"] = t.chunks_changed;
+    d["bytes_read"] = t.bytes_read;
+    tensors.append(d);
+  }
+  py::dict d;
+  d["from"] = ToDict(v.from);
+  d["to"] = ToDict(v.to);
+  d["tensors"] = tensors;
+  d["added"] = py::cast(v.added);
+  d["removed"] = py::cast(v.removed);
+  d["retyped"] = py::cast(v.retyped);
+  d["bytes_read"] = v.bytes_read;
+  return d;
+}
+
 py::dict ToDict(const GcReport& r) {
   py::list decisions;
   for (const RetentionDecision& dec : r.decisions) {

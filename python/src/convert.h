@@ -45,6 +45,9 @@ py::dict ToDict(const StoreConfig& config);
 py::dict ToDict(const VerifyReport& report);
 py::dict ToDict(const GcReport& report);
 py::dict ToDict(const RetentionPolicy& policy);
+// {"from", "to", "tensors": [per-tensor dict], "added", "removed", "retyped",
+// "bytes_read"}; an integer tensor's max_abs_diff is its exact int.
+py::dict ToDict(const ValueDiff& diff);
 
 // Reads a policy from the keyword names of Store.set_policy; keep_within is
 // seconds here (the Python layer parses durations). Raises ValueError /

@@ -396,6 +396,13 @@ class PyStore {
     return py::make_tuple(ToDict(d.info), entries);
   }
 
+  // Compares the values of the tensors of `from` and `to` (see
+  // ckpt/value_diff.h), without the GIL.
+  py::dict DiffValues(const std::string& from, const std::string& to) {
+    StorePtr s = Get();
+    return ToDict(Unlocked([&] { return ckpt::DiffValues(*s, from, to); }));
+  }
+
   void Tag(const std::string& ref, const std::string& tag) {
     StorePtr s = Get();
     CheckUnlocked([&] { return s->Tag(ref, tag); });
@@ -482,6 +489,7 @@ void BindStore(py::module_& m) {
       .def("log", &PyStore::Log)
       .def("runs", &PyStore::Runs)
       .def("show", &PyStore::Show)
+      .def("diff_values", &PyStore::DiffValues)
       .def("tag", &PyStore::Tag)
       .def("untag", &PyStore::Untag)
       .def("rm", &PyStore::Delete)

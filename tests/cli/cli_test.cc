@@ -1,6 +1,7 @@
 // End-to-end tests of the `ckpt` CLI: runs the built binary on temporary
 // stores and checks its output, JSON and exit codes.
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -139,6 +140,82 @@ TEST_CASE("cli: diff finds the one changed tensor and its changed bytes", "[inte
     CHECK(FindByName(d2.at("removed"), "b") != nullptr);
     CHECK(FindByName(d2.at("changed"), "w") == nullptr);
   }
+}
+
+// F32 bytes of `values`.
+std::vector<uint8_t> F32Bytes(const std::vector<float>& values) {
+  std::vector<uint8_t> b(values.size() * 4);
+  std::memcpy(b.data(), values.data(), b.size());
+  return b;
+}
+
+TEST_CASE("cli: diff --values gives per-tensor statistics and a layer summary",
+          "[integration][cli]") {
+  CliStore s;
+  s.Init();
+  std::vector<float> w(2048), head(16, 1.0f);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(i % 10);
+  std::vector<StTensor> tensors = {{"enc.w", "F32", {2048}, F32Bytes(w)},
+                                   {"enc.b", "F32", {16}, F32Bytes(head)},
+                                   {"head.w", "F32", {16}, F32Bytes(head)},
+                                   {"ids", "I64", {2}, std::vector<uint8_t>(16, 0)}};
+  s.Import(tensors, "r", 1);
+  // enc.w: two elements in its second chunk (of 4 KiB) move by 0.5 and -2.
+  w[1500] += 0.5f;
+  w[1600] -= 2.0f;
+  tensors[0].data = F32Bytes(w);
+  tensors[3].data[8] = 0xFF;  // ids[1]: 0 -> 255
+  tensors.push_back({"new", "F32", {4}, F32Bytes({1, 2, 3, 4})});
+  s.Import(tensors, "r", 2);
+
+  json d = s.RunJson({"diff", "--values", "r@1", "r@2"});
+  CHECK(d.at("changed").size() == 3);  // enc.w, ids and the header blob, as without --values
+  CHECK(FindByName(d.at("added"), "new") != nullptr);
+  const json& values = d.at("values");
+  REQUIRE(values.size() == 4);
+  const json* ew = FindByName(values, "enc.w");
+  REQUIRE(ew != nullptr);
+  CHECK(ew->at("dtype") == "F32");
+  CHECK(ew->at("shape") == json::array({2048}));
+  CHECK(ew->at("elements_changed") == 2);
+  CHECK(ew->at("fraction_changed").get<double>() == Approx(2.0 / 2048));
+  CHECK(ew->at("max_abs_diff").get<double>() == 2.0);
+  CHECK(ew->at("mean_abs_diff").get<double>() == Approx(2.5 / 2048));
+  double asq = 0;
+  for (size_t i = 0; i < 2048; ++i) asq += double(i % 10) * double(i % 10);
+  CHECK(ew->at("rel_l2").get<double>() == Approx(std::sqrt(4.25 / asq)));
+  CHECK(ew->at("chunks_changed") == 1);
+  // All of the old tensor (its norm) and the changed chunk of the new one.
+  CHECK(ew->at("bytes_read") == 2048 * 4 + kChunkSize);
+  const json* eb = FindByName(values, "enc.b");
+  REQUIRE(eb != nullptr);
+  CHECK(eb->at("elements_changed") == 0);
+  CHECK(eb->at("rel_l2") == 0.0);
+  CHECK(eb->at("bytes_read") == 0);
+  const json* ids = FindByName(values, "ids");
+  REQUIRE(ids != nullptr);
+  CHECK(ids->at("max_abs_diff") == 255);
+  CHECK(ids->at("max_abs_diff").is_number_unsigned());
+  CHECK(ids->at("rel_l2").is_null());  // the old ids are all zeros
+
+  const json& layers = d.at("layers");
+  REQUIRE(layers.size() == 3);
+  CHECK(layers[0].at("layer") == "enc");
+  CHECK(layers[0].at("state") == "moved");
+  CHECK(layers[0].at("tensors") == 2);
+  CHECK(layers[0].at("tensors_changed") == 1);
+  CHECK(layers[1].at("layer") == "head");
+  CHECK(layers[1].at("state") == "frozen");
+  CHECK(layers[2].at("layer") == "ids");
+
+  CommandResult r = s.RunOk({"diff", "--values", "r@1", "r@2"});
+  CHECK(r.out.find("REL L2") != std::string::npos);
+  CHECK(r.out.find("2/2048") != std::string::npos);
+  CHECK(r.out.find("frozen") != std::string::npos);
+  CHECK(r.out.find("added") != std::string::npos);
+  // The layer summary comes last, before the total line.
+  CHECK(r.out.find("LAYER") > r.out.find("MAX ABS DIFF"));
+  CHECK(r.out.find("4 tensors compared in 3 layers: 2 moved, 1 frozen") != std::string::npos);
 }
 
 TEST_CASE("cli: tag, untag and rm", "[integration][cli]") {

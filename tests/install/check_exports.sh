@@ -13,7 +13,8 @@ if [[ -n "$bad$internal" ]]; then
   exit 1
 fi
 for needed in 'ckpt::Store::Open(' 'ckpt::Store::Repair(' 'ckpt::Status::ToString' \
-              'ckpt::NewLocalBackend(' 'ckpt::ImportSafetensors(' 'ckpt::ExportSafetensors('; do
+              'ckpt::NewLocalBackend(' 'ckpt::ImportSafetensors(' 'ckpt::ExportSafetensors(' \
+              'ckpt::DiffValues('; do
   if ! grep -qF "$needed" <<<"$symbols"; then
     echo "libckpt.so does not export $needed"
     exit 1

@@ -1,15 +1,18 @@
-// ckpt diff: which tensors two checkpoints do not share, by chunk.
+// ckpt diff: which tensors two checkpoints do not share, by chunk; with
+// --values, also how far each tensor's values moved.
 #include <fmt/core.h>
 
 #include <memory>
 #include <string>
 
 #include "ckpt/store.h"
+#include "ckpt/value_diff.h"
 #include "commands.h"
 #include "diff.h"
 #include "format.h"
 #include "json_out.h"
 #include "table.h"
+#include "value_diff_out.h"
 
 namespace ckpt::cli {
 
@@ -18,6 +21,7 @@ namespace {
 struct DiffArgs {
   std::string from;
   std::string to;
+  bool values = false;
 };
 
 std::string TypeOf(const EntryInfo& e) {
@@ -92,6 +96,16 @@ Status RunDiff(const Context& ctx, const DiffArgs& args) {
   CKPT_ASSIGN_OR_RETURN(CheckpointDetail from, store->Describe(args.from));
   CKPT_ASSIGN_OR_RETURN(CheckpointDetail to, store->Describe(args.to));
   CheckpointDiff diff = DiffCheckpoints(from, to, store->config().chunk_size);
+  if (args.values) {
+    // By id: the same two checkpoints as described, even if a ref moved since.
+    CKPT_ASSIGN_OR_RETURN(ValueDiff values, DiffValues(*store, from.info.id, to.info.id));
+    if (ctx.json) {
+      PrintJson(ValueDiffJson(DiffJson(from, to, diff), values));
+    } else {
+      PrintValueDiff(diff, values);
+    }
+    return Status::OK();
+  }
   if (ctx.json) {
     PrintJson(DiffJson(from, to, diff));
   } else {
@@ -107,6 +121,10 @@ void RegisterDiff(CLI::App& app, Context& ctx) {
   CLI::App* cmd = app.add_subcommand("diff", "Compare two checkpoints tensor by tensor");
   cmd->add_option("from", args->from, "Older checkpoint ref")->required();
   cmd->add_option("to", args->to, "Newer checkpoint ref")->required();
+  cmd->add_flag("--values", args->values,
+                "Also compare values: per tensor of the same dtype and shape, elements "
+                "changed, max and mean |difference| and relative L2 change, and a summary "
+                "per layer (reads the chunks that differ)");
   OnRun(cmd, ctx, [&ctx, args] { return RunDiff(ctx, *args); });
 }
 
