@@ -83,7 +83,11 @@ def _policy_rules(keep_last: int, keep_every: int, keep_within: Union[None, int,
 
 
 class Store:
-    """An incremental, content-addressed checkpoint store in directory ``path``.
+    """An incremental, content-addressed checkpoint store in directory ``path``,
+    or in object storage if ``path`` is ``"s3://BUCKET/PREFIX"`` (endpoint,
+    region and credentials from ``AWS_ENDPOINT_URL``, ``AWS_REGION``,
+    ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``; ``cache_dir`` is where
+    this host keeps its copy of the index, see the C++ ``StoreOptions``).
 
     ``Store(path, create=True)`` creates it if missing. Options (keyword only):
     ``chunk_size``, ``zstd_level`` and ``delta_max_depth`` are persisted at
@@ -105,13 +109,15 @@ class Store:
                  threads: Optional[int] = None, lock_timeout_ms: Optional[int] = None,
                  pack_target_size: Optional[int] = None, gc_every_saves: Optional[int] = None,
                  auto_gc_grace_seconds: Optional[int] = None,
-                 async_staging_bytes: Optional[int] = None) -> None:
+                 async_staging_bytes: Optional[int] = None,
+                 cache_dir: Optional[str] = None) -> None:
         opts = dict(create=bool(create), read_only=bool(read_only),
                     error_if_exists=bool(error_if_exists), chunk_size=chunk_size,
                     zstd_level=zstd_level, delta_max_depth=delta_max_depth, threads=threads,
                     lock_timeout_ms=lock_timeout_ms, pack_target_size=pack_target_size,
                     gc_every_saves=gc_every_saves, auto_gc_grace_seconds=auto_gc_grace_seconds,
-                    async_staging_bytes=async_staging_bytes)
+                    async_staging_bytes=async_staging_bytes,
+                    cache_dir=None if cache_dir is None else str(cache_dir))
         self.path = str(path)
         self._s = _ckpt._Store(self.path, {k: v for k, v in opts.items() if v is not None})
 

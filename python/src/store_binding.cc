@@ -181,6 +181,8 @@ class PyStore {
         o.auto_gc_grace_seconds = py::cast<int64_t>(v);
       else if (key == "async_staging_bytes")
         o.async_staging_bytes = py::cast<uint64_t>(v);
+      else if (key == "cache_dir")
+        o.cache_dir = py::cast<std::string>(v);
       else
         throw py::type_error("unknown store option '" + key + "'");
     }
