@@ -101,6 +101,8 @@ class CKPT_EXPORT Store {
   // Rebuilds the index of the store at `path` from its packs and refs alone,
   // replacing whatever index is there. Holds the store lock and the gc lock
   // throughout (kBusy if another process holds them past the timeout).
+  // For a store in object storage, discards this host's copy of the index
+  // and replays the bucket's index log instead (what a new host does).
   static Result<RepairReport> Repair(const StoreOptions& options, const std::string& path);
 
   // Waits for every save queued by SaveAsync to finish.

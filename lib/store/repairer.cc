@@ -7,6 +7,7 @@
 #include <set>
 
 #include "backend/local_backend.h"
+#include "ckpt/s3.h"
 #include "ckpt/version.h"
 #include "codec/chunk_codec.h"
 #include "codec/delta_codec.h"
@@ -26,6 +27,7 @@ namespace ckpt {
 namespace internal {
 
 Result<std::shared_ptr<Backend>> OpenBackend(const StoreOptions& options, const std::string& path);
+Status OpenObjectStore(const StoreOptions& options, StoreContext* ctx);
 
 namespace {
 
@@ -287,8 +289,48 @@ Status RenameDir(const std::string& from, const std::string& to) {
 }  // namespace
 }  // namespace internal
 
+namespace internal {
+namespace {
+
+// A store in object storage: the bucket's index log is the truth, so the
+// repair of this host's copy is to discard it and replay the log (which
+// the open does). Rebuilding from packs would also index what the log never
+// committed, such as the packs of a save that lost a race for its RUN@STEP.
+Result<RepairReport> RepairIndexCache(const StoreOptions& options, const std::string& url) {
+  StoreContext ctx;
+  ctx.location = url;
+  ctx.options = options;
+  CKPT_RETURN_IF_ERROR(OpenObjectStore(options, &ctx));
+  {
+    const auto timeout = std::chrono::milliseconds(options.lock_timeout_ms);
+    CKPT_ASSIGN_OR_RETURN(auto gc_lock, StoreLock::Acquire(ctx.path, true, timeout, "gc.lock"));
+    CKPT_ASSIGN_OR_RETURN(auto lock, StoreLock::Acquire(ctx.path, true, timeout));
+    boost::system::error_code ec;
+    fs::remove_all(ctx.index_dir(), ec);
+    if (ec) return ErrnoStatus(ec.value(), "repair: remove index cache", ctx.index_dir());
+  }
+  StoreOptions open = options;
+  open.create_if_missing = false;
+  open.read_only = false;
+  CKPT_ASSIGN_OR_RETURN(auto store, Store::Open(open, url));
+  RepairReport report;
+  CKPT_ASSIGN_OR_RETURN(auto runs, store->ListRuns());
+  for (const auto& run : runs) {
+    CKPT_ASSIGN_OR_RETURN(auto checkpoints, store->ListCheckpoints(run.name));
+    for (const auto& c : checkpoints) {
+      ++report.checkpoints_restored;
+      report.tags_restored += c.tags.size();
+    }
+  }
+  return report;
+}
+
+}  // namespace
+}  // namespace internal
+
 Result<RepairReport> Store::Repair(const StoreOptions& options, const std::string& path) {
   using namespace internal;
+  if (IsS3Url(path)) return RepairIndexCache(options, path);
   StoreOptions open = options;
   open.create_if_missing = false;
   open.read_only = false;

@@ -32,7 +32,10 @@ std::string DefaultCacheRoot() {
   return "/tmp/ckpt-cache-" + std::to_string(::getuid());
 }
 
-// A store in object storage: its backend, and this host's index cache.
+}  // namespace
+
+// A store in object storage (ctx->location): its backend, and this host's
+// index cache (ctx->path).
 Status OpenObjectStore(const StoreOptions& options, StoreContext* ctx) {
   CKPT_ASSIGN_OR_RETURN(S3Options s3, S3OptionsFromUrl(ctx->location));
   if (options.backend) {
@@ -51,6 +54,8 @@ Status OpenObjectStore(const StoreOptions& options, StoreContext* ctx) {
   if (ec) return ErrnoStatus(ec.value(), "create index cache directory", ctx->path);
   return Status::OK();
 }
+
+namespace {
 
 // Makes this host's index cache hold an index of this store: creates it
 // when missing, starts over when it belongs to another store of the same

@@ -79,6 +79,19 @@ TEST_CASE("hosts sharing a bucket see each other's commits", "[s3][store]") {
     REQUIRE(loaded.ok());
     CHECK(s2.Matches(*loaded));
   }
+  SECTION("repair replays the bucket's log into a fresh cache") {
+    a.reset();
+    StoreOptions options;
+    options.cache_dir = dir.Sub("a");
+    auto report = ckpt::Store::Repair(options, url);
+    REQUIRE(report.ok());
+    CHECK(report->checkpoints_restored == 2);
+    CHECK(report->tags_restored == 1);
+    auto again = OpenHost(url, dir.Sub("a"));
+    auto loaded = again->Load("best");
+    REQUIRE(loaded.ok());
+    CHECK(s2.Matches(*loaded));
+  }
   SECTION("gc on one host, deletion seen by the other") {
     REQUIRE(b->Delete("run@1").ok());
     ckpt::GcOptions gc;

@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "ckpt/s3.h"
 #include "ckpt/store.h"
 #include "commands.h"
 #include "exit_codes.h"
@@ -96,6 +97,14 @@ Status RunRepair(const Context& ctx) {
   CKPT_ASSIGN_OR_RETURN(RepairReport r, Store::Repair(StoreOptions{}, ctx.store_path));
   if (ctx.json) {
     PrintJson(RepairJson(r));
+    return Status::OK();
+  }
+  if (IsS3Url(ctx.store_path)) {
+    fmt::print("rebuilt this host's copy of the index of {} from the bucket's index log\n",
+               ctx.store_path);
+    Table table({{"checkpoints", Table::Align::kLeft}, {std::to_string(r.checkpoints_restored)}});
+    table.AddRow({"tags", std::to_string(r.tags_restored)});
+    fmt::print("{}", table.Render(2));
     return Status::OK();
   }
   fmt::print("rebuilt the index of {} from its packs and refs\n", ctx.store_path);
