@@ -10,6 +10,7 @@
 
 #include "ckpt/s3.h"
 #include "s3/s3_env.h"
+#include "store/shard_fixture.h"
 #include "store/store_fixture.h"
 #include "test_util.h"
 
@@ -196,4 +197,58 @@ TEST_CASE("a lease left by a crashed host expires; a live one makes others wait"
     CHECK(host->ListRuns()->empty());
     REQUIRE(host->Save(StepState(1).Request("run", 1)).ok());
   }
+}
+
+TEST_CASE("4 hosts save the shards of one checkpoint; a 5th loads it whole",
+          "[s3][store][threads]") {
+  const std::string url = FreshStoreUrl("sharded");
+  ckpt::test::TempDir dir;
+  constexpr int kWorld = 4;
+  std::vector<std::unique_ptr<ckpt::Store>> hosts;
+  for (int h = 0; h < kWorld; ++h) hosts.push_back(OpenHost(url, dir.Sub("h" + std::to_string(h))));
+  auto reader = OpenHost(url, dir.Sub("reader"));
+  auto check_whole = [&](const ckpt::test::ShardedState& state, const std::string& ref) {
+    auto loaded = reader->Load(ref);
+    REQUIRE(loaded.ok());
+    for (const auto& [name, tensor] : state.tensors) {
+      INFO(name);
+      bool found = false;
+      for (const auto& t : loaded->tensors) {
+        if (t.name != name) continue;
+        found = true;
+        CHECK(t.shape == tensor.shape);
+        CHECK(t.data == tensor.bytes);
+      }
+      CHECK(found);
+    }
+  };
+
+  const ckpt::test::ShardedState s1(kWorld, 1);
+  std::vector<Status> results(kWorld);
+  std::vector<std::thread> threads;
+  for (int r = 0; r < kWorld; ++r) {
+    threads.emplace_back([&, r] {
+      ckpt::test::RankShard shard(s1, "run", r);
+      results[r] = hosts[r]->Save(shard.request).status();
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int r = 0; r < kWorld; ++r) {
+    INFO("rank " << r << ": " << results[r].ToString());
+    CHECK(results[r].ok());
+  }
+  check_whole(s1, "run@1");
+
+  // Rank 2 dies before its shard commits: nothing is visible anywhere;
+  // its retry completes the checkpoint.
+  const ckpt::test::ShardedState s2(kWorld, 2);
+  for (int r : {0, 1, 3}) {
+    ckpt::test::RankShard shard(s2, "run", r);
+    REQUIRE(hosts[r]->Save(shard.request).ok());
+  }
+  CHECK(reader->Load("run@2").status().code() == Code::kNotFound);
+  CHECK(reader->ListCheckpoints("run")->size() == 1);
+  ckpt::test::RankShard retry(s2, "run", 2);
+  REQUIRE(OpenHost(url, dir.Sub("h2-restarted"))->Save(retry.request).ok());
+  check_whole(s2, "run@2");
 }
