@@ -9,6 +9,7 @@
 #include "gc/pack_deleter.h"
 #include "gc/repacker.h"
 #include "gc/sweeper.h"
+#include "repo/bucket_lease.h"
 #include "repo/checkpoint_remover.h"
 #include "repo/index_sessions.h"
 #include "repo/pending_shards.h"
@@ -233,6 +234,10 @@ Result<std::optional<RetentionPolicy>> LoadPolicy(Index& index, const std::strin
   return std::optional<RetentionPolicy>(std::move(policy));
 }
 
+// A gc's lease on the bucket is renewed while it runs; one whose host died
+// blocks others for at most this long.
+constexpr std::chrono::milliseconds kGcLeaseTtl{60000};
+
 Result<GcReport> CollectGarbage(StoreContext& ctx, const GcOptions& options) {
   if (ctx.options.read_only && !options.dry_run)
     return Status::NotSupported("gc: store opened read-only (a dry run works)");
@@ -244,6 +249,12 @@ Result<GcReport> CollectGarbage(StoreContext& ctx, const GcOptions& options) {
   // One gc per store across processes too; a second one waits for the first.
   CKPT_ASSIGN_OR_RETURN(auto gc_lock,
                         StoreLock::Acquire(ctx.path, true, ctx.lock_timeout(), "gc.lock"));
+  // And one per bucket across hosts, for a store in object storage.
+  std::unique_ptr<BucketLease> gc_lease;
+  if (ctx.shared_index && !options.dry_run) {
+    CKPT_ASSIGN_OR_RETURN(gc_lease, BucketLease::Acquire(ctx.backend, kGcLeaseName, kGcLeaseTtl,
+                                                         ctx.lock_timeout(), /*keep_alive=*/true));
+  }
   const int64_t now = NowNs();
   GcReport report;
   report.dry_run = options.dry_run;

@@ -61,7 +61,8 @@ Result<std::string> ReadObject(Backend& backend, const std::string& name) {
 Result<std::unique_ptr<BucketLease>> BucketLease::Acquire(std::shared_ptr<Backend> backend,
                                                           const std::string& name,
                                                           std::chrono::milliseconds ttl,
-                                                          std::chrono::milliseconds timeout) {
+                                                          std::chrono::milliseconds timeout,
+                                                          bool keep_alive) {
   const std::string holder = NewHolderId();
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   auto pause = std::chrono::milliseconds(5);
@@ -69,7 +70,11 @@ Result<std::unique_ptr<BucketLease>> BucketLease::Acquire(std::shared_ptr<Backen
   for (;;) {
     const std::string body = EncodeLease(holder, NowNs() + ttl.count() * 1000000);
     Status s = backend->Create(name, body.data(), body.size());
-    if (s.ok()) return std::unique_ptr<BucketLease>(new BucketLease(backend, name, holder));
+    if (s.ok()) {
+      std::unique_ptr<BucketLease> lease(new BucketLease(backend, name, holder));
+      if (keep_alive) lease->KeepAlive(ttl);
+      return lease;
+    }
     if (s.code() != Code::kAlreadyExists) return s.WithContext("take lease " + name);
     Result<std::string> text = ReadObject(*backend, name);
     if (text.status().code() == Code::kNotFound) continue;  // released meanwhile
@@ -91,7 +96,34 @@ Result<std::unique_ptr<BucketLease>> BucketLease::Acquire(std::shared_ptr<Backen
   }
 }
 
+void BucketLease::KeepAlive(std::chrono::milliseconds ttl) {
+  renewer_ = std::thread([this, ttl] {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stop_cv_.wait_for(lock, ttl / 3, [this] { return stop_; })) {
+      lock.unlock();
+      // Renewed only while still ours; a failed renewal is tried again at
+      // the next turn (the index log, not the lease, keeps commits safe).
+      Result<std::string> text = ReadObject(*backend_, name_);
+      if (text.ok() && DecodeLease(*text).holder == holder_) {
+        const std::string body = EncodeLease(holder_, NowNs() + ttl.count() * 1000000);
+        (void)backend_->Put(name_, body.data(), body.size());
+      }
+      lock.lock();
+    }
+  });
+}
+
+void BucketLease::StopKeepAlive() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  stop_cv_.notify_all();
+  if (renewer_.joinable()) renewer_.join();
+}
+
 Status BucketLease::Release() {
+  StopKeepAlive();
   if (released_) return Status::OK();
   released_ = true;
   // Only our own: after an expiry another host may hold it now.

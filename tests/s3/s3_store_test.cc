@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ckpt/s3.h"
+#include "doubles/fault_injecting_backend.h"
 #include "s3/s3_env.h"
 #include "store/shard_fixture.h"
 #include "store/store_fixture.h"
@@ -251,4 +252,65 @@ TEST_CASE("4 hosts save the shards of one checkpoint; a 5th loads it whole",
   ckpt::test::RankShard retry(s2, "run", 2);
   REQUIRE(OpenHost(url, dir.Sub("h2-restarted"))->Save(retry.request).ok());
   check_whole(s2, "run@2");
+}
+
+TEST_CASE("a gc on another host during a save's uploads costs the save nothing",
+          "[s3][store][gc]") {
+  const std::string url = FreshStoreUrl("gcrace");
+  ckpt::test::TempDir dir;
+  auto faulty = std::make_shared<ckpt::internal::FaultInjectingBackend>(BucketOf(url));
+  StoreOptions options;
+  options.backend = faulty;
+  options.cache_dir = dir.Sub("trainer");
+  auto trainer = ckpt::test::MustOpen(url, options);
+  auto cron = OpenHost(url, dir.Sub("cron"));
+  const StepState first(0), second(1);
+  REQUIRE(trainer->Save(first.Request("run", 0)).ok());
+  REQUIRE(trainer->Delete("run@0").ok());
+
+  Status gc_status;
+  uint64_t chunks_removed = 0;
+  faulty->BeforeNextPut("packs/", [&] {
+    ckpt::GcOptions gc;
+    gc.grace_seconds = 0;  // pack objects go at once: a dangling reference cannot hide
+    auto report = cron->Gc(gc);
+    gc_status = report.status();
+    if (report.ok()) chunks_removed = report->chunks_removed;
+  });
+  auto info = trainer->Save(second.Request("run", 1));
+  INFO(info.status().ToString());
+  REQUIRE(info.ok());
+  REQUIRE(gc_status.ok());
+  CHECK(chunks_removed > 0);
+  CHECK(trainer->Counters().chunks_rewritten_after_gc > 0);
+  for (auto* host : {trainer.get(), cron.get()}) {
+    auto loaded = host->Load("run@1");
+    REQUIRE(loaded.ok());
+    CHECK(second.Matches(*loaded));
+    auto verify = host->Verify(ckpt::test::ReadAllData());
+    REQUIRE(verify.ok());
+    for (const auto& p : verify->problems) FAIL_CHECK(p.status.ToString());
+  }
+  auto bucket = BucketOf(url);
+  CHECK(bucket->List("locks/")->empty());  // both leases released
+}
+
+TEST_CASE("one gc at a time per bucket", "[s3][store][gc]") {
+  const std::string url = FreshStoreUrl("gclease");
+  ckpt::test::TempDir dir;
+  auto host = OpenHost(url, dir.Sub("a"), /*lock_timeout_ms=*/1500);
+  REQUIRE(host->Save(StepState(1).Request("run", 1)).ok());
+  auto bucket = BucketOf(url);
+  const std::string live =
+      "ckpt-lease\nholder=gchost:9:cd\nexpires_ns=" + std::to_string(int64_t{1} << 62) + "\n";
+  REQUIRE(bucket->Put("locks/gc", live.data(), live.size()).ok());
+  auto busy = host->Gc();
+  CHECK(busy.status().code() == Code::kBusy);
+  CHECK_THAT(busy.status().message(), Catch::Contains("gchost:9:cd"));
+  ckpt::GcOptions dry;
+  dry.dry_run = true;
+  CHECK(host->Gc(dry).ok());  // a dry run changes nothing and needs no lease
+  REQUIRE(bucket->Remove("locks/gc").ok());
+  REQUIRE(host->Gc().ok());
+  CHECK(bucket->List("locks/")->empty());
 }
