@@ -220,7 +220,11 @@ log file = $dir/log/client.log
 [client.rgw.x]
 admin socket = \$run_dir/\$name.asok
 log file = $dir/log/rgw.log
-rgw frontends = beast endpoint=127.0.0.1:$port
+# tcp_nodelay: with Nagle's algorithm on, beast holds a small body back
+# until its headers are acknowledged, which a client on a kept-alive
+# connection delays by up to 40 ms: a small GET or LIST took 44 ms, 1 ms
+# with this (measured).
+rgw frontends = beast endpoint=127.0.0.1:$port tcp_nodelay=1
 rgw data = $dir/rgw
 EOF
 }

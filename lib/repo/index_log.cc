@@ -110,6 +110,13 @@ Result<uint64_t> LogPosition(Index& index) {
   return DecodeFixed64(value->data());
 }
 
+Result<bool> LogHasNews(StoreContext& ctx, Index& index) {
+  CKPT_ASSIGN_OR_RETURN(uint64_t position, LogPosition(index));
+  CKPT_ASSIGN_OR_RETURN(std::vector<std::string> names,
+                        ctx.backend->ListAfter(kLogPrefix, LogObjectName(position)));
+  return !names.empty();
+}
+
 Status CatchUpFromLog(StoreContext& ctx, Index& index) {
   CKPT_ASSIGN_OR_RETURN(uint64_t position, LogPosition(index));
   CKPT_ASSIGN_OR_RETURN(std::vector<std::string> names,

@@ -39,6 +39,9 @@ Status DecodeLogRecord(const std::string& bytes, uint64_t seq, const std::string
 // The last log record `index` holds (0: none).
 Result<uint64_t> LogPosition(Index& index);
 
+// Whether the bucket's log holds records past the position of `index`.
+Result<bool> LogHasNews(StoreContext& ctx, Index& index);
+
 // Applies to `index` (read-write, without commit hook) the records of the
 // log past its position, in order. Errors: kCorruption (a gap in the log, a
 // damaged record), the backend's.

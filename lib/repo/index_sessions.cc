@@ -26,12 +26,22 @@ Status CatchUp(StoreContext& ctx, LockPriority priority) {
 }  // namespace
 
 Result<std::unique_ptr<Index>> OpenReader(StoreContext& ctx, LockPriority priority) {
-  if (ctx.shared_index) CKPT_RETURN_IF_ERROR(CatchUp(ctx, priority));
-  // Shared lock while opening only: the open must not read a log a writer
-  // is appending to; once open, the view needs no lock.
-  CKPT_ASSIGN_OR_RETURN(
-      auto lock, StoreLock::Acquire(ctx.path, false, ctx.lock_timeout(), kIndexLockName, priority));
-  return Index::Open(ctx.index_dir(), false, true);
+  auto open_view = [&]() -> Result<std::unique_ptr<Index>> {
+    // Shared lock while opening only: the open must not read a log a
+    // writer is appending to; once open, the view needs no lock.
+    CKPT_ASSIGN_OR_RETURN(auto lock, StoreLock::Acquire(ctx.path, false, ctx.lock_timeout(),
+                                                        kIndexLockName, priority));
+    return Index::Open(ctx.index_dir(), false, true);
+  };
+  CKPT_ASSIGN_OR_RETURN(auto view, open_view());
+  if (!ctx.shared_index) return view;
+  // One LIST tells whether the bucket's log has records this copy lacks;
+  // only then is the copy opened for writing and brought up to date.
+  CKPT_ASSIGN_OR_RETURN(bool behind, LogHasNews(ctx, *view));
+  if (!behind) return view;
+  view.reset();
+  CKPT_RETURN_IF_ERROR(CatchUp(ctx, priority));
+  return open_view();
 }
 
 Result<WriterSession> OpenWriter(StoreContext& ctx, LockPriority priority,
