@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/read_object.h"
 #include "backend/s3_client.h"
 #include "backend/s3_xml.h"
 #include "ckpt/s3.h"
@@ -168,11 +169,9 @@ Status S3Backend::UploadParts(const std::string& key, const void* data, size_t s
 }
 
 bool S3Backend::HoldsExactly(const std::string& name, const void* data, size_t size) {
-  Result<uint64_t> stored = Size(name);
-  if (!stored.ok() || *stored != size) return false;
-  std::vector<char> back(size);
-  if (!Get(name, 0, size, back.data()).ok()) return false;
-  return size == 0 || std::memcmp(back.data(), data, size) == 0;
+  Result<std::string> stored = internal::ReadWholeObject(*this, name);
+  return stored.ok() && stored->size() == size &&
+         (size == 0 || std::memcmp(stored->data(), data, size) == 0);
 }
 
 Status S3Backend::AbortUpload(const std::string& key, const std::string& upload_id) {

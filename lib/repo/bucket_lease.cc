@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "backend/read_object.h"
 #include "util/hex.h"
 
 namespace ckpt::internal {
@@ -49,13 +50,6 @@ LeaseBody DecodeLease(const std::string& text) {
   return body;
 }
 
-Result<std::string> ReadObject(Backend& backend, const std::string& name) {
-  CKPT_ASSIGN_OR_RETURN(uint64_t size, backend.Size(name));
-  std::string text(size, '\0');
-  CKPT_RETURN_IF_ERROR(backend.Get(name, 0, size, text.data()));
-  return text;
-}
-
 }  // namespace
 
 Result<std::unique_ptr<BucketLease>> BucketLease::Acquire(std::shared_ptr<Backend> backend,
@@ -76,7 +70,7 @@ Result<std::unique_ptr<BucketLease>> BucketLease::Acquire(std::shared_ptr<Backen
       return lease;
     }
     if (s.code() != Code::kAlreadyExists) return s.WithContext("take lease " + name);
-    Result<std::string> text = ReadObject(*backend, name);
+    Result<std::string> text = ReadWholeObject(*backend, name);
     if (text.status().code() == Code::kNotFound) continue;  // released meanwhile
     if (!text.ok()) return text.status().WithContext("read lease " + name);
     current = DecodeLease(*text);
@@ -103,7 +97,7 @@ void BucketLease::KeepAlive(std::chrono::milliseconds ttl) {
       lock.unlock();
       // Renewed only while still ours; a failed renewal is tried again at
       // the next turn (the index log, not the lease, keeps commits safe).
-      Result<std::string> text = ReadObject(*backend_, name_);
+      Result<std::string> text = ReadWholeObject(*backend_, name_);
       if (text.ok() && DecodeLease(*text).holder == holder_) {
         const std::string body = EncodeLease(holder_, NowNs() + ttl.count() * 1000000);
         (void)backend_->Put(name_, body.data(), body.size());
@@ -127,7 +121,7 @@ Status BucketLease::Release() {
   if (released_) return Status::OK();
   released_ = true;
   // Only our own: after an expiry another host may hold it now.
-  Result<std::string> text = ReadObject(*backend_, name_);
+  Result<std::string> text = ReadWholeObject(*backend_, name_);
   if (text.status().code() == Code::kNotFound) return Status::OK();
   if (!text.ok()) return text.status().WithContext("release lease " + name_);
   if (DecodeLease(*text).holder != holder_) return Status::OK();

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <sstream>
 
+#include "backend/read_object.h"
 #include "ckpt/version.h"
 #include "util/hex.h"
 
@@ -95,16 +96,14 @@ Status CheckOptions(const StoreOptions& o) {
 Result<StoreConfig> LoadOrCreateConfig(Backend& backend, const StoreOptions& options,
                                        const std::string& path,
                                        const std::function<Status()>& before_create) {
-  auto size = backend.Size(kConfigObject);
-  if (size.ok()) {
+  auto stored = ReadWholeObject(backend, kConfigObject);
+  if (stored.ok()) {
     if (options.error_if_exists) return Status::AlreadyExists("a store exists at " + path);
-    std::string text(*size, '\0');
-    CKPT_RETURN_IF_ERROR(backend.Get(kConfigObject, 0, text.size(), text.data()));
     StoreConfig config;
-    CKPT_RETURN_IF_ERROR(DecodeConfig(text, &config).WithContext("store " + path));
+    CKPT_RETURN_IF_ERROR(DecodeConfig(*stored, &config).WithContext("store " + path));
     return config;
   }
-  if (size.status().code() != Code::kNotFound) return size.status();
+  if (stored.status().code() != Code::kNotFound) return stored.status();
   if (!options.create_if_missing || options.read_only)
     return Status::NotFound("no ckpt store at " + path + " (run 'ckpt init' first)");
   CKPT_RETURN_IF_ERROR(CheckOptions(options));
@@ -135,10 +134,7 @@ Result<StoreConfig> LoadOrCreateConfig(Backend& backend, const StoreOptions& opt
 }
 
 Status UpgradeConfigForShards(Backend& backend, const std::string& path) {
-  auto size = backend.Size(kConfigObject);
-  if (!size.ok()) return size.status();
-  std::string text(*size, '\0');
-  CKPT_RETURN_IF_ERROR(backend.Get(kConfigObject, 0, text.size(), text.data()));
+  CKPT_ASSIGN_OR_RETURN(std::string text, ReadWholeObject(backend, kConfigObject));
   StoreConfig config;
   CKPT_RETURN_IF_ERROR(DecodeConfig(text, &config).WithContext("store " + path));
   if (config.format_version >= kShardedFormatVersion) return Status::OK();

@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "backend/read_object.h"
 #include "index/index_keys.h"
 #include "repo/store_context.h"
 #include "util/bytes.h"
@@ -50,15 +51,7 @@ std::vector<Result<std::string>> FetchRecords(StoreContext& ctx,
   std::atomic<size_t> next{begin};
   auto fetch = [&] {
     for (size_t i = next++; i < end; i = next++) {
-      Backend& backend = *ctx.backend;
-      Result<uint64_t> size = backend.Size(names[i]);
-      if (!size.ok()) {
-        out[i - begin] = size.status();
-        continue;
-      }
-      std::string bytes(*size, '\0');
-      Status s = backend.Get(names[i], 0, bytes.size(), bytes.data());
-      out[i - begin] = s.ok() ? Result<std::string>(std::move(bytes)) : Result<std::string>(s);
+      out[i - begin] = ReadWholeObject(*ctx.backend, names[i]);
     }
   };
   std::vector<std::thread> threads;

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "backend/local_backend.h"
+#include "backend/read_object.h"
 #include "ckpt/s3.h"
 #include "ckpt/version.h"
 #include "codec/chunk_codec.h"
@@ -226,9 +227,7 @@ Status Rebuild::RestoreTags() {
   CKPT_ASSIGN_OR_RETURN(auto names, backend_.List("refs/tags/"));
   for (const auto& name : names) {
     std::string tag = name.substr(std::string("refs/tags/").size());
-    CKPT_ASSIGN_OR_RETURN(uint64_t size, backend_.Size(name));
-    std::string hex(size, '\0');
-    CKPT_RETURN_IF_ERROR(backend_.Get(name, 0, size, hex.data()));
+    CKPT_ASSIGN_OR_RETURN(std::string hex, ReadWholeObject(backend_, name));
     Digest id;
     if (!IsValidName(tag) || !Digest::FromHex(hex, &id) || !restored_.count(hex)) continue;
     batch_.Put(TagKey(tag), id.View());
@@ -246,9 +245,7 @@ Status Rebuild::RestorePolicies() {
       run.clear();
     else if (!IsValidName(run))
       continue;
-    CKPT_ASSIGN_OR_RETURN(uint64_t size, backend_.Size(name));
-    std::string encoded(size, '\0');
-    CKPT_RETURN_IF_ERROR(backend_.Get(name, 0, size, encoded.data()));
+    CKPT_ASSIGN_OR_RETURN(std::string encoded, ReadWholeObject(backend_, name));
     RetentionPolicy policy;
     if (!DecodePolicy(encoded, &policy).ok()) continue;
     batch_.Put(PolicyKey(run), encoded);

@@ -82,12 +82,9 @@ Status PrepareIndexCache(StoreContext& ctx) {
 
 Result<std::unique_ptr<Store>> OpenWithIndexCache(std::unique_ptr<StoreContext> ctx) {
   const std::string& url = ctx->location;
-  auto create_index = [&]() -> Status {
-    CKPT_ASSIGN_OR_RETURN(auto lock, StoreLock::Acquire(ctx->path, true, ctx->lock_timeout()));
-    CKPT_ASSIGN_OR_RETURN(auto index, Index::Open(ctx->index_dir(), true, false));
-    return Status::OK();
-  };
-  auto config = LoadOrCreateConfig(*ctx->backend, ctx->options, url, create_index);
+  // The index is this host's cache, not part of the store: it is made (by
+  // PrepareIndexCache) after the config, unlike a directory store's.
+  auto config = LoadOrCreateConfig(*ctx->backend, ctx->options, url);
   if (!config.ok()) return config.status().WithContext("open store");
   ctx->config = *config;
   Status s = PrepareIndexCache(*ctx);
