@@ -9,9 +9,12 @@
 // Thread-safety: as the Store passed in. Stability: stable.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "ckpt/checkpoint.h"
+#include "ckpt/checkpoint_reader.h"
 #include "ckpt/export.h"
 #include "ckpt/manifest.h"
 #include "ckpt/options.h"
@@ -53,5 +56,27 @@ struct ExportOptions {
 CKPT_EXPORT Status ExportSafetensors(Store& store, const std::string& ref,
                                      const std::string& out_path,
                                      const ExportOptions& options = {});
+
+// Where ExportSafetensors puts each byte of a checkpoint's file: the header,
+// then every tensor at its offset, in ascending order and contiguous to the
+// end of the file. Lets a program serve the file lazily, reading only the
+// ranges asked for (as `ckpt mount` does), and still match an export byte
+// for byte.
+struct SafetensorsLayout {
+  struct Tensor {
+    std::string name;     // the checkpoint's entry name
+    uint64_t offset = 0;  // of its first byte in the file
+    uint64_t length = 0;  // its byte length
+  };
+  std::string header;  // the file's first header.size() bytes: length prefix and JSON
+  std::vector<Tensor> tensors;
+  uint64_t file_size = 0;
+};
+
+// Plans the file ExportSafetensors would write for the checkpoint `reader`
+// pins; reads at most the stored header blob. Errors: kCorruption for a
+// stored header that does not match the checkpoint's tensors, those of
+// CheckpointReader::ReadEntry.
+CKPT_EXPORT Result<SafetensorsLayout> PlanSafetensorsExport(CheckpointReader& reader);
 
 }  // namespace ckpt

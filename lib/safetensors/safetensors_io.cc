@@ -245,12 +245,8 @@ Result<ExportPlan> PlanCanonical(const CheckpointDetail& detail) {
   return plan;
 }
 
-Status Export(Store& store, const std::string& ref, const std::string& out_path,
-              const ExportOptions& options) {
-  // One pinned checkpoint: a save moving `ref` meanwhile cannot mix two
-  // checkpoints in one file, and the index is opened once, not per tensor.
-  CKPT_ASSIGN_OR_RETURN(auto reader, store.OpenCheckpoint(ref));
-  const CheckpointDetail& detail = reader->detail();
+Result<ExportPlan> Plan(CheckpointReader& reader) {
+  const CheckpointDetail& detail = reader.detail();
   std::map<std::string, const EntryInfo*> tensors;
   const EntryInfo* header_blob = nullptr;
   uint64_t data_length = 0;
@@ -262,12 +258,16 @@ Status Export(Store& store, const std::string& ref, const std::string& out_path,
       header_blob = &info;
     }
   }
-  ExportPlan plan;
-  if (header_blob != nullptr) {
-    CKPT_ASSIGN_OR_RETURN(plan, PlanFromHeaderBlob(*reader, *header_blob, tensors, data_length));
-  } else {
-    CKPT_ASSIGN_OR_RETURN(plan, PlanCanonical(detail));
-  }
+  if (header_blob != nullptr) return PlanFromHeaderBlob(reader, *header_blob, tensors, data_length);
+  return PlanCanonical(detail);
+}
+
+Status Export(Store& store, const std::string& ref, const std::string& out_path,
+              const ExportOptions& options) {
+  // One pinned checkpoint: a save moving `ref` meanwhile cannot mix two
+  // checkpoints in one file, and the index is opened once, not per tensor.
+  CKPT_ASSIGN_OR_RETURN(auto reader, store.OpenCheckpoint(ref));
+  CKPT_ASSIGN_OR_RETURN(ExportPlan plan, Plan(*reader));
 
   OutputFile out(out_path);
   CKPT_RETURN_IF_ERROR(out.Open());
@@ -296,6 +296,20 @@ Result<CheckpointInfo> ImportSafetensors(Store& store, const std::string& path, 
   auto result = Import(store, path, std::move(request), options);
   if (!result.ok()) return result.status().WithContext("import " + path);
   return result;
+}
+
+Result<SafetensorsLayout> PlanSafetensorsExport(CheckpointReader& reader) {
+  auto plan = Plan(reader);
+  if (!plan.ok()) return plan.status().WithContext("plan export of " + reader.detail().info.id);
+  SafetensorsLayout layout;
+  layout.header = std::move(plan->header);
+  const uint64_t data_start = layout.header.size();
+  layout.tensors.reserve(plan->entries.size());
+  for (SafetensorsEntry& e : plan->entries) {
+    layout.tensors.push_back({std::move(e.name), data_start + e.begin, e.size()});
+  }
+  layout.file_size = data_start + plan->data_length;
+  return layout;
 }
 
 Status ExportSafetensors(Store& store, const std::string& ref, const std::string& out_path,

@@ -23,6 +23,7 @@ void RegisterVerify(CLI::App& app, Context& ctx);  // cmd_stats_verify_repair.cc
 void RegisterRepair(CLI::App& app, Context& ctx);  // cmd_stats_verify_repair.cc
 void RegisterPolicy(CLI::App& app, Context& ctx);  // cmd_policy.cc
 void RegisterGc(CLI::App& app, Context& ctx);      // cmd_gc.cc
+void RegisterMount(CLI::App& app, Context& ctx);   // cmd_mount.cc
 
 // Help text of a REF argument.
 inline constexpr const char* kRefHelp = "Checkpoint: RUN@STEP, RUN (its latest), TAG or id prefix";

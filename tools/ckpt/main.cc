@@ -58,6 +58,7 @@ int Main(int argc, char** argv) {
   RegisterRepair(app, ctx);
   RegisterPolicy(app, ctx);
   RegisterGc(app, ctx);
+  RegisterMount(app, ctx);
 
   try {
     app.parse(argc, argv);
