@@ -8,6 +8,8 @@ packages=(
   catch2 libcli11-dev nlohmann-json3-dev libfmt-dev clang-format
   # The S3 backend: HTTP with SigV4 signing, and S3's XML answers.
   libcurl4-openssl-dev libpugixml-dev
+  # `ckpt mount`: libfuse3 to build it, fusermount3 to mount without a helper.
+  libfuse3-dev fuse3
   # The Python package (python/): built against Debian's own interpreter.
   pybind11-dev python3-dev python3-numpy python3-pytest python3-venv python3-setuptools python3-pip
   # ckpt.torch and its tests.
