@@ -5,6 +5,8 @@
 
 #include <boost/filesystem.hpp>
 #include <catch2/catch.hpp>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -293,6 +295,69 @@ TEST_CASE("mount: a file open while its checkpoint is deleted and gc runs stays 
   REQUIRE(n.ok());
   CHECK(read == exported);
   CHECK(fs.GetAttr("/runs/train/1").status().code() == Code::kNotFound);
+}
+
+TEST_CASE("mount: a sharded checkpoint shows its global tensors and each rank's own",
+          "[integration]") {
+  Fixture f;
+  // A 64 x 40 f32 matrix in row halves from two ranks, and a rank-local blob.
+  const auto whole = RandomBytes(64 * 40 * 4, 61);
+  const size_t half = whole.size() / 2;
+  for (uint32_t rank = 0; rank < 2; ++rank) {
+    const auto rng_state = RandomBytes(100, 70 + rank);
+    SaveRequest r;
+    r.run = "sharded";
+    r.step = 7;
+    r.rank = rank;
+    r.world_size = 2;
+    TensorView piece{"w", DType::kF32, {32, 40}, whole.data() + rank * half, half};
+    piece.global_shape = {64, 40};
+    piece.offsets = {32 * int64_t{rank}, 0};
+    r.tensors.push_back(piece);
+    r.blobs.push_back({"rng", rng_state.data(), rng_state.size(), /*rank_local=*/true});
+    REQUIRE(f.store->Save(r).ok());
+  }
+  MountFs fs(*f.store, {});
+  CHECK(Names(fs, "/runs/sharded/7/tensors") == std::set<std::string>{"w.npy"});
+  CHECK(Names(fs, "/runs/sharded/7/blobs") == std::set<std::string>{"rank0%2Frng", "rank1%2Frng"});
+  const auto npy = ReadAll(fs, "/runs/sharded/7/tensors/w.npy", 1000);
+  REQUIRE(npy.size() > whole.size());
+  CHECK(std::vector<uint8_t>(npy.end() - whole.size(), npy.end()) == whole);
+  CHECK(ReadAll(fs, "/runs/sharded/7/blobs/rank1%2Frng") == RandomBytes(100, 71));
+  CHECK(ReadAll(fs, "/runs/sharded/7/model.safetensors") == f.Export("sharded@7"));
+}
+
+// On a store in object storage (a real RGW; skipped without one, as the
+// [s3] tests are).
+TEST_CASE("mount: a store in an S3 bucket mounts the same", "[integration][s3]") {
+  const char* bucket = std::getenv("CKPT_TEST_S3_BUCKET");
+  if (bucket == nullptr || std::getenv("AWS_ENDPOINT_URL") == nullptr) {
+    std::fprintf(stderr, "SKIPPED: no S3 server (see scripts/rgw.sh)\n");
+    std::exit(77);
+  }
+  TempDir dir;
+  const std::string url =
+      std::string("s3://") + bucket + "/t-mount-" + std::to_string(std::random_device{}());
+  StoreOptions options;
+  options.create_if_missing = true;
+  options.chunk_size = kChunk;
+  options.cache_dir = dir.Sub("cache");
+  auto store = Store::Open(options, url);
+  REQUIRE(store.ok());
+  const auto w = RandomBytes(5 * kChunk + 12, 81);
+  SaveRequest r;
+  r.run = "remote";
+  r.step = 1;
+  r.tensors.push_back({"w", DType::kU8, {int64_t(w.size())}, w.data(), w.size()});
+  REQUIRE((*store)->Save(r).ok());
+
+  MountFs fs(**store, {});
+  CHECK(Names(fs, "/runs/remote") == std::set<std::string>{"1", "latest"});
+  const auto npy = ReadAll(fs, "/runs/remote/1/tensors/w.npy", 3000);
+  CHECK(std::vector<uint8_t>(npy.end() - w.size(), npy.end()) == w);
+  const std::string out = dir.Sub("x.safetensors");
+  REQUIRE(ExportSafetensors(**store, "remote@1", out).ok());
+  CHECK(ReadAll(fs, "/runs/remote/1/model.safetensors") == test::ReadFileBytes(out));
 }
 
 }  // namespace
