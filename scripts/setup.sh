@@ -16,7 +16,7 @@ packages=(
   python3-torch
 )
 if [[ "${CKPT_SETUP_BENCH:-0}" == 1 ]]; then
-  packages+=(restic borgbackup zstd time)
+  packages+=(restic borgbackup zstd time python3-pyfuse3)
 fi
 # scripts/fuzz.sh: clang and libFuzzer's runtime (with the sanitizers').
 if [[ "${CKPT_SETUP_FUZZ:-0}" == 1 ]]; then
