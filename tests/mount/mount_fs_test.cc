@@ -3,6 +3,7 @@
 // that moves underneath, gc under an open file.
 #include "mount/mount_fs.h"
 
+#include <atomic>
 #include <boost/filesystem.hpp>
 #include <catch2/catch.hpp>
 #include <cstdio>
@@ -11,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "ckpt/gc.h"
 #include "ckpt/safetensors.h"
@@ -159,6 +161,43 @@ TEST_CASE("mount: model.safetensors equals the export, read whole or at any offs
                           expected) == 0);
     }
   }
+}
+
+TEST_CASE("mount: threads reading at once share the cache and get the right bytes",
+          "[integration][threads]") {
+  Fixture f;
+  f.Save(1, 91);
+  f.Save(2, 92);
+  const std::vector<uint8_t> one = f.Export("train@1");
+  const std::vector<uint8_t> two = f.Export("train@2");
+  MountOptions options;
+  options.cache_bytes = 4 * kChunk;  // small: blocks are evicted while others read them
+  MountFs fs(*f.store, options);
+  std::vector<std::thread> threads;
+  std::atomic<int> wrong{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      const auto& want = t % 2 ? two : one;
+      auto file =
+          fs.Open(t % 2 ? "/runs/train/2/model.safetensors" : "/runs/train/1/model.safetensors");
+      if (!file.ok()) {
+        ++wrong;
+        return;
+      }
+      std::mt19937_64 rng(t);
+      std::vector<char> buf(2 * kChunk);
+      for (int i = 0; i < 300; ++i) {
+        const uint64_t offset = rng() % want.size();
+        auto n = fs.Read(**file, offset, buf.size(), buf.data());
+        if (!n.ok() || std::memcmp(buf.data(), want.data() + offset, *n) != 0) ++wrong;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(wrong == 0);
+  const auto stats = fs.cache_stats();
+  CHECK(stats.bytes <= 4 * kChunk);
+  CHECK(stats.hits > 0);
 }
 
 TEST_CASE("mount: an imported file is served byte-identical, its own header included",
