@@ -26,6 +26,7 @@ struct MountArgs {
   bool allow_other = false;
   bool debug = false;
   uint64_t cache_mib = 256;
+  uint64_t readahead_mib = 8;
 };
 
 // Serves the mount until it is unmounted; `ready` runs once it is in place.
@@ -34,6 +35,7 @@ Status Serve(const Context& ctx, const MountArgs& args, bool to_syslog,
   CKPT_ASSIGN_OR_RETURN(auto store, OpenStore(ctx, /*read_only=*/true));
   mount::MountOptions options;
   options.cache_bytes = args.cache_mib << 20;
+  options.readahead_bytes = args.readahead_mib << 20;
   options.log = [to_syslog](const std::string& line) {
     if (to_syslog) {
       syslog(LOG_ERR, "%s", line.c_str());
@@ -138,6 +140,10 @@ void RegisterMount(CLI::App& app, Context& ctx) {
                 "Return once mounted and serve from a background process");
   cmd->add_option("--cache-mib", args->cache_mib,
                   "Memory for decoded chunks kept for later reads, MiB (default 256)")
+      ->type_name("N");
+  cmd->add_option("--readahead-mib", args->readahead_mib,
+                  "Decode this far ahead of a file read front to back, MiB (default 8; 0: off; "
+                  "at most a quarter of the cache)")
       ->type_name("N");
   cmd->add_flag("--allow-other", args->allow_other,
                 "Let other users read the mount (needs user_allow_other in /etc/fuse.conf)");

@@ -17,8 +17,23 @@ Result<BlockCache::Block> BlockCache::Get(const std::string& key, const Loader& 
   loading_.insert(key);
   ++stats_.misses;
   lock.unlock();
-  Result<std::string> bytes = load();
-  lock.lock();
+  return FinishLoad(key, load());
+}
+
+void BlockCache::Prefetch(const std::string& key, Loader load,
+                          const std::function<void(std::function<void()>)>& run) {
+  {
+    std::lock_guard lock(mu_);
+    if (slots_.count(key) != 0 || loading_.count(key) != 0) return;
+    loading_.insert(key);
+    ++stats_.prefetches;
+  }
+  run([this, key, load = std::move(load)] { (void)FinishLoad(key, load()); });
+}
+
+Result<BlockCache::Block> BlockCache::FinishLoad(const std::string& key,
+                                                 Result<std::string> bytes) {
+  std::lock_guard lock(mu_);
   loading_.erase(key);
   loaded_.notify_all();
   if (!bytes.ok()) return bytes.status();

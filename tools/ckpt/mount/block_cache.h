@@ -27,6 +27,7 @@ class BlockCache {
   struct Stats {
     uint64_t hits = 0;
     uint64_t misses = 0;
+    uint64_t prefetches = 0;
     uint64_t bytes = 0;   // held now
     uint64_t blocks = 0;  // held now
   };
@@ -40,6 +41,14 @@ class BlockCache {
   // error goes to the caller, and the next Get tries again.
   Result<Block> Get(const std::string& key, const Loader& load);
 
+  // Starts loading `key` with `load` through `run` (which runs a task,
+  // perhaps on another thread) unless the block is cached or already being
+  // loaded; a Get meanwhile waits for that load rather than starting its
+  // own. A failed prefetch is dropped: the next Get loads again and returns
+  // the error.
+  void Prefetch(const std::string& key, Loader load,
+                const std::function<void(std::function<void()>)>& run);
+
   Stats stats() const;
 
  private:
@@ -48,6 +57,8 @@ class BlockCache {
     std::list<std::string>::iterator recency;
   };
 
+  // Ends the load of `key` begun by Get or Prefetch; returns the block.
+  Result<Block> FinishLoad(const std::string& key, Result<std::string> bytes);
   void InsertLocked(const std::string& key, Block block);
 
   const uint64_t budget_;

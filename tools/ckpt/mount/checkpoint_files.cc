@@ -83,15 +83,10 @@ const VirtualFile* CheckpointFiles::Find(std::string_view relative_path) const {
   return it == files_.end() ? nullptr : &it->second;
 }
 
-Result<size_t> CheckpointFiles::Read(const VirtualFile& file, uint64_t offset, size_t size,
-                                     char* dst) {
-  if (offset >= file.size) return size_t{0};
-  size = static_cast<size_t>(std::min<uint64_t>(size, file.size - offset));
-  const uint64_t end = offset + size;
-  if (offset < file.prefix.size()) {
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(end, file.prefix.size()) - offset);
-    std::memcpy(dst, file.prefix.data() + offset, n);
-  }
+template <typename Visit>
+Status CheckpointFiles::ForEachSpan(const VirtualFile& file, uint64_t offset, uint64_t length,
+                                    Visit visit) {
+  const uint64_t end = offset + length;
   // The first span that ends after `offset`.
   auto it = std::upper_bound(
       file.spans.begin(), file.spans.end(), offset,
@@ -99,29 +94,70 @@ Result<size_t> CheckpointFiles::Read(const VirtualFile& file, uint64_t offset, s
   for (; it != file.spans.end() && it->file_offset < end; ++it) {
     const uint64_t from = std::max(offset, it->file_offset);
     const uint64_t to = std::min(end, it->file_offset + it->length);
-    CKPT_RETURN_IF_ERROR(
-        ReadEntry(it->entry, from - it->file_offset, to - from, dst + (from - offset)));
+    CKPT_RETURN_IF_ERROR(visit(it->entry, from - it->file_offset, to - from, from - offset));
   }
+  return Status::OK();
+}
+
+Result<size_t> CheckpointFiles::Read(const VirtualFile& file, uint64_t offset, size_t size,
+                                     char* dst) {
+  if (offset >= file.size) return size_t{0};
+  size = static_cast<size_t>(std::min<uint64_t>(size, file.size - offset));
+  if (offset < file.prefix.size()) {
+    const size_t n =
+        static_cast<size_t>(std::min<uint64_t>(offset + size, file.prefix.size()) - offset);
+    std::memcpy(dst, file.prefix.data() + offset, n);
+  }
+  CKPT_RETURN_IF_ERROR(
+      ForEachSpan(file, offset, size,
+                  [&](size_t entry, uint64_t entry_offset, uint64_t length, uint64_t dst_offset) {
+                    return ReadEntry(entry, entry_offset, length, dst + dst_offset);
+                  }));
   return size;
+}
+
+void CheckpointFiles::Prefetch(const VirtualFile& file, uint64_t offset, uint64_t length,
+                               const std::function<void(std::function<void()>)>& run) {
+  if (offset >= file.size) return;
+  length = std::min(length, file.size - offset);
+  (void)ForEachSpan(file, offset, length,
+                    [&](size_t entry, uint64_t entry_offset, uint64_t len, uint64_t) {
+                      const uint64_t span = BlockSpan(chunk_size_, detail().entries[entry]);
+                      for (uint64_t b = entry_offset / span; b * span < entry_offset + len; ++b) {
+                        cache_.Prefetch(BlockKey(entry, b), BlockLoader(entry, b), run);
+                      }
+                      return Status::OK();
+                    });
+}
+
+std::string CheckpointFiles::BlockKey(size_t entry, uint64_t block) const {
+  return detail().info.id + '/' + std::to_string(entry) + '/' + std::to_string(block);
+}
+
+BlockCache::Loader CheckpointFiles::BlockLoader(size_t entry, uint64_t block) const {
+  // The loader may outlive the read that made it (a prefetch): it holds the
+  // files, and with them the reader.
+  return [self = shared_from_this(), entry, block]() -> Result<std::string> {
+    const EntryInfo& e = self->detail().entries[entry];
+    const uint64_t span = BlockSpan(self->chunk_size_, e);
+    const uint64_t begin = block * span;
+    std::string buf(std::min(span, e.byte_length - begin), '\0');
+    CKPT_RETURN_IF_ERROR(self->reader_->ReadRange(e.name, begin, buf.size(), buf.data()));
+    return buf;
+  };
 }
 
 Status CheckpointFiles::ReadEntry(size_t entry, uint64_t offset, uint64_t length, char* dst) {
   const EntryInfo& e = detail().entries[entry];
   const uint64_t span = BlockSpan(chunk_size_, e);
-  const std::string key_prefix = detail().info.id + '/' + std::to_string(entry) + '/';
   for (uint64_t block = offset / span; block * span < offset + length; ++block) {
     const uint64_t begin = block * span;
-    const uint64_t block_len = std::min(span, e.byte_length - begin);
-    auto bytes = cache_.Get(key_prefix + std::to_string(block), [&]() -> Result<std::string> {
-      std::string buf(block_len, '\0');
-      CKPT_RETURN_IF_ERROR(reader_->ReadRange(e.name, begin, block_len, buf.data()));
-      return buf;
-    });
+    auto bytes = cache_.Get(BlockKey(entry, block), BlockLoader(entry, block));
     if (!bytes.ok()) {
       return bytes.status().WithContext(Label(detail().info) + ", entry '" + e.name + "'");
     }
     const uint64_t from = std::max(offset, begin);
-    const uint64_t to = std::min(offset + length, begin + block_len);
+    const uint64_t to = std::min(offset + length, begin + (*bytes)->size());
     std::memcpy(dst + (from - offset), (*bytes)->data() + (from - begin), to - from);
   }
   return Status::OK();

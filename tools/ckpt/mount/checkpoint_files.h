@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -44,7 +45,7 @@ struct VirtualFile {
   uint64_t size = 0;
 };
 
-class CheckpointFiles {
+class CheckpointFiles : public std::enable_shared_from_this<CheckpointFiles> {
  public:
   // Pins checkpoint `id` of `store` and lays out its files. Reads at most
   // the stored safetensors header. REQUIRES: store and cache outlive this.
@@ -67,11 +68,23 @@ class CheckpointFiles {
   // kIOError for a pack that is gone or unreadable.
   Result<size_t> Read(const VirtualFile& file, uint64_t offset, size_t size, char* dst);
 
+  // Starts reading the blocks of bytes [offset, offset+length) of `file`
+  // into the cache through `run`, for reads to come (see
+  // BlockCache::Prefetch). The tasks keep these files alive.
+  void Prefetch(const VirtualFile& file, uint64_t offset, uint64_t length,
+                const std::function<void(std::function<void()>)>& run);
+
  private:
   CheckpointFiles(std::unique_ptr<CheckpointReader> reader, uint32_t chunk_size, BlockCache& cache)
       : reader_(std::move(reader)), chunk_size_(chunk_size), cache_(cache) {}
   Status LayOut();
   Status ReadEntry(size_t entry, uint64_t offset, uint64_t length, char* dst);
+  // Calls `visit(entry, entry_offset, length, dst_offset)` for each entry
+  // range that bytes [offset, offset+length) of `file` cover.
+  template <typename Visit>
+  Status ForEachSpan(const VirtualFile& file, uint64_t offset, uint64_t length, Visit visit);
+  std::string BlockKey(size_t entry, uint64_t block) const;
+  BlockCache::Loader BlockLoader(size_t entry, uint64_t block) const;
 
   std::unique_ptr<CheckpointReader> reader_;
   uint32_t chunk_size_;

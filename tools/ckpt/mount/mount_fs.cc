@@ -56,7 +56,10 @@ MountFs::MountFs(Store& store, MountOptions options)
       options_(std::move(options)),
       cache_(options_.cache_bytes),
       tree_(store, options_.refresh),
-      mounted_at_ns_(NowNs()) {}
+      mounted_at_ns_(NowNs()),
+      prefetcher_(options_.readahead_bytes > 0 ? std::max(1u, options_.prefetch_threads) : 0) {
+  options_.readahead_bytes = std::min(options_.readahead_bytes, options_.cache_bytes / 4);
+}
 
 Result<MountFs::Location> MountFs::Resolve(std::string_view path) {
   const std::vector<std::string_view> parts = SplitPath(path);
@@ -218,7 +221,22 @@ Result<std::unique_ptr<OpenFile>> MountFs::Open(std::string_view path) {
   return open;
 }
 
+void MountFs::ReadAhead(OpenFile& file, uint64_t offset, size_t size) {
+  const uint64_t end = offset + size;
+  const bool sequential = file.next_offset.exchange(end) == offset;
+  if (!sequential || options_.readahead_bytes == 0) return;
+  // Start the next window once the reader is half way through this one.
+  const uint64_t ahead = file.prefetched_to.load();
+  if (ahead > end + options_.readahead_bytes / 2) return;
+  const uint64_t from = std::max(ahead, end);
+  const uint64_t to = end + options_.readahead_bytes;
+  file.prefetched_to.store(to);
+  file.files->Prefetch(*file.file, from, to - from,
+                       [this](std::function<void()> task) { prefetcher_.Run(std::move(task)); });
+}
+
 Result<size_t> MountFs::Read(OpenFile& file, uint64_t offset, size_t size, char* dst) {
+  ReadAhead(file, offset, size);
   auto n = file.files->Read(*file.file, offset, size, dst);
   if (!n.ok() && options_.log) {
     options_.log("read of " + file.path + " at offset " + std::to_string(offset) + " (" +

@@ -12,6 +12,7 @@
 // Thread-safety: safe to use from many threads at once.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -25,6 +26,7 @@
 #include "ckpt/store.h"
 #include "mount/block_cache.h"
 #include "mount/checkpoint_files.h"
+#include "mount/prefetcher.h"
 #include "mount/store_tree.h"
 
 namespace ckpt::mount {
@@ -35,6 +37,11 @@ struct MountOptions {
   // How old the listing of runs, checkpoints and tags may get before a
   // lookup lists the store again.
   std::chrono::milliseconds refresh = std::chrono::seconds(1);
+  // How far ahead of a file read front to back the chunks are decoded, on
+  // `prefetch_threads` threads, while the reader consumes the ones before
+  // (at most a quarter of cache_bytes). 0: no read-ahead.
+  uint64_t readahead_bytes = 8ull << 20;
+  unsigned prefetch_threads = 2;
   // Receives a line for every read that fails (corruption, a lost pack).
   std::function<void(const std::string&)> log;
 };
@@ -57,6 +64,10 @@ struct OpenFile {
   std::shared_ptr<CheckpointFiles> files;
   const VirtualFile* file = nullptr;
   std::string path;
+  // Where a sequential reader will read next, and how far the read-ahead
+  // has been started (several threads may read one open file: advisory).
+  std::atomic<uint64_t> next_offset{0};
+  std::atomic<uint64_t> prefetched_to{0};
 };
 
 class MountFs {
@@ -80,6 +91,7 @@ class MountFs {
   struct Location;
   Result<Location> Resolve(std::string_view path);
   Result<std::shared_ptr<CheckpointFiles>> FilesOf(const CheckpointInfo& info);
+  void ReadAhead(OpenFile& file, uint64_t offset, size_t size);
 
   Store& store_;
   MountOptions options_;
@@ -90,6 +102,8 @@ class MountFs {
   // The files of recently used checkpoints, most recent last (open files
   // keep theirs alive on their own).
   std::vector<std::shared_ptr<CheckpointFiles>> recent_files_;
+  // Last: its tasks use the cache and the files, so it stops first.
+  Prefetcher prefetcher_;
 };
 
 }  // namespace ckpt::mount
