@@ -2,9 +2,10 @@
 // the file and Store side of the safetensors module (the format itself is in
 // safetensors_header.cc). Uses the public Store API only.
 //
-// Import maps the file read-only and hands Save views into the mapping, so a
-// large file costs page cache, not heap. The file must not be truncated while
-// it is imported (the mapping would fault). The header (8 + N bytes, verbatim)
+// Import maps the file read-only (mapped_input.h) and hands Save views into
+// the mapping, so a large file costs page cache, not heap, and a file larger
+// than memory is read through a bounded window. The file must not be
+// truncated while it is imported (the mapping would fault). The header (8 + N bytes, verbatim)
 // is saved as blob kSafetensorsHeaderBlob; export writes it back and each
 // tensor at its original offset, so import -> export is byte-identical,
 // including key order, whitespace and padding that re-encoding would lose.
@@ -16,7 +17,6 @@
 // loaded and written one at a time (large ones in slices), never the whole
 // checkpoint at once.
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -29,6 +29,7 @@
 
 #include "ckpt/safetensors.h"
 #include "ckpt/store.h"
+#include "safetensors/mapped_input.h"
 #include "safetensors/safetensors_header.h"
 
 namespace ckpt {
@@ -42,54 +43,6 @@ Status ErrnoStatus(const std::string& what, int err) {
   if (err == ENOSPC || err == EDQUOT) return Status::NoSpace(std::move(msg));
   return Status::IOError(std::move(msg));
 }
-
-// A whole file mapped read-only; unmapped on destruction.
-class MappedFile {
- public:
-  MappedFile() = default;
-  MappedFile(const MappedFile&) = delete;
-  MappedFile& operator=(const MappedFile&) = delete;
-  ~MappedFile() {
-    if (data_ != nullptr) munmap(data_, size_);
-  }
-
-  Status Map(const std::string& path) {
-    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      if (errno == ENOENT) return Status::NotFound("no such file");
-      return ErrnoStatus("open", errno);
-    }
-    struct stat st;
-    Status s;
-    if (fstat(fd, &st) != 0) {
-      s = ErrnoStatus("stat", errno);
-    } else if (!S_ISREG(st.st_mode)) {
-      s = Status::InvalidArgument("not a regular file");
-    } else if (st.st_size > 0) {
-      size_ = static_cast<size_t>(st.st_size);
-      // MAP_POPULATE maps the whole file up front: far cheaper than one page
-      // fault per 4 KiB while the save hashes it.
-      void* p = mmap(nullptr, size_, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-      if (p == MAP_FAILED) {
-        s = ErrnoStatus("mmap", errno);
-        size_ = 0;
-      } else {
-        data_ = p;
-        // Save reads the tensors front to back; ask for aggressive readahead.
-        madvise(data_, size_, MADV_SEQUENTIAL);
-      }
-    }
-    close(fd);
-    return s;
-  }
-
-  const char* data() const { return static_cast<const char*>(data_); }
-  size_t size() const { return size_; }
-
- private:
-  void* data_ = nullptr;
-  size_t size_ = 0;
-};
 
 // A file written under a temporary name and renamed into place by Commit;
 // the temporary file is removed if Commit is never reached.
@@ -166,7 +119,7 @@ Result<CheckpointInfo> Import(Store& store, const std::string& path, SaveRequest
   if (!request.tensors.empty() || !request.blobs.empty()) {
     return Status::InvalidArgument("request must have no tensors or blobs; the file supplies them");
   }
-  MappedFile file;
+  internal::MappedInput file;
   CKPT_RETURN_IF_ERROR(file.Map(path));
   CKPT_ASSIGN_OR_RETURN(SafetensorsHeader header,
                         internal::ParseSafetensorsHeader({file.data(), file.size()}, file.size()));
@@ -178,7 +131,15 @@ Result<CheckpointInfo> Import(Store& store, const std::string& path, SaveRequest
   request.blobs.push_back({kSafetensorsHeaderBlob, file.data(), header.data_start()});
   // The caller's attributes win: they chose them for this import.
   for (const auto& [key, value] : header.metadata) request.meta.attributes.emplace(key, value);
-  return store.Save(request, options);
+  // Save reads the tensors in order, so its progress tells how far into the
+  // file it is: the mapping reads ahead of it and drops what it passed.
+  SaveOptions save_options = options;
+  save_options.progress = [&file, &options, start = header.data_start()](uint64_t done,
+                                                                         uint64_t total) {
+    file.Advance(start + done);
+    if (options.progress) options.progress(done, total);
+  };
+  return store.Save(request, save_options);
 }
 
 // What export writes: the header bytes, then each entry's bytes in order.
