@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -64,8 +65,34 @@ class OutputFile {
     return Status::OK();
   }
 
+  // For a file of `size` bytes: a large one is written behind, as a
+  // streaming copy: every kWriteBehindStep bytes, its dirty pages are sent
+  // to the disk and the pages already written dropped from the page cache,
+  // so that an export larger than the memory the process may use neither
+  // fills it with dirty pages (which stalls every writer in a memory-limited
+  // cgroup) nor evicts everyone else's cache.
+  void ExpectSize(uint64_t size) { write_behind_ = size >= kWriteBehindMinSize; }
+
   // Writes `size` bytes at `offset`; safe from several threads at once.
   Status WriteAt(uint64_t offset, const void* data, size_t size) {
+    CKPT_RETURN_IF_ERROR(Write(offset, data, size));
+    if (!write_behind_) return Status::OK();
+    const uint64_t before = written_.fetch_add(size);
+    if ((before + size) / kWriteBehindStep != before / kWriteBehindStep) WriteBehind();
+    return Status::OK();
+  }
+
+ private:
+  static constexpr uint64_t kWriteBehindMinSize = 1ull << 30;
+  static constexpr uint64_t kWriteBehindStep = 64ull << 20;
+
+  void WriteBehind() {
+    // Both only advise: a failure costs memory, never data.
+    sync_file_range(fd_, 0, 0, SYNC_FILE_RANGE_WRITE);
+    posix_fadvise(fd_, 0, 0, POSIX_FADV_DONTNEED);  // skips pages still dirty
+  }
+
+  Status Write(uint64_t offset, const void* data, size_t size) {
     const char* p = static_cast<const char*>(data);
     while (size > 0) {
       // At most 1 MiB per call: on Linux 6.x with ext4 one 64 MiB write
@@ -82,6 +109,7 @@ class OutputFile {
     return Status::OK();
   }
 
+ public:
   // Puts the file under its final name; with `sync`, durably: fsync,
   // rename, fsync the directory.
   Status Commit(bool sync) {
@@ -112,6 +140,8 @@ class OutputFile {
   int fd_ = -1;
   bool created_ = false;
   bool committed_ = false;
+  bool write_behind_ = false;
+  std::atomic<uint64_t> written_{0};
 };
 
 Result<CheckpointInfo> Import(Store& store, const std::string& path, SaveRequest request,
@@ -232,6 +262,7 @@ Status Export(Store& store, const std::string& ref, const std::string& out_path,
 
   OutputFile out(out_path);
   CKPT_RETURN_IF_ERROR(out.Open());
+  out.ExpectSize(plan.header.size() + plan.data_length);
   CKPT_RETURN_IF_ERROR(out.WriteAt(0, plan.header.data(), plan.header.size()));
   // Each chunk goes to its place in the file straight from the thread that
   // checked it: no thread waits for a slice to fill or for a writer.
