@@ -55,8 +55,11 @@ int Save(const std::string& store_path, const std::string& file, const std::stri
   request.step = step;
   for (uint64_t off = 0, i = 0; off < size; off += kSlice, ++i) {
     const uint64_t len = std::min(kSlice, size - off);
-    request.tensors.push_back({"slice." + std::to_string(i), ckpt::DType::kU8,
-                               {static_cast<int64_t>(len)}, static_cast<char*>(map) + off, len});
+    request.tensors.push_back({"slice." + std::to_string(i),
+                               ckpt::DType::kU8,
+                               {static_cast<int64_t>(len)},
+                               static_cast<char*>(map) + off,
+                               len});
   }
   auto store = OpenStore(store_path);
   auto info = store->Save(request);
@@ -98,7 +101,6 @@ int main(int argc, char** argv) {
   const std::string cmd = argc > 1 ? argv[1] : "";
   if (cmd == "save" && argc == 6) return Save(argv[2], argv[3], argv[4], std::stoull(argv[5]));
   if (cmd == "load" && argc == 5) return Load(argv[2], argv[3], argv[4]);
-  std::fprintf(stderr,
-               "usage: ckpt_bench_big_io save STORE FILE RUN STEP | load STORE REF OUT\n");
+  std::fprintf(stderr, "usage: ckpt_bench_big_io save STORE FILE RUN STEP | load STORE REF OUT\n");
   return 2;
 }
