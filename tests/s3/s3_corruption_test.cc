@@ -3,7 +3,8 @@
 // the load that reads it; a deleted pack is reported with every checkpoint
 // it breaks; a garbled, truncated, misplaced or missing index-log record
 // stops a host's catch-up with kCorruption naming the record, instead of
-// being skipped, and the host catches up once the record is whole again.
+// being skipped, the host catches up once the record is whole again, and
+// verify on a host that applied the record before the damage reports it.
 #include <catch2/catch.hpp>
 #include <string>
 #include <vector>
@@ -202,11 +203,23 @@ TEST_CASE("a damaged index-log record stops catch-up with kCorruption, never ski
   check_refused(OpenStatus(bucket.url, dir.Sub("new-host")));
   // Asking again does not step over it.
   check_refused(behind->ListCheckpoints("run").status());
+  // The writer applied the record before it was damaged and goes on; its
+  // verify still finds what every new host would stop at.
+  CHECK(writer->ListCheckpoints("run")->size() == 3);
+  auto quick = writer->Verify({});
+  REQUIRE(quick.ok());
+  CHECK(quick->ok());  // the records are not read: the log has no gap
+  auto report = writer->Verify(ckpt::test::ReadAllData());
+  REQUIRE(report.ok());
+  REQUIRE(report->problems.size() == 1);
+  CHECK(report->problems[0].status.code() == Code::kCorruption);
+  CHECK_THAT(report->problems[0].status.message(), Catch::Contains(victim) && Catch::Contains(why));
 
   bucket.Write(victim, original);  // repaired, e.g. from a bucket replica
   auto listed = behind->ListCheckpoints("run");
   REQUIRE(listed.ok());
   CHECK(listed->size() == 3);
+  CHECK(behind->Verify(ckpt::test::ReadAllData())->ok());
   auto loaded = OpenHost(bucket.url, dir.Sub("new-host"))->Load("run@3");
   REQUIRE(loaded.ok());
   CHECK(StepState(3).Matches(*loaded));
@@ -228,8 +241,15 @@ TEST_CASE("a missing index-log record is a gap a new host refuses", "[s3][corrup
   INFO(s.ToString());
   CHECK(s.code() == Code::kCorruption);
   CHECK_THAT(s.message(), Catch::Contains("jumps from record"));
-  // The writer applied every record before the gap appeared: it goes on.
+  // The writer applied every record before the gap appeared: it goes on,
+  // and its verify, a LIST of the log, finds the gap.
   CHECK(writer->ListCheckpoints("run")->size() == 3);
+  auto report = writer->Verify({});
+  REQUIRE(report.ok());
+  REQUIRE(report->problems.size() == 1);
+  CHECK(report->problems[0].status.code() == Code::kCorruption);
+  CHECK_THAT(report->problems[0].status.message(),
+             Catch::Contains(log.back()) && Catch::Contains("jumps from record"));
 
   bucket.Write(victim, original);
   auto host = OpenHost(bucket.url, dir.Sub("new-host"));
