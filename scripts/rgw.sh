@@ -22,7 +22,12 @@
 # Environment: CKPT_RGW_MEMSTORE_BYTES, CKPT_RGW_MON_PORT (monitor, default
 # 3300), CKPT_RGW_OSD_PORT_MIN (first of 100 ports the OSD may bind, default
 # 6800), CKPT_RGW_BUCKET (default ckpt-test), CKPT_RGW_TIMEOUT (seconds each
-# readiness step may take, default 120).
+# readiness step may take, default 120), CKPT_RGW_ADDR (more IPv4 addresses,
+# separated by spaces or commas, on which radosgw serves S3 at PORT besides
+# 127.0.0.1: each must be an address of this machine when it starts, e.g. the
+# end of a private bridge that network namespaces reach it through, as
+# scripts/test.sh sets up for tests/netns/; the tests' endpoint stays
+# 127.0.0.1).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -148,7 +153,7 @@ s3() {
 
 rgw_answers() {
   local code
-  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$endpoint/") || true
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$1/") || true
   [[ "$code" =~ ^[1-5][0-9][0-9]$ ]]
 }
 
@@ -224,7 +229,7 @@ log file = $dir/log/rgw.log
 # until its headers are acknowledged, which a client on a kept-alive
 # connection delays by up to 40 ms: a small GET or LIST took 44 ms, 1 ms
 # with this (measured).
-rgw frontends = beast endpoint=127.0.0.1:$port tcp_nodelay=1
+rgw frontends = beast $beast_endpoints tcp_nodelay=1
 rgw data = $dir/rgw
 EOF
 }
@@ -277,7 +282,10 @@ start() {
   echo "rgw.sh: RADOS write done after $(since "$t0") s"
 
   launch rgw radosgw -n client.rgw.x
-  wait_for "radosgw answering HTTP on $endpoint" rgw rgw_answers
+  wait_for "radosgw answering HTTP on $endpoint" rgw rgw_answers "$endpoint"
+  for addr in "${extra_addrs[@]}"; do
+    wait_for "radosgw answering HTTP on http://$addr:$port" rgw rgw_answers "http://$addr:$port"
+  done
   echo "rgw.sh: radosgw answering after $(since "$t0") s"
 
   timeout 60 radosgw-admin -c "$dir/ceph.conf" user create --uid ckpt-test \
@@ -323,6 +331,16 @@ start)
   bucket=${CKPT_RGW_BUCKET:-ckpt-test}
   timeout=${CKPT_RGW_TIMEOUT:-120}
   endpoint="http://127.0.0.1:$port"
+  addrs=${CKPT_RGW_ADDR:-}
+  read -r -a extra_addrs <<<"${addrs//,/ }"
+  beast_endpoints="endpoint=127.0.0.1:$port"
+  for addr in "${extra_addrs[@]}"; do
+    [[ "$addr" =~ ^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$ ]] ||
+      { echo "rgw.sh: CKPT_RGW_ADDR: '$addr' is not an IPv4 address" >&2; exit 2; }
+    ip -4 -o addr show 2>/dev/null | grep -q " inet $addr/" ||
+      { echo "rgw.sh: CKPT_RGW_ADDR: $addr is not an address of this machine" >&2; exit 2; }
+    beast_endpoints+=" endpoint=$addr:$port"
+  done
   started=0
   trap on_exit EXIT
   start

@@ -23,9 +23,10 @@ if [[ "${CKPT_SETUP_FUZZ:-0}" == 1 ]]; then
   packages+=(clang libclang-rt-14-dev)
 fi
 # scripts/rgw.sh: a single-node Ceph cluster with its S3 gateway (radosgw),
-# and two independent S3 clients to cross-check against.
+# curl to probe it, and two independent S3 clients to cross-check against;
+# iproute2 (ip) for the hosts in network namespaces (tests/netns/).
 if [[ "${CKPT_SETUP_S3:-0}" == 1 ]]; then
-  packages+=(ceph-mon ceph-osd radosgw ceph-common python3-boto3 s3cmd)
+  packages+=(ceph-mon ceph-osd radosgw ceph-common python3-boto3 s3cmd curl iproute2)
 fi
 missing=()
 for p in "${packages[@]}"; do

@@ -180,6 +180,38 @@ Status CatchUpFromLog(StoreContext& ctx, Index& index) {
   return flush();
 }
 
+Status CheckLog(StoreContext& ctx, bool read_records, std::vector<Status>* problems) {
+  CKPT_ASSIGN_OR_RETURN(std::vector<std::string> names, ctx.backend->List(kLogPrefix));
+  std::sort(names.begin(), names.end());
+  uint64_t expected = 1;
+  for (size_t begin = 0; begin < names.size(); begin += kFetchWindow) {
+    const size_t end = std::min(names.size(), begin + kFetchWindow);
+    std::vector<Result<std::string>> records;
+    if (read_records) records = FetchRecords(ctx, names, begin, end);
+    for (size_t i = begin; i < end; ++i) {
+      const uint64_t seq = SeqOfName(names[i]);
+      const std::string what = ctx.backend->Describe() + "/" + names[i];
+      if (seq == 0) {
+        problems->push_back(Status::Corruption(what + ": not a log record name"));
+        continue;
+      }
+      if (seq != expected) {
+        problems->push_back(Status::Corruption(what + ": the index log jumps from record " +
+                                               std::to_string(expected - 1) + " to " +
+                                               std::to_string(seq)));
+      }
+      expected = seq + 1;
+      if (!read_records) continue;
+      const Result<std::string>& bytes = records[i - begin];
+      if (!bytes.ok()) return bytes.status();
+      IndexBatch decoded;  // only decoded: nothing is applied
+      Status s = DecodeLogRecord(*bytes, seq, what, &decoded);
+      if (!s.ok()) problems->push_back(s);
+    }
+  }
+  return Status::OK();
+}
+
 Status AppendToLog(StoreContext& ctx, Index& index, IndexBatch& batch) {
   if (batch.empty()) return Status::OK();
   CKPT_ASSIGN_OR_RETURN(uint64_t position, LogPosition(index));

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "ckpt/result.h"
 #include "index/index.h"
@@ -46,6 +47,13 @@ Result<bool> LogHasNews(StoreContext& ctx, Index& index);
 // log past its position, in order. Errors: kCorruption (a gap in the log, a
 // damaged record), the backend's.
 Status CatchUpFromLog(StoreContext& ctx, Index& index);
+
+// Checks the whole log as a host without a cache would replay it: records
+// numbered 1, 2, ... without a gap (one LIST) and, with `read_records`, each
+// one whole (a HEAD and a GET each). Appends a kCorruption status naming
+// the record for each problem to `problems`, as catch-up would stop at the
+// first. Errors: the backend's.
+Status CheckLog(StoreContext& ctx, bool read_records, std::vector<Status>* problems);
 
 // The commit hook of a writer session: appends `batch` as the next record
 // and adds the new position to it. Errors: kBusy if another host appended

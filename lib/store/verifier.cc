@@ -8,6 +8,7 @@
 
 #include "pack/pack_writer.h"
 #include "repo/config.h"
+#include "repo/index_log.h"
 #include "repo/index_sessions.h"
 #include "repo/loader.h"
 #include "repo/pending_shards.h"
@@ -43,6 +44,9 @@ class Verification {
   Status AddChain(const Digest& d, ChunkLocation loc);
   // Every chunk whose chain runs through one of `chunks`, and those.
   std::set<Digest> WithDependents(const std::set<Digest>& chunks) const;
+  // A store in object storage: the bucket's index log, which every new
+  // host replays, even where this host applied it long ago.
+  Status CheckLog();
   void CheckPacks();
   void ReadData();
   Status MapToCheckpoints();
@@ -151,6 +155,14 @@ Status Verification::CheckIndex() {
   return Status::OK();
 }
 
+Status Verification::CheckLog() {
+  if (!ctx_.shared_index) return Status::OK();
+  std::vector<Status> problems;
+  CKPT_RETURN_IF_ERROR(internal::CheckLog(ctx_, options_.read_data, &problems));
+  for (Status& s : problems) pending_.push_back({std::move(s), {}});
+  return Status::OK();
+}
+
 void Verification::CheckPacks() {
   std::map<std::string, std::set<Digest>> by_pack;
   for (const auto& [d, loc] : chunks_) by_pack[loc.pack_id].insert(d);
@@ -253,6 +265,7 @@ Status Verification::MapToCheckpoints() {
 Result<VerifyReport> Verification::Run() {
   CKPT_ASSIGN_OR_RETURN(index_, OpenReader(ctx_));
   CKPT_RETURN_IF_ERROR(CheckIndex());
+  CKPT_RETURN_IF_ERROR(CheckLog());
   CheckPacks();
   if (options_.read_data) ReadData();
   CKPT_RETURN_IF_ERROR(MapToCheckpoints());

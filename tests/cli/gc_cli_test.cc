@@ -315,7 +315,7 @@ TEST_CASE("cli gc: best 2 by loss and the last 3 keep the union", "[integration]
   CHECK(Steps(s, "r") == std::vector<uint64_t>{2, 3, 5, 6, 7});
 }
 
-TEST_CASE("cli gc: tagged checkpoints survive gc; rm of one needs --force",
+TEST_CASE("cli gc: tagged checkpoints survive gc, rm of one needs --force",
           "[integration][cli][gc]") {
   CliStore s;
   s.Init();

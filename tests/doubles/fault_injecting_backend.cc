@@ -73,6 +73,7 @@ void FaultInjectingBackend::Clear() {
   fail_put_at_ = fail_get_at_ = fail_remove_at_ = 0;
   random_one_in_ = 0;
   before_put_ = nullptr;
+  before_create_ = nullptr;
   corrupt_gets_of_.clear();
 }
 
@@ -108,6 +109,28 @@ void FaultInjectingBackend::BeforeNextPut(const std::string& prefix, std::functi
   std::lock_guard<std::mutex> lock(mu_);
   before_put_prefix_ = prefix;
   before_put_ = std::move(action);
+}
+
+void FaultInjectingBackend::BeforeNextCreate(const std::string& prefix,
+                                             std::function<void()> action) {
+  std::lock_guard<std::mutex> lock(mu_);
+  before_create_prefix_ = prefix;
+  before_create_ = std::move(action);
+}
+
+Status FaultInjectingBackend::Create(const std::string& name, const void* data, size_t size) {
+  std::function<void()> action;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (before_create_ &&
+        name.compare(0, before_create_prefix_.size(), before_create_prefix_) == 0) {
+      action = std::move(before_create_);
+      before_create_ = nullptr;
+      log_.push_back("action before create " + name);
+    }
+  }
+  if (action) action();
+  return base_->Create(name, data, size);
 }
 
 Status FaultInjectingBackend::Put(const std::string& name, const void* data, size_t size) {

@@ -45,6 +45,9 @@ class FaultInjectingBackend : public Backend {
   // Runs `action` once, just before the next Put of an object whose name
   // starts with `prefix`, then lets that Put proceed.
   void BeforeNextPut(const std::string& prefix, std::function<void()> action);
+  // The same for the next Create (a conditional create: a lease, an index
+  // log record, a config).
+  void BeforeNextCreate(const std::string& prefix, std::function<void()> action);
   // Removes every planned fault.
   void Clear();
   // Faults injected so far, one line each.
@@ -52,14 +55,16 @@ class FaultInjectingBackend : public Backend {
   uint64_t puts() const;
 
   Status Put(const std::string& name, const void* data, size_t size) override;
-  // Passed through unchanged: no fault is injected into Create yet.
-  Status Create(const std::string& name, const void* data, size_t size) override {
-    return base_->Create(name, data, size);
-  }
+  // No fault is injected into Create yet, only the action before it.
+  Status Create(const std::string& name, const void* data, size_t size) override;
   Status Get(const std::string& name, uint64_t offset, size_t length, void* dst) override;
   Result<uint64_t> Size(const std::string& name) override { return base_->Size(name); }
   Result<std::vector<std::string>> List(const std::string& prefix) override {
     return base_->List(prefix);
+  }
+  Result<std::vector<std::string>> ListAfter(const std::string& prefix,
+                                             const std::string& after) override {
+    return base_->ListAfter(prefix, after);
   }
   Status Remove(const std::string& name) override;
   Status RemoveMany(const std::vector<std::string>& names) override;
@@ -94,6 +99,8 @@ class FaultInjectingBackend : public Backend {
   std::vector<std::string> log_;
   std::string before_put_prefix_;
   std::function<void()> before_put_;
+  std::string before_create_prefix_;
+  std::function<void()> before_create_;
   std::string corrupt_gets_of_;
 };
 

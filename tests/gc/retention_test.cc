@@ -531,7 +531,7 @@ TEST_CASE("retention: every rule at once lists reasons in rule order", "[unit][g
                                                           "monthly", "best 1 by loss (min)"});
 }
 
-TEST_CASE("retention: same input gives the same output; order follows the input",
+TEST_CASE("retention: same input gives the same output, order follows the input",
           "[unit][gc][retention]") {
   auto seed = GENERATE(1u, 7u, 42u, 2024u);
   std::mt19937 rng(seed);

@@ -175,7 +175,7 @@ TEST_CASE("hosts saving different steps at once all land", "[s3][store][threads]
   }
 }
 
-TEST_CASE("a lease left by a crashed host expires; a live one makes others wait", "[s3][store]") {
+TEST_CASE("a lease left by a crashed host expires, a live one makes others wait", "[s3][store]") {
   const std::string url = FreshStoreUrl("lease");
   ckpt::test::TempDir dir;
   auto host = OpenHost(url, dir.Sub("a"), /*lock_timeout_ms=*/1500);
@@ -200,7 +200,7 @@ TEST_CASE("a lease left by a crashed host expires; a live one makes others wait"
   }
 }
 
-TEST_CASE("4 hosts save the shards of one checkpoint; a 5th loads it whole",
+TEST_CASE("4 hosts save the shards of one checkpoint, a 5th loads it whole",
           "[s3][store][threads]") {
   const std::string url = FreshStoreUrl("sharded");
   ckpt::test::TempDir dir;

@@ -170,7 +170,7 @@ TEST_CASE("a request larger than the staging area is saved synchronously",
   RequireLoads(*store, {1});
 }
 
-TEST_CASE("SaveAsync refuses bad requests at once; other errors come through the handle",
+TEST_CASE("SaveAsync refuses bad requests at once, other errors come through the handle",
           "[integration][async][threads]") {
   TempDir dir;
   auto store = MustOpen(dir.path());
@@ -205,7 +205,7 @@ TEST_CASE("SaveAsync refuses bad requests at once; other errors come through the
   CHECK(refused.status().code() == Code::kNotSupported);
 }
 
-TEST_CASE("a backend fault fails that async save only; the store stays valid",
+TEST_CASE("a backend fault fails that async save only, the store stays valid",
           "[integration][async][fault][threads]") {
   auto kind = GENERATE(FaultKind::kNoSpace, FaultKind::kIOError);
   TempDir dir;
