@@ -81,4 +81,25 @@ CKPT_EXPORT void FillS3OptionsFromEnvironment(S3Options* options);
 // from the environment first. Errors: kInvalidArgument (bad options).
 CKPT_EXPORT Result<std::shared_ptr<Backend>> NewS3Backend(const S3Options& options);
 
+// HTTP requests an S3 backend has sent since it was made, by kind: what a
+// provider bills, and what a save, load or open costs on a distant server.
+// Every try counts, and tries beyond a request's first count again in
+// `retries`.
+struct CKPT_EXPORT S3RequestCounts {
+  uint64_t put = 0;        // PUT of a whole object (packs, manifests, refs)
+  uint64_t create = 0;     // PUT with If-None-Match: * (log records, leases, config)
+  uint64_t part = 0;       // PUT of one part of a multipart upload
+  uint64_t multipart = 0;  // multipart uploads started, completed and aborted
+  uint64_t get = 0;        // GET of an object or a byte range of it
+  uint64_t head = 0;       // HEAD of an object (size, time)
+  uint64_t list = 0;       // pages of object listings, of uploads and of parts
+  uint64_t remove = 0;     // DELETE of one object, and multi-object deletes
+  uint64_t retries = 0;    // tries beyond the first, of any kind above
+  uint64_t Total() const { return put + create + part + multipart + get + head + list + remove; }
+};
+
+// The requests counted so far by `backend`, made by NewS3Backend.
+// Errors: kInvalidArgument (not an S3 backend).
+CKPT_EXPORT Result<S3RequestCounts> S3RequestCountsOf(const Backend& backend);
+
 }  // namespace ckpt

@@ -8,7 +8,6 @@
 #include <string>
 #include <vector>
 
-#include "backend/read_object.h"
 #include "backend/s3_client.h"
 #include "backend/s3_xml.h"
 #include "ckpt/s3.h"
@@ -53,6 +52,7 @@ class S3Backend : public Backend {
 
   Status Get(const std::string& name, uint64_t offset, size_t length, void* dst) override;
   Result<uint64_t> Size(const std::string& name) override;
+  Result<std::string> GetWhole(const std::string& name) override;
   Result<std::vector<std::string>> List(const std::string& prefix) override {
     return ListAfter(prefix, "");
   }
@@ -64,6 +64,7 @@ class S3Backend : public Backend {
   Result<AbandonedWrites> RemoveAbandonedWrites(const std::string& prefix,
                                                 int64_t written_before_ns) override;
   std::string Describe() const override { return client_.Describe(); }
+  S3RequestCounts Counts() const { return client_.Counts(); }
 
  private:
   std::string Key(const std::string& name) const {
@@ -169,7 +170,7 @@ Status S3Backend::UploadParts(const std::string& key, const void* data, size_t s
 }
 
 bool S3Backend::HoldsExactly(const std::string& name, const void* data, size_t size) {
-  Result<std::string> stored = internal::ReadWholeObject(*this, name);
+  Result<std::string> stored = GetWhole(name);
   return stored.ok() && stored->size() == size &&
          (size == 0 || std::memcmp(stored->data(), data, size) == 0);
 }
@@ -211,6 +212,16 @@ Status S3Backend::Get(const std::string& name, uint64_t offset, size_t length, v
   }
   if (!Ok(r)) return S3ErrorStatus(label, r);
   return Status::OK();
+}
+
+Result<std::string> S3Backend::GetWhole(const std::string& name) {
+  // One GET without a range: no HEAD for the size first, and no window in
+  // which the object could be replaced between the two.
+  S3Request request;
+  request.key = Key(name);
+  CKPT_ASSIGN_OR_RETURN(S3Response r, client_.Send(request));
+  if (!Ok(r)) return S3ErrorStatus(client_.Label(request), r);
+  return std::move(r.body);
 }
 
 Result<S3Response> S3Backend::Head(const std::string& name) {
@@ -337,6 +348,15 @@ Result<Backend::AbandonedWrites> S3Backend::RemoveAbandonedWrites(const std::str
 }
 
 }  // namespace
+
+Result<S3RequestCounts> S3RequestCountsOf(const Backend& backend) {
+  const auto* s3 = dynamic_cast<const S3Backend*>(&backend);
+  if (s3 == nullptr) {
+    return Status::InvalidArgument("request counts of " + backend.Describe() +
+                                   ": not an S3 backend");
+  }
+  return s3->Counts();
+}
 
 Result<std::shared_ptr<Backend>> NewS3Backend(const S3Options& given) {
   S3Options options = given;

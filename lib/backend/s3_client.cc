@@ -107,6 +107,33 @@ bool TransientAnswer(const S3Response& r) {
   return r.status == 400 && r.ErrorCode() == "RequestTimeout";
 }
 
+// The kinds of S3RequestCounts, as indexes of S3Client::counts_.
+enum RequestKind : size_t { kPut, kCreate, kPart, kMultipart, kGet, kHead, kList, kRemove, kRetry };
+
+bool HasQuery(const S3Request& request, const char* name) {
+  return std::any_of(request.query.begin(), request.query.end(),
+                     [&](const auto& kv) { return kv.first == name; });
+}
+
+RequestKind KindOf(const S3Request& r) {
+  if (r.method == "HEAD") return kHead;
+  if (r.method == "GET") {
+    // A listing of the bucket, of its multipart uploads or of an upload's parts.
+    if (r.key.empty() || HasQuery(r, "uploadId")) return kList;
+    return kGet;
+  }
+  if (r.method == "PUT") {
+    if (HasQuery(r, "partNumber")) return kPart;
+    const bool conditional = std::any_of(r.headers.begin(), r.headers.end(), [](const auto& h) {
+      return h.rfind("If-None-Match:", 0) == 0;
+    });
+    return conditional ? kCreate : kPut;
+  }
+  if (r.method == "POST") return HasQuery(r, "delete") ? kRemove : kMultipart;
+  // DELETE: of an object, or the abort of a multipart upload.
+  return HasQuery(r, "uploadId") ? kMultipart : kRemove;
+}
+
 std::string XmlElement(const std::string& body, const std::string& tag) {
   const std::string open = "<" + tag + ">";
   size_t begin = body.find(open);
@@ -189,6 +216,26 @@ S3Client::S3Client(S3Options options)
 }
 
 S3Client::~S3Client() = default;
+
+void S3Client::Count(const S3Request& request, int attempt) {
+  counts_[KindOf(request)].fetch_add(1, std::memory_order_relaxed);
+  if (attempt > 1) counts_[kRetry].fetch_add(1, std::memory_order_relaxed);
+}
+
+S3RequestCounts S3Client::Counts() const {
+  auto n = [&](RequestKind kind) { return counts_[kind].load(std::memory_order_relaxed); };
+  S3RequestCounts c;
+  c.put = n(kPut);
+  c.create = n(kCreate);
+  c.part = n(kPart);
+  c.multipart = n(kMultipart);
+  c.get = n(kGet);
+  c.head = n(kHead);
+  c.list = n(kList);
+  c.remove = n(kRemove);
+  c.retries = n(kRetry);
+  return c;
+}
 
 std::string S3Client::Describe() const {
   return "s3://" + options_.bucket + (options_.prefix.empty() ? "" : "/" + options_.prefix);
@@ -302,6 +349,7 @@ Result<S3Response> S3Client::Send(const S3Request& request) {
       std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(wait_ms));
     }
     bool retryable = false;
+    Count(request, attempt);
     Result<S3Response> response = SendOnce(request, url, payload_hash, &retryable);
     if (!response.ok() && !retryable) return response.status();
     if (!response.ok()) {

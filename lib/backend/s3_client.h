@@ -3,6 +3,8 @@
 // wire conventions, nothing of ckpt's objects.
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -60,6 +62,9 @@ class S3Client {
   // transport failure of the last try.
   Result<S3Response> Send(const S3Request& request);
 
+  // The requests sent so far, by kind; every try counts.
+  S3RequestCounts Counts() const;
+
   const S3Options& options() const { return options_; }
   // "s3://bucket/prefix" for messages.
   std::string Describe() const;
@@ -71,9 +76,12 @@ class S3Client {
   Result<S3Response> SendOnce(const S3Request& request, const std::string& url,
                               const std::string& payload_hash, bool* retryable);
   std::string UrlOf(const S3Request& request) const;
+  void Count(const S3Request& request, int attempt);
 
   S3Options options_;
   std::unique_ptr<HandlePool> handles_;
+  // Indexed by RequestKind (s3_client.cc), plus the retries.
+  std::array<std::atomic<uint64_t>, 9> counts_{};
 };
 
 // RFC 3986 percent-encoding as SigV4 wants it: unreserved characters stay,

@@ -21,7 +21,7 @@ class PackWriter {
   explicit PackWriter(uint64_t expected_size = 0, AlignedBuffer reuse = {});
 
   const std::string& id() const { return id_; }
-  // Bytes so far, header included.
+  // Bytes so far, header included; after Finish, the whole stored pack.
   uint64_t size() const { return buffer_.size(); }
   bool empty() const { return entries_.empty(); }
 

@@ -6,7 +6,6 @@
 #include <cstdlib>
 #include <thread>
 
-#include "backend/read_object.h"
 #include "util/hex.h"
 
 namespace ckpt::internal {
@@ -70,7 +69,7 @@ Result<std::unique_ptr<BucketLease>> BucketLease::Acquire(std::shared_ptr<Backen
       return lease;
     }
     if (s.code() != Code::kAlreadyExists) return s.WithContext("take lease " + name);
-    Result<std::string> text = ReadWholeObject(*backend, name);
+    Result<std::string> text = backend->GetWhole(name);
     if (text.status().code() == Code::kNotFound) continue;  // released meanwhile
     if (!text.ok()) return text.status().WithContext("read lease " + name);
     current = DecodeLease(*text);
@@ -97,7 +96,7 @@ void BucketLease::KeepAlive(std::chrono::milliseconds ttl) {
       lock.unlock();
       // Renewed only while still ours; a failed renewal is tried again at
       // the next turn (the index log, not the lease, keeps commits safe).
-      Result<std::string> text = ReadWholeObject(*backend_, name_);
+      Result<std::string> text = backend_->GetWhole(name_);
       if (text.ok() && DecodeLease(*text).holder == holder_) {
         const std::string body = EncodeLease(holder_, NowNs() + ttl.count() * 1000000);
         (void)backend_->Put(name_, body.data(), body.size());
@@ -121,7 +120,7 @@ Status BucketLease::Release() {
   if (released_) return Status::OK();
   released_ = true;
   // Only our own: after an expiry another host may hold it now.
-  Result<std::string> text = ReadWholeObject(*backend_, name_);
+  Result<std::string> text = backend_->GetWhole(name_);
   if (text.status().code() == Code::kNotFound) return Status::OK();
   if (!text.ok()) return text.status().WithContext("release lease " + name_);
   if (DecodeLease(*text).holder != holder_) return Status::OK();

@@ -3,7 +3,6 @@
 #include <charconv>
 #include <sstream>
 
-#include "backend/read_object.h"
 #include "ckpt/version.h"
 #include "util/hex.h"
 
@@ -96,7 +95,7 @@ Status CheckOptions(const StoreOptions& o) {
 Result<StoreConfig> LoadOrCreateConfig(Backend& backend, const StoreOptions& options,
                                        const std::string& path,
                                        const std::function<Status()>& before_create) {
-  auto stored = ReadWholeObject(backend, kConfigObject);
+  auto stored = backend.GetWhole(kConfigObject);
   if (stored.ok()) {
     if (options.error_if_exists) return Status::AlreadyExists("a store exists at " + path);
     StoreConfig config;
@@ -134,7 +133,7 @@ Result<StoreConfig> LoadOrCreateConfig(Backend& backend, const StoreOptions& opt
 }
 
 Status UpgradeConfigForShards(Backend& backend, const std::string& path) {
-  CKPT_ASSIGN_OR_RETURN(std::string text, ReadWholeObject(backend, kConfigObject));
+  CKPT_ASSIGN_OR_RETURN(std::string text, backend.GetWhole(kConfigObject));
   StoreConfig config;
   CKPT_RETURN_IF_ERROR(DecodeConfig(text, &config).WithContext("store " + path));
   if (config.format_version >= kShardedFormatVersion) return Status::OK();

@@ -8,7 +8,6 @@
 #include <thread>
 #include <vector>
 
-#include "backend/read_object.h"
 #include "index/index_keys.h"
 #include "repo/store_context.h"
 #include "util/bytes.h"
@@ -51,7 +50,7 @@ std::vector<Result<std::string>> FetchRecords(StoreContext& ctx,
   std::atomic<size_t> next{begin};
   auto fetch = [&] {
     for (size_t i = next++; i < end; i = next++) {
-      out[i - begin] = ReadWholeObject(*ctx.backend, names[i]);
+      out[i - begin] = ctx.backend->GetWhole(names[i]);
     }
   };
   std::vector<std::thread> threads;

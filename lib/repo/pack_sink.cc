@@ -77,11 +77,9 @@ Status PackSink::Seal(std::unique_ptr<PackWriter> writer) {
   PackRecord record;
   record.entry_count = writer->entries().size();
   Status s = writer->Finish(backend_);
-  if (s.ok()) {
-    auto size = backend_.Size(PackObjectName(writer->id()));
-    if (size.ok()) record.size = *size;
-    s = size.status();
-  }
+  // The bytes just stored, as Put took them whole: asking the backend
+  // would cost an object store a request per pack.
+  if (s.ok()) record.size = writer->size();
   std::lock_guard<std::mutex> lock(mu_);
   spare_buffers_.push_back(writer->TakeBuffer());
   if (s.ok()) sealed_.emplace_back(writer->id(), record);

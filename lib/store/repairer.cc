@@ -7,7 +7,6 @@
 #include <set>
 
 #include "backend/local_backend.h"
-#include "backend/read_object.h"
 #include "ckpt/s3.h"
 #include "ckpt/version.h"
 #include "codec/chunk_codec.h"
@@ -227,7 +226,7 @@ Status Rebuild::RestoreTags() {
   CKPT_ASSIGN_OR_RETURN(auto names, backend_.List("refs/tags/"));
   for (const auto& name : names) {
     std::string tag = name.substr(std::string("refs/tags/").size());
-    CKPT_ASSIGN_OR_RETURN(std::string hex, ReadWholeObject(backend_, name));
+    CKPT_ASSIGN_OR_RETURN(std::string hex, backend_.GetWhole(name));
     Digest id;
     if (!IsValidName(tag) || !Digest::FromHex(hex, &id) || !restored_.count(hex)) continue;
     batch_.Put(TagKey(tag), id.View());
@@ -245,7 +244,7 @@ Status Rebuild::RestorePolicies() {
       run.clear();
     else if (!IsValidName(run))
       continue;
-    CKPT_ASSIGN_OR_RETURN(std::string encoded, ReadWholeObject(backend_, name));
+    CKPT_ASSIGN_OR_RETURN(std::string encoded, backend_.GetWhole(name));
     RetentionPolicy policy;
     if (!DecodePolicy(encoded, &policy).ok()) continue;
     batch_.Put(PolicyKey(run), encoded);

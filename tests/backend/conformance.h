@@ -69,6 +69,9 @@ inline void RunBackendConformance(
     CHECK(std::equal(part.begin(), part.end(), data.begin() + 4321));
     REQUIRE(b.Get("packs/ab/abcdef", data.size() - 10, 10, part.data()).ok());
     CHECK(std::equal(part.begin(), part.begin() + 10, data.end() - 10));
+    auto whole = b.GetWhole("packs/ab/abcdef");
+    REQUIRE(whole.ok());
+    CHECK(*whole == std::string(data.begin(), data.end()));
   }
 
   SECTION("large objects round trip, whole blocks and ragged tails alike") {
@@ -105,6 +108,9 @@ inline void RunBackendConformance(
     char unused = 'x';
     CHECK(b.Get("refs/tags/empty", 0, 0, &unused).ok());
     CHECK(b.Get("refs/tags/empty", 0, 1, &unused).code() == Code::kCorruption);
+    auto whole = b.GetWhole("refs/tags/empty");
+    REQUIRE(whole.ok());
+    CHECK(whole->empty());
     CHECK(MustList(b, "refs/") == std::vector<std::string>{"refs/tags/empty"});
   }
 
@@ -128,6 +134,7 @@ inline void RunBackendConformance(
     CHECK(s.code() == Code::kNotFound);
     CHECK(b.Size("config").status().code() == Code::kNotFound);
     CHECK(b.Size("packs/00/0011").status().code() == Code::kNotFound);
+    CHECK(b.GetWhole("config").status().code() == Code::kNotFound);
   }
 
   SECTION("reads past the end are corruption") {

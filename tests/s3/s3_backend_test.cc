@@ -40,6 +40,43 @@ TEST_CASE("S3 backend passes the conformance suite on RGW", "[s3][backend][threa
       [](const std::string&) { return MustBackend(ckpt::test::FreshS3Options("conformance")); });
 }
 
+TEST_CASE("S3 backend counts its requests by kind", "[s3][backend]") {
+  S3Options options = ckpt::test::FreshS3Options("counts");
+  options.multipart_threshold = 5 << 20;
+  options.part_size = 5 << 20;
+  auto b = MustBackend(options);
+  const std::vector<uint8_t> small = ckpt::test::RandomBytes(1000, 1);
+  const std::vector<uint8_t> big = ckpt::test::RandomBytes((11 << 20), 2);
+  REQUIRE(b->Put("refs/a", small.data(), small.size()).ok());
+  REQUIRE(b->Create("log/1", small.data(), small.size()).ok());
+  CHECK(b->Create("log/1", small.data(), small.size()).code() == Code::kAlreadyExists);
+  REQUIRE(b->Put("packs/ab/big", big.data(), big.size()).ok());  // start, 3 parts, complete
+  std::vector<uint8_t> back(10);
+  REQUIRE(b->Get("refs/a", 5, back.size(), back.data()).ok());
+  REQUIRE(b->Size("refs/a").ok());
+  REQUIRE(b->GetWhole("refs/a").ok());  // one GET, no HEAD
+  REQUIRE(b->List("").ok());
+  REQUIRE(b->Remove("refs/a").ok());
+  REQUIRE(b->RemoveMany({"log/1", "packs/ab/big"}).ok());
+
+  auto counts = ckpt::S3RequestCountsOf(*b);
+  REQUIRE(counts.ok());
+  CHECK(counts->put == 1);
+  CHECK(counts->create == 2);
+  CHECK(counts->part == 3);
+  CHECK(counts->multipart == 2);
+  CHECK(counts->get == 2);
+  CHECK(counts->head == 1);
+  CHECK(counts->list == 1);
+  CHECK(counts->remove == 2);
+  CHECK(counts->retries == 0);
+  CHECK(counts->Total() == 14);
+
+  ckpt::test::TempDir dir;
+  auto local = ckpt::NewLocalBackend(dir.path());
+  CHECK(ckpt::S3RequestCountsOf(*local).status().code() == Code::kInvalidArgument);
+}
+
 TEST_CASE("S3 backend uploads large objects in parts", "[s3][backend]") {
   S3Options options = ckpt::test::FreshS3Options("multipart");
   options.multipart_threshold = 5 << 20;
