@@ -4,7 +4,9 @@
 #include <atomic>
 #include <cstring>
 #include <functional>
+#include <map>
 #include <mutex>
+#include <string_view>
 
 #include "chunk/chunker.h"
 #include "codec/chunk_codec.h"
@@ -32,20 +34,65 @@ Result<ChunkLocation> Locate(Index& index, const Digest& digest, uint64_t raw_le
   return std::move(loc);
 }
 
+// Stored bytes a read fetched ahead, several chunks per request: ranges of
+// packs, searched by the chunks' locations.
+class PrereadSet {
+ public:
+  // Room for the bytes of a range of `pack_id` from `begin` (its buffer
+  // reused from an earlier range, so no page faults per batch).
+  std::string* Add(const std::string& pack_id, uint64_t begin) {
+    if (ranges_.size() == used_) ranges_.emplace_back();
+    Range_& r = ranges_[used_++];
+    r.pack_id = &pack_id;
+    r.begin = begin;
+    return &r.bytes;
+  }
+  void Clear() { used_ = 0; }
+
+  // The stored bytes of the chunk at `loc`, if a range holds them.
+  std::optional<std::string_view> Find(const ChunkLocation& loc) const {
+    for (size_t i = 0; i < used_; ++i) {
+      const Range_& r = ranges_[i];
+      if (*r.pack_id == loc.pack_id && r.begin <= loc.offset &&
+          loc.offset + loc.length <= r.begin + r.bytes.size()) {
+        return std::string_view(r.bytes.data() + (loc.offset - r.begin), loc.length);
+      }
+    }
+    return std::nullopt;
+  }
+
+ private:
+  struct Range_ {
+    const std::string* pack_id = nullptr;
+    uint64_t begin = 0;
+    std::string bytes;
+  };
+  std::vector<Range_> ranges_;
+  size_t used_ = 0;
+};
+
 // Decodes chunk `digest`, stored at `loc`, into `dst`, bases first, without
 // checking hashes: the caller checks the result once, so a chain of d
 // deltas costs one SHA-256, not d+1.
 // *self_checked is cleared unless every frame decoded carried a content
-// checksum (which zstd verified).
+// checksum (which zstd verified). Bytes `preread` holds (if not null) are
+// not read again, the chunk's own or its bases'.
 Status DecodeUnchecked(StoreContext& ctx, Index& index, const Digest& digest,
-                       const ChunkLocation& loc, uint8_t* dst, bool* self_checked) {
+                       const ChunkLocation& loc, const PrereadSet* preread, uint8_t* dst,
+                       bool* self_checked) {
   const std::string where = "pack " + loc.pack_id + ": chunk " + digest.ShortHex();
   // One buffer per chain level and thread, kept: a fresh 256 KiB buffer
   // per chunk costs an mmap and a page fault per 4 KiB.
   thread_local std::string levels[kMaxDeltaDepth + 1];
   std::string& encoded = levels[std::min<int>(loc.depth, kMaxDeltaDepth)];
-  CKPT_RETURN_IF_ERROR(ReadPackBytes(*ctx.backend, loc.pack_id, loc.offset, loc.length, &encoded)
-                           .WithContext("chunk " + digest.ShortHex()));
+  std::optional<std::string_view> stored;
+  if (preread != nullptr) stored = preread->Find(loc);
+  if (stored) {
+    encoded.assign(stored->data(), stored->size());
+  } else {
+    CKPT_RETURN_IF_ERROR(ReadPackBytes(*ctx.backend, loc.pack_id, loc.offset, loc.length, &encoded)
+                             .WithContext("chunk " + digest.ShortHex()));
+  }
   const Codec codec = static_cast<Codec>(loc.codec);
   if (!loc.is_delta()) {
     if (!ChunkSelfChecked(codec, encoded.data(), encoded.size())) *self_checked = false;
@@ -65,17 +112,30 @@ Status DecodeUnchecked(StoreContext& ctx, Index& index, const Digest& digest,
   if (base_loc.depth >= loc.depth)
     return Status::Corruption(where + ": delta depth " + std::to_string(loc.depth) +
                               " over a base of depth " + std::to_string(base_loc.depth));
-  CKPT_RETURN_IF_ERROR(DecodeUnchecked(ctx, index, loc.base, base_loc, dst, self_checked));
+  CKPT_RETURN_IF_ERROR(DecodeUnchecked(ctx, index, loc.base, base_loc, preread, dst, self_checked));
   return DecodeDelta(codec, encoded, dst, dst, loc.raw_length).WithContext(where);
 }
+
+// ReadChunk of a chunk already located, perhaps with its bytes read.
+Status ReadLocatedChunk(StoreContext& ctx, Index& index, const Digest& digest,
+                        const ChunkLocation& loc, const PrereadSet* preread, uint64_t raw_length,
+                        uint8_t* dst, ChunkCheck check);
 
 }  // namespace
 
 Status ReadChunk(StoreContext& ctx, Index& index, const Digest& digest, uint64_t raw_length,
                  uint8_t* dst, ChunkCheck check) {
   CKPT_ASSIGN_OR_RETURN(ChunkLocation loc, Locate(index, digest, raw_length));
+  return ReadLocatedChunk(ctx, index, digest, loc, nullptr, raw_length, dst, check);
+}
+
+namespace {
+
+Status ReadLocatedChunk(StoreContext& ctx, Index& index, const Digest& digest,
+                        const ChunkLocation& loc, const PrereadSet* preread, uint64_t raw_length,
+                        uint8_t* dst, ChunkCheck check) {
   bool self_checked = true;
-  Status s = DecodeUnchecked(ctx, index, digest, loc, dst, &self_checked);
+  Status s = DecodeUnchecked(ctx, index, digest, loc, preread, dst, &self_checked);
   if (s.ok() && check == ChunkCheck::kFrameChecksums && self_checked) return Status::OK();
   if (s.ok() && Sha256(dst, raw_length) == digest) return Status::OK();
   const std::string where = "pack " + loc.pack_id + ": chunk " + digest.ShortHex();
@@ -88,8 +148,6 @@ Status ReadChunk(StoreContext& ctx, Index& index, const Digest& digest, uint64_t
   if (!s.ok()) return s;
   return Status::Corruption(where + ": hash mismatch");
 }
-
-namespace {
 
 // The read of one chunk of a part: chunk `chunk` of parts[part].
 struct ChunkJob {
@@ -105,6 +163,84 @@ std::pair<size_t, size_t> RunsOverlapping(const std::vector<ByteRun>& runs, uint
   auto last =
       std::partition_point(first, runs.end(), [&](const ByteRun& r) { return r.src < end; });
   return {static_cast<size_t>(first - runs.begin()), static_cast<size_t>(last - runs.begin())};
+}
+
+// Chunks of one read that lie close together in one pack, fetched with one
+// request: an object store answers a GET of 8 MiB in about the time of one
+// of 256 KiB, and a thousand small GETs kept a restore from S3 at restic's
+// speed. Locally one large read costs no more than its parts.
+struct ReadBatch {
+  size_t first_job = 0;      // the lowest index among `jobs`
+  std::vector<size_t> jobs;  // by offset in the pack
+  uint64_t begin = 0;        // of the stored bytes the batch reads
+  uint64_t end = 0;
+  // The first bases of its delta chunks, coalesced likewise: (location of
+  // the range's first base, end of the range).
+  std::vector<std::pair<const ChunkLocation*, uint64_t>> base_ranges;
+};
+
+constexpr uint64_t kBatchGap = 64 << 10;  // bytes a batch may read and not use
+constexpr uint64_t kMinBatch = 1 << 20;
+constexpr uint64_t kMaxBatch = 8 << 20;
+
+// Groups jobs by pack into batches, each at most a batch size that still
+// gives every thread of the pool a couple of batches, in the order of their
+// first job, so a read still proceeds roughly front to back.
+std::vector<ReadBatch> BatchReads(const std::vector<ChunkLocation>& locations, size_t threads) {
+  uint64_t stored = 0;
+  for (const ChunkLocation& loc : locations) stored += loc.length;
+  const uint64_t limit =
+      std::clamp<uint64_t>(stored / (2 * std::max<size_t>(threads, 1)), kMinBatch, kMaxBatch);
+  std::map<std::string_view, std::vector<size_t>> by_pack;
+  for (size_t j = 0; j < locations.size(); ++j) by_pack[locations[j].pack_id].push_back(j);
+  std::vector<ReadBatch> batches;
+  for (auto& [pack, jobs] : by_pack) {
+    std::stable_sort(jobs.begin(), jobs.end(),
+                     [&](size_t a, size_t b) { return locations[a].offset < locations[b].offset; });
+    for (size_t j : jobs) {
+      const ChunkLocation& loc = locations[j];
+      const uint64_t end = loc.offset + loc.length;
+      if (!batches.empty() && locations[batches.back().jobs.front()].pack_id == pack &&
+          loc.offset <= batches.back().end + kBatchGap && end - batches.back().begin <= limit) {
+        batches.back().jobs.push_back(j);
+        batches.back().end = std::max(batches.back().end, end);
+        batches.back().first_job = std::min(batches.back().first_job, j);
+      } else {
+        batches.push_back({j, {j}, loc.offset, end});
+      }
+    }
+  }
+  std::sort(batches.begin(), batches.end(),
+            [](const ReadBatch& a, const ReadBatch& b) { return a.first_job < b.first_job; });
+  return batches;
+}
+
+// Adds to each batch the ranges holding the bases of its delta chunks
+// (`bases[j]`, located, for job j), coalesced as the chunks are: the base
+// of a delta usually sits beside the base of the next one, in the pack the
+// parent's save wrote.
+void AddBaseRanges(const std::vector<std::optional<ChunkLocation>>& bases,
+                   std::vector<ReadBatch>* batches) {
+  for (ReadBatch& batch : *batches) {
+    std::vector<const ChunkLocation*> locs;
+    for (size_t j : batch.jobs) {
+      if (bases[j]) locs.push_back(&*bases[j]);
+    }
+    std::sort(locs.begin(), locs.end(), [](const ChunkLocation* a, const ChunkLocation* b) {
+      return std::tie(a->pack_id, a->offset) < std::tie(b->pack_id, b->offset);
+    });
+    for (const ChunkLocation* loc : locs) {
+      const uint64_t end = loc->offset + loc->length;
+      auto& ranges = batch.base_ranges;
+      if (!ranges.empty() && ranges.back().first->pack_id == loc->pack_id &&
+          loc->offset <= ranges.back().second + kBatchGap &&
+          end - ranges.back().first->offset <= kMaxBatch) {
+        ranges.back().second = std::max(ranges.back().second, end);
+      } else {
+        ranges.push_back({loc, end});
+      }
+    }
+  }
 }
 
 std::string PartLabel(const ManifestEntry& e) {
@@ -139,46 +275,96 @@ Status ReadParts(StoreContext& ctx, Index& index, const ResolvedCheckpoint& c,
   Status first_error;
   std::atomic<bool> failed{false};
   uint64_t done = 0;
-  if (progress) progress(0, total_bytes);
-  ctx.pool->ParallelFor(jobs.size(), [&](size_t j) {
-    if (failed) return;
+  const auto fail = [&](const Status& s, const ManifestEntry& entry) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (first_error.ok())
+      first_error = s.WithContext("checkpoint " + c.Label() + ", " + PartLabel(entry));
+    failed = true;
+  };
+  std::vector<ChunkLocation> locations(jobs.size());
+  for (size_t j = 0; j < jobs.size(); ++j) {
     const PartRead& part = parts[jobs[j].part];
     const ManifestEntry& entry = *part.entry;
-    const uint64_t span = c.manifest.SpanOf(entry), chunk = jobs[j].chunk;
-    const uint64_t begin = chunk * span, length = ChunkLength(entry.byte_length, span, chunk);
-    auto [lo, hi] = RunsOverlapping(part.runs, begin, begin + length);
-    const ByteRun& only = part.runs[lo];
-    uint64_t delivered = 0;
-    Status s;
-    if (!sink && hi == lo + 1 && only.src <= begin && only.src + only.length >= begin + length) {
-      // The whole chunk lands in one place: decode it straight there.
-      s = ReadChunk(ctx, index, entry.chunks[chunk], length,
-                    dsts[part.target] + only.dst + (begin - only.src));
-      delivered = length;
-    } else {
-      thread_local std::vector<uint8_t> buffer;  // kept: no faults per chunk
-      if (buffer.size() < length) buffer.resize(length);
-      s = ReadChunk(ctx, index, entry.chunks[chunk], length, buffer.data());
-      for (size_t r = lo; s.ok() && r < hi; ++r) {
-        const ByteRun& run = part.runs[r];
-        const uint64_t from = std::max(run.src, begin);
-        const uint64_t to = std::min(run.src + run.length, begin + length);
-        const uint64_t dst = run.dst + (from - run.src);
-        if (sink)
-          s = sink(part.target, dst, buffer.data() + (from - begin), to - from);
-        else
-          std::memcpy(dsts[part.target] + dst, buffer.data() + (from - begin), to - from);
-        delivered += to - from;
-      }
+    const uint64_t span = c.manifest.SpanOf(entry);
+    auto loc = Locate(index, entry.chunks[jobs[j].chunk],
+                      ChunkLength(entry.byte_length, span, jobs[j].chunk));
+    if (!loc.ok()) {
+      fail(loc.status(), entry);
+      return first_error;
     }
-    std::lock_guard<std::mutex> lock(mu);
-    if (!s.ok()) {
-      if (first_error.ok())
-        first_error = s.WithContext("checkpoint " + c.Label() + ", " + PartLabel(entry));
-      failed = true;
-    } else if (progress) {
-      done += delivered;
-      progress(done, total_bytes);
+    locations[j] = std::move(*loc);
+  }
+  std::vector<std::optional<ChunkLocation>> bases(jobs.size());
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    if (!locations[j].is_delta()) continue;
+    // A base that cannot be located is left to the chunk's own read, which
+    // reports it with the chain.
+    auto base = Locate(index, locations[j].base, locations[j].raw_length);
+    if (base.ok()) bases[j] = std::move(*base);
+  }
+  std::vector<ReadBatch> batches = BatchReads(locations, ctx.pool->size());
+  AddBaseRanges(bases, &batches);
+  if (progress) progress(0, total_bytes);
+  ctx.pool->ParallelFor(batches.size(), [&](size_t b) {
+    if (failed) return;
+    const ReadBatch& batch = batches[b];
+    const ChunkLocation& first = locations[batch.jobs.front()];
+    // One request for the batch's stored bytes, and one per range of their
+    // bases.
+    thread_local PrereadSet preread;
+    preread.Clear();
+    const auto read_range = [&](const std::string& pack_id, uint64_t begin, uint64_t end) {
+      return ReadPackBytes(*ctx.backend, pack_id, begin, static_cast<uint32_t>(end - begin),
+                           preread.Add(pack_id, begin));
+    };
+    const ManifestEntry& first_entry = *parts[jobs[batch.jobs.front()].part].entry;
+    if (batch.jobs.size() > 1) {
+      const Status s = read_range(first.pack_id, batch.begin, batch.end);
+      if (!s.ok()) return fail(s, first_entry);
+    }
+    for (const auto& [base, end] : batch.base_ranges) {
+      const Status s = read_range(base->pack_id, base->offset, end);
+      if (!s.ok()) return fail(s, first_entry);
+    }
+    for (size_t j : batch.jobs) {
+      if (failed) return;
+      const ChunkLocation& loc = locations[j];
+      const PartRead& part = parts[jobs[j].part];
+      const ManifestEntry& entry = *part.entry;
+      const uint64_t span = c.manifest.SpanOf(entry), chunk = jobs[j].chunk;
+      const uint64_t begin = chunk * span, length = ChunkLength(entry.byte_length, span, chunk);
+      auto [lo, hi] = RunsOverlapping(part.runs, begin, begin + length);
+      const ByteRun& only = part.runs[lo];
+      uint64_t delivered = 0;
+      Status s;
+      if (!sink && hi == lo + 1 && only.src <= begin && only.src + only.length >= begin + length) {
+        // The whole chunk lands in one place: decode it straight there.
+        s = ReadLocatedChunk(ctx, index, entry.chunks[chunk], loc, &preread, length,
+                             dsts[part.target] + only.dst + (begin - only.src), ChunkCheck::kHash);
+        delivered = length;
+      } else {
+        thread_local std::vector<uint8_t> buffer;  // kept: no faults per chunk
+        if (buffer.size() < length) buffer.resize(length);
+        s = ReadLocatedChunk(ctx, index, entry.chunks[chunk], loc, &preread, length, buffer.data(),
+                             ChunkCheck::kHash);
+        for (size_t r = lo; s.ok() && r < hi; ++r) {
+          const ByteRun& run = part.runs[r];
+          const uint64_t from = std::max(run.src, begin);
+          const uint64_t to = std::min(run.src + run.length, begin + length);
+          const uint64_t dst = run.dst + (from - run.src);
+          if (sink)
+            s = sink(part.target, dst, buffer.data() + (from - begin), to - from);
+          else
+            std::memcpy(dsts[part.target] + dst, buffer.data() + (from - begin), to - from);
+          delivered += to - from;
+        }
+      }
+      if (!s.ok()) return fail(s, entry);
+      if (progress) {
+        std::lock_guard<std::mutex> lock(mu);
+        done += delivered;
+        progress(done, total_bytes);
+      }
     }
   });
   return first_error;

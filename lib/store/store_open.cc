@@ -4,8 +4,10 @@
 // next init completes it), never a store without an index.
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/filesystem.hpp>
 #include <cstdlib>
+#include <thread>
 
 #include "backend/local_backend.h"
 #include "ckpt/s3.h"
@@ -80,6 +82,15 @@ Status PrepareIndexCache(StoreContext& ctx) {
   return CatchUpFromLog(ctx, *index).WithContext("catch up with " + ctx.location);
 }
 
+// Threads for a store in object storage: a thread spends much of a read or
+// an upload waiting for the server, so by default there are more threads
+// than cores, to keep both the cores and the connection busy.
+int RemoteThreadCount(int requested) {
+  if (requested > 0) return requested;
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return std::max(8, 2 * cores);
+}
+
 Result<std::unique_ptr<Store>> OpenWithIndexCache(std::unique_ptr<StoreContext> ctx) {
   const std::string& url = ctx->location;
   // The index is this host's cache, not part of the store: it is made (by
@@ -89,7 +100,7 @@ Result<std::unique_ptr<Store>> OpenWithIndexCache(std::unique_ptr<StoreContext> 
   ctx->config = *config;
   Status s = PrepareIndexCache(*ctx);
   if (!s.ok()) return s.WithContext("open store " + url);
-  ctx->pool = std::make_unique<ThreadPool>(ctx->options.threads);
+  ctx->pool = std::make_unique<ThreadPool>(RemoteThreadCount(ctx->options.threads));
   return std::unique_ptr<Store>(new StoreImpl(std::move(ctx)));
 }
 

@@ -87,6 +87,11 @@ uint64_t FaultInjectingBackend::puts() const {
   return puts_;
 }
 
+uint64_t FaultInjectingBackend::gets() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return gets_;
+}
+
 bool FaultInjectingBackend::TakePutFault(const std::string& name, FaultKind* kind) {
   std::lock_guard<std::mutex> lock(mu_);
   ++puts_;

@@ -53,6 +53,8 @@ class FaultInjectingBackend : public Backend {
   // Faults injected so far, one line each.
   std::vector<std::string> Log() const;
   uint64_t puts() const;
+  // Get calls so far (reads a store made, e.g. to count its requests).
+  uint64_t gets() const;
 
   Status Put(const std::string& name, const void* data, size_t size) override;
   // No fault is injected into Create yet, only the action before it.
