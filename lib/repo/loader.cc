@@ -206,7 +206,7 @@ std::vector<ReadBatch> BatchReads(const std::vector<ChunkLocation>& locations, s
         batches.back().end = std::max(batches.back().end, end);
         batches.back().first_job = std::min(batches.back().first_job, j);
       } else {
-        batches.push_back({j, {j}, loc.offset, end});
+        batches.push_back({j, {j}, loc.offset, end, {}});
       }
     }
   }
