@@ -164,6 +164,18 @@ def process_gone(pid):
         return f.read().split()[2] == "Z"
 
 
+def describe_process(pid):
+    """Where a process that should have exited is stuck, for the log."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            print("".join(l for l in f if l.startswith(("State", "PPid", "Threads"))))
+        for task in sorted(os.listdir(f"/proc/{pid}/task")):
+            with open(f"/proc/{pid}/task/{task}/wchan") as f:
+                print(f"thread {task}: waiting in {f.read() or '-'}")
+    except OSError as e:
+        print(f"cannot describe process {pid}: {e}")
+
+
 def background_mount(cli, tmp, mnt):
     r = cli("mount", mnt, "--background")
     pid = int(r.stdout.split("(process ")[1].split(")")[0])
@@ -203,7 +215,11 @@ def check_background_mount(cli, tmp, mnt):
     finally:
         subprocess.run(["fusermount3", "-u", mnt], check=True)
     wait_for(lambda: unmounted(mnt), "the mount to go")
-    wait_for(lambda: process_gone(pid), f"mount process {pid} to exit")
+    try:
+        wait_for(lambda: process_gone(pid), f"mount process {pid} to exit", timeout=60)
+    except AssertionError:
+        describe_process(pid)
+        raise
 
 
 def newest_pack(store):

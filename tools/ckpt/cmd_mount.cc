@@ -47,7 +47,14 @@ Status Serve(const Context& ctx, const MountArgs& args, bool to_syslog,
   mount::FuseOptions fuse;
   fuse.allow_other = args.allow_other;
   fuse.debug = args.debug;
-  return mount::ServeFuse(fs, args.mountpoint, fuse, ready);
+  const Status status = mount::ServeFuse(fs, args.mountpoint, fuse, ready);
+  // The daemon ends as soon as it is unmounted: a read-only store has
+  // nothing to flush, and whoever unmounted may be waiting for it to go.
+  if (to_syslog) {
+    if (!status.ok()) syslog(LOG_ERR, "%s", status.ToString().c_str());
+    _exit(status.ok() ? 0 : 1);
+  }
+  return status;
 }
 
 Status RunForeground(const Context& ctx, const MountArgs& args) {
