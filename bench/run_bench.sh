@@ -20,7 +20,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SCALE=1
 SIZE_MB=200
-SCENARIOS=finetune,frozen,embedding,bf16
+SCENARIOS=dense,finetune,frozen,embedding,bf16
 TOOLS=ckpt,restic,borg
 CKPT=$ROOT/build/tools/ckpt
 GEN=
@@ -35,8 +35,8 @@ usage() {
   cat <<EOF
 Options:
   --scale F          multiply the checkpoint size by F (default 1; 0.1 = quick run)
-  --size-mb MB       checkpoint size before scaling (default 200)
-  --scenarios LIST   comma-separated subset of: finetune,frozen,embedding,bf16
+  --size-mb MB       checkpoint size before scaling (default 200; dense is twice it)
+  --scenarios LIST   comma-separated subset of: dense,finetune,frozen,embedding,bf16
   --tools LIST       comma-separated subset of: ckpt,restic,borg (default all)
   --ckpt PATH        the ckpt CLI (default build/tools/ckpt of this checkout)
   --gen PATH         ckpt_bench_gen (default: next to the CLI's build tree)
@@ -271,7 +271,7 @@ MD=$OUT/report.md
 {
   echo "## ckpt benchmark: store, incremental save and restore of checkpoint series"
   echo
-  echo "Run $(date -u +%Y-%m-%dT%H:%MZ) by \`bench/run_bench.sh --scale $SCALE\` (checkpoints of ~$(awk -v a="$SIZE_MB" -v s="$SCALE" 'BEGIN{printf "%g", a*s}') MiB, seed $SEED)."
+  echo "Run $(date -u +%Y-%m-%dT%H:%MZ) by \`bench/run_bench.sh --scale $SCALE --scenarios $SCENARIOS\` (checkpoints of ~$(awk -v a="$SIZE_MB" -v s="$SCALE" 'BEGIN{printf "%g", a*s}') MiB, dense twice that; seed $SEED)."
   echo
   echo "- Machine: $CPU, $CORES cores, $(mib $((RAM_KIB * 1024))) MiB RAM, $FS, Linux $KERNEL, $OS; load average $LOAD_START at start, $LOAD_END at end"
   echo "- Tools: ckpt $V_CKPT; $V_RESTIC (repository v2, compression auto); $V_BORG (no encryption, zstd,3)"

@@ -1,8 +1,10 @@
-// bench/gen/scenarios.h: the four checkpoint series the benchmark stores.
+// bench/gen/scenarios.h: the five checkpoint series the benchmark stores.
 //
 // Each scenario trains a small model for real (forward, backward, Adam) and
 // emits a checkpoint after every interval of steps:
 //   finetune   full fine-tune, f32 weights + Adam moments, all moving a little
+//   dense      dense training at twice the size: every tensor and both
+//              moments moving far (pretraining learning rate)
 //   frozen     frozen f32 backbone (~90% of bytes, unchanged) + trained head
 //   embedding  embedding table with ~1% of rows updated per interval by lazy
 //              (sparse) Adam, plus a small dense MLP
