@@ -23,6 +23,9 @@ class PackWriter {
   const std::string& id() const { return id_; }
   // Bytes so far, header included; after Finish, the whole stored pack.
   uint64_t size() const { return buffer_.size(); }
+  // The buffer's start and the bytes it holds without reallocating.
+  const char* data() const { return buffer_.data(); }
+  size_t capacity() const { return buffer_.capacity(); }
   bool empty() const { return entries_.empty(); }
 
   // Appends one encoded entry; returns where it landed.

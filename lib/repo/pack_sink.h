@@ -4,7 +4,8 @@
 // written and fsynced. At most kMaxSealing packs are in flight at once (a
 // worker that fills one more waits), which bounds the memory. The buffer of
 // a stored pack is kept for a later one: a fresh 36 MiB buffer costs a page
-// fault per 4 KiB, and a reused one none.
+// fault per 4 KiB, and a reused one none. A fresh buffer's pages are faulted
+// in a little ahead of the appends, outside the lock.
 #pragma once
 
 #include <deque>
@@ -52,6 +53,7 @@ class PackSink {
   const uint64_t target_;
   std::mutex mu_;
   std::unique_ptr<PackWriter> current_;
+  uint64_t populated_ = 0;                    // current_'s buffer is faulted in below this
   std::vector<AlignedBuffer> spare_buffers_;  // of stored packs, for new ones
   std::vector<std::pair<std::string, PackRecord>> sealed_;
   std::mutex sealing_mu_;  // guards sealing_ (never held with mu_)

@@ -31,4 +31,15 @@ void UnmapLargeRegion(void* region, size_t mapped) {
   if (region != nullptr) munmap(region, mapped);
 }
 
+void PopulateLargeRegion(const void* p, size_t bytes) {
+#ifdef MADV_POPULATE_WRITE
+  // Only a hint: an older kernel refuses it (EINVAL), and the writes then
+  // fault the pages in as before.
+  (void)madvise(const_cast<void*>(p), bytes, MADV_POPULATE_WRITE);
+#else
+  (void)p;
+  (void)bytes;
+#endif
+}
+
 }  // namespace ckpt::internal

@@ -176,3 +176,24 @@ TEST_CASE("an id prefix skips checkpoint keys of the wrong size", "[unit][store]
   }
   CHECK(ResolveRef(**index, "c0ffee03").status().code() == ckpt::Code::kNotFound);
 }
+
+TEST_CASE("a save filling many pack buffers from many threads round-trips", "[unit][store]") {
+  // Pack buffers of 4 MiB and more are faulted in ahead of the appends,
+  // outside the sink's lock, while other workers append: the bytes must
+  // come back exactly, pack after pack.
+  TempDir dir;
+  ckpt::StoreOptions options;
+  options.create_if_missing = true;
+  options.chunk_size = 64 * 1024;
+  options.pack_target_size = 4 << 20;
+  options.threads = 4;
+  auto store = ckpt::Store::Open(options, dir.path());
+  REQUIRE(store.ok());
+  auto weights = RandomBytes(24 << 20, 7);
+  auto blob = RandomBytes(100, 8);
+  REQUIRE((*store)->Save(Request("run", 1, weights, blob)).ok());
+  auto loaded = (*store)->Load("run@1");
+  REQUIRE(loaded.ok());
+  CHECK(loaded->tensors[0].data == weights);
+  CHECK(loaded->blobs[0].data == blob);
+}
