@@ -243,6 +243,8 @@ int main(int argc, char** argv) {
       a.chunk_size = static_cast<uint32_t>(v);
     else if (flag == "--saves")
       a.saves = v;
+    else if (flag == "--jobs")
+      a.jobs = std::max<uint64_t>(v, 1);
     else
       Die("unknown option " + flag);
   }

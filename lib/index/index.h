@@ -65,13 +65,14 @@ class Index {
   // durable already (synced log). Call Close to report errors.
   ~Index();
 
-  // Housekeeping that keeps later opens fast (a read-write database:
-  // flushing a large write-ahead log, compacting many level-0 files), then
+  // Housekeeping that keeps later opens and reads fast (a read-write
+  // database: flushing a large write-ahead log, a bounded share of the
+  // compactions due, at most ~0.25 s plus one job), then
   // closes the database. Returns the first error; nothing committed is
   // lost by one. Call at most once; the object is then only destroyed.
   Status Close();
 
-  // Makes the compaction of the closing housekeeping stop early, or not
+  // Makes the compactions of the closing housekeeping stop early, or not
   // start, while `should_yield` returns true (someone waits for the store
   // lock): a later session compacts instead. Polled every millisecond.
   void SetYield(std::function<bool()> should_yield) { should_yield_ = std::move(should_yield); }
@@ -113,6 +114,10 @@ class Index {
   Index(rocksdb::DB* db, bool read_only, std::shared_ptr<DeadPackFilterFactory> filter);
   Status LoadDeadPacks();
   Status Tidy();
+  // Whether RocksDB has compaction work to do or doing.
+  bool CompactionsDue();
+  // Runs RocksDB's compactions for a bounded time (see Tidy).
+  Status CompactSome();
   Status ForgetCompactedGonePacks();
 
   std::shared_ptr<DeadPackFilterFactory> filter_;  // outlives db_

@@ -83,16 +83,17 @@ Status DecodeUnchecked(StoreContext& ctx, Index& index, const Digest& digest,
   const std::string where = "pack " + loc.pack_id + ": chunk " + digest.ShortHex();
   // One buffer per chain level and thread, kept: a fresh 256 KiB buffer
   // per chunk costs an mmap and a page fault per 4 KiB.
+  // Bytes already read are decoded where they are, not copied first.
   thread_local std::string levels[kMaxDeltaDepth + 1];
-  std::string& encoded = levels[std::min<int>(loc.depth, kMaxDeltaDepth)];
   std::optional<std::string_view> stored;
   if (preread != nullptr) stored = preread->Find(loc);
-  if (stored) {
-    encoded.assign(stored->data(), stored->size());
-  } else {
-    CKPT_RETURN_IF_ERROR(ReadPackBytes(*ctx.backend, loc.pack_id, loc.offset, loc.length, &encoded)
+  if (!stored) {
+    std::string& read = levels[std::min<int>(loc.depth, kMaxDeltaDepth)];
+    CKPT_RETURN_IF_ERROR(ReadPackBytes(*ctx.backend, loc.pack_id, loc.offset, loc.length, &read)
                              .WithContext("chunk " + digest.ShortHex()));
+    stored = read;
   }
+  const std::string_view encoded = *stored;
   const Codec codec = static_cast<Codec>(loc.codec);
   if (!loc.is_delta()) {
     if (!ChunkSelfChecked(codec, encoded.data(), encoded.size())) *self_checked = false;
@@ -215,6 +216,24 @@ std::vector<ReadBatch> BatchReads(const std::vector<ChunkLocation>& locations, s
   return batches;
 }
 
+// Reads at least this large keep kReadsInFlight reads going, on threads of
+// their own when the pool is smaller: a thread waits for each read before it
+// decodes, so with one thread per core the disk idles while they decode and
+// write. Exporting a 6 GiB file from a local store in a 1 GiB memory cgroup
+// took 20.7 s on the pool's 2 threads, 14.5 s on 8, with cp at 10.8 s. Below
+// that size the threads' start and their fresh buffers cost more than they
+// save. (A store in object storage runs that many threads anyway.)
+constexpr uint64_t kManyReadsMin = 64ull << 20;
+constexpr size_t kReadsInFlight = 8;
+
+size_t ReadThreads(size_t pool_size, const std::vector<ChunkLocation>& locations) {
+  uint64_t stored = 0;
+  for (const ChunkLocation& loc : locations) stored += loc.length;
+  // ParallelFor runs on the pool and the calling thread.
+  const size_t pool_threads = pool_size + 1;
+  return stored >= kManyReadsMin ? std::max(pool_threads, kReadsInFlight) : pool_threads;
+}
+
 // Adds to each batch the ranges holding the bases of its delta chunks
 // (`bases[j]`, located, for job j), coalesced as the chunks are: the base
 // of a delta usually sits beside the base of the next one, in the pack the
@@ -302,10 +321,11 @@ Status ReadParts(StoreContext& ctx, Index& index, const ResolvedCheckpoint& c,
     auto base = Locate(index, locations[j].base, locations[j].raw_length);
     if (base.ok()) bases[j] = std::move(*base);
   }
-  std::vector<ReadBatch> batches = BatchReads(locations, ctx.pool->size());
+  const size_t threads = ReadThreads(ctx.pool->size(), locations);
+  std::vector<ReadBatch> batches = BatchReads(locations, threads);
   AddBaseRanges(bases, &batches);
   if (progress) progress(0, total_bytes);
-  ctx.pool->ParallelFor(batches.size(), [&](size_t b) {
+  const auto read_batch = [&](size_t b) {
     if (failed) return;
     const ReadBatch& batch = batches[b];
     const ChunkLocation& first = locations[batch.jobs.front()];
@@ -366,7 +386,11 @@ Status ReadParts(StoreContext& ctx, Index& index, const ResolvedCheckpoint& c,
         progress(done, total_bytes);
       }
     }
-  });
+  };
+  if (threads > ctx.pool->size() + 1)
+    ForEachOnThreads(batches.size(), threads, read_batch);
+  else
+    ctx.pool->ParallelFor(batches.size(), read_batch);
   return first_error;
 }
 
