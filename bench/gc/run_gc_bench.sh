@@ -3,7 +3,9 @@
 # distinct chunks (default 200 * 5000 = 1,000,000), then "keep the last 5":
 # ckpt gc against restic forget --keep-last 5 --prune on a restic repository
 # holding the same files, side by side in one run. Reports wall time and
-# peak RSS of each. Usage:
+# peak RSS of each, beside the deletion floor (rm of as many files of the
+# same mean size), and ckpt gc on a schedule (a second gc, a grace period
+# after the first, deleting what the first condemned). Usage:
 #   bash bench/gc/run_gc_bench.sh [--checkpoints N] [--blocks N] [--ckpt PATH] [--out DIR] [--keep]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -46,6 +48,32 @@ for k in $(seq 1 "$CHECKPOINTS"); do
 done
 chunks=$("$CKPT" --store "$OUT/store" stats --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["chunks"])')
 echo "ckpt store: $chunks chunks, $(du -sh "$OUT/store" | cut -f1); restic repository: $(du -sh "$OUT/restic" | cut -f1)"
+# The floor both tools stand on: unlinking as many files of the same mean
+# size as gc deleted, with rm on 8 processes (as many unlinks in flight as
+# ckpt gc has). On file systems that discard freed blocks this is most of gc.
+floor() {  # floor JSON: prints the seconds rm took
+  local n b
+  read -r n b < <(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["packs_deleted"], r["bytes_deleted"])' "$1")
+  rm -rf "$OUT/floor"
+  python3 - "$OUT/floor" "$n" "$b" <<'PY'
+import os, sys
+root, n, total = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+size, block = total // max(n, 1), os.urandom(1 << 20)
+for i in range(n):
+    d = os.path.join(root, "%02x" % (i % 256))
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "p%d" % i), "wb") as f:
+        left = size
+        while left > 0:
+            f.write(block[:min(left, len(block))])
+            left -= len(block)
+PY
+  sync
+  measure rm bash -c "find '$OUT/floor' -type f -print0 | xargs -0 -P 8 -n 16 rm" | cut -d' ' -f2
+}
+
+# A copy for the scheduled case below, made before gc changes the store.
+cp -a "$OUT/store" "$OUT/store2"
 sync
 ckpt_line=$(measure ckpt "$CKPT" --store "$OUT/store" gc --keep-last 5 --grace 0s --json)
 sync
@@ -53,25 +81,28 @@ restic_line=$(measure restic restic -r "$OUT/restic" forget --keep-last 5 --prun
 read -r _ ckpt_s ckpt_mib <<<"$ckpt_line"
 read -r _ restic_s restic_mib <<<"$restic_line"
 left=$("$CKPT" --store "$OUT/store" log --json bench | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["checkpoints"]))')
-echo
-echo "| tool | gc time s | peak RSS MiB |"
-echo "|---|---:|---:|"
-echo "| ckpt gc --keep-last 5 | $ckpt_s | $ckpt_mib |"
-echo "| restic forget --keep-last 5 --prune | $restic_s | $restic_mib |"
-echo "| **ckpt / restic** | **$(python3 -c "print(f'{$ckpt_s/$restic_s:.2f}')")** | |"
-echo
-echo "checkpoints left in ckpt: $left; store after gc: $(du -sh "$OUT/store" | cut -f1)"
+floor_s=$(floor "$OUT/ckpt.log")
+steps=$(python3 -c 'import json,sys; print(", ".join("%s %.2f" % (k, v) for k, v in json.load(open(sys.argv[1]))["step_seconds"]))' "$OUT/ckpt.log")
 
-# The floor both tools stand on: deleting the same number of bytes as
-# plain files, with rm on 8 processes (as many unlinks in flight as ckpt
-# gc has). On file systems that discard freed blocks this is most of gc.
-deleted=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["bytes_deleted"])' "$OUT/ckpt.log")
-files=$(( (deleted + 20971519) / 20971520 ))
-mkdir -p "$OUT/floor"
-head -c 20971520 /dev/urandom >"$OUT/floor/seed"
-for i in $(seq 1 "$files"); do cp "$OUT/floor/seed" "$OUT/floor/f$i"; done
-rm "$OUT/floor/seed"
-sync
-floor_line=$(measure rm bash -c "find '$OUT/floor' -type f -print0 | xargs -0 -P 8 -n 4 rm")
-read -r _ floor_s _ <<<"$floor_line"
-echo "deleting the same bytes as $files files of 20 MiB with rm (8 processes): $floor_s s"
+# gc on a schedule: the first gc (keep the last 100) condemns packs, the
+# second (keep the last 5), a grace period later, deletes them while it
+# removes 95 more checkpoints and condemns their packs.
+"$CKPT" --store "$OUT/store2" gc --keep-last 100 --grace 15s --json >/dev/null
+sleep 16
+sched_line=$(measure ckpt2 "$CKPT" --store "$OUT/store2" gc --keep-last 5 --grace 15s --json)
+read -r _ sched_s sched_mib <<<"$sched_line"
+sched_floor_s=$(floor "$OUT/ckpt2.log")
+sched_steps=$(python3 -c 'import json,sys; print(", ".join("%s %.2f" % (k, v) for k, v in json.load(open(sys.argv[1]))["step_seconds"]))' "$OUT/ckpt2.log")
+
+ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
+echo
+echo "| | gc time s | peak RSS MiB | rm floor s | / floor |"
+echo "|---|---:|---:|---:|---:|"
+echo "| ckpt gc --keep-last 5 --grace 0s | $ckpt_s | $ckpt_mib | $floor_s | $(ratio "$ckpt_s" "$floor_s") |"
+echo "| restic forget --keep-last 5 --prune | $restic_s | $restic_mib | $floor_s | $(ratio "$restic_s" "$floor_s") |"
+echo "| ckpt gc on a schedule (deletes what the previous gc condemned) | $sched_s | $sched_mib | $sched_floor_s | $(ratio "$sched_s" "$sched_floor_s") |"
+echo
+echo "ckpt / restic: $(ratio "$ckpt_s" "$restic_s"); checkpoints left in ckpt: $left; store after gc: $(du -sh "$OUT/store" | cut -f1)"
+echo "ckpt steps (s): $steps"
+echo "scheduled gc steps (s): $sched_steps"
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

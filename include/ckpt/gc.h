@@ -43,7 +43,7 @@ struct GcOptions {
   // perhaps a save's. The compaction stops early if a save or load waits
   // for the index. 0: compact after every gc; UINT64_MAX: never.
   uint64_t compact_after_entries = 50000;
-  // Progress in steps of the gc finished, of 7 (a dry run: of 2), called
+  // Progress in steps of the gc finished, of 8 (a dry run: of 2), called
   // once at the start and after each step (see GcReport::step_seconds).
   // May be null.
   ProgressFn progress;
@@ -83,8 +83,12 @@ struct GcReport {
   bool index_compacted = false;
   bool dry_run = false;
   // Wall time of each step in seconds, in order: "plan", "remove", "mark",
-  // "sweep", "repack", "delete", "compact" (a dry run: "plan", "count"). For tuning
-  // schedules; the steps are described in docs/design.md.
+  // "sweep", "repack", "delete", "compact", "unlink" (a dry run: "plan",
+  // "count"). Pack files are unlinked in the background from the start
+  // (packs condemned by an earlier gc) and from "delete" on (packs this gc
+  // condemned, if the grace period allows): "unlink" is the wait for those
+  // still in flight at the end. For tuning schedules; the steps are
+  // described in docs/design.md.
   std::vector<std::pair<std::string, double>> step_seconds;
 };
 

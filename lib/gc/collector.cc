@@ -258,8 +258,18 @@ Result<GcReport> CollectGarbage(StoreContext& ctx, const GcOptions& options) {
   const int64_t now = NowNs();
   GcReport report;
   report.dry_run = options.dry_run;
-  // plan, count; or plan, remove, mark, sweep, repack, delete, compact
-  StepTimer timer(&report, options.progress, options.dry_run ? 2 : 7);
+  // plan, count; or plan, remove, mark, sweep, repack, delete, compact, unlink
+  StepTimer timer(&report, options.progress, options.dry_run ? 2 : 8);
+  // Packs condemned by an earlier gc a grace period ago go first: their
+  // files are unlinked on threads of their own while this gc does its index
+  // work, and a gc on a schedule costs little more than those unlinks.
+  PackUnlinker unlinker(ctx);
+  DeleteResult early;
+  if (!options.dry_run) {
+    CKPT_RETURN_IF_ERROR(
+        DeleteDuePacks(ctx, options.grace_seconds, now, /*confirm_earlier=*/true, &unlinker, &early)
+            .WithContext("gc delete packs"));
+  }
   {
     CKPT_ASSIGN_OR_RETURN(auto index, OpenReader(ctx, LockPriority::kBackground));
     CKPT_RETURN_IF_ERROR(Plan(*index, options, now, &report));
@@ -308,10 +318,17 @@ Result<GcReport> CollectGarbage(StoreContext& ctx, const GcOptions& options) {
   report.bytes_repacked = repack.bytes_copied;
   report.packs_damaged = repack.packs_damaged;
   timer.Done("repack");
-  CKPT_ASSIGN_OR_RETURN(auto deleted, DeleteUnusedPacks(ctx, options.grace_seconds, NowNs()));
-  report.packs_deleted = deleted.packs_deleted;
+  // Now the packs this gc condemned, if the grace period allows; their
+  // unlinks overlap the compaction.
+  DeleteResult deleted;
+  const int64_t later = NowNs();
+  CKPT_RETURN_IF_ERROR(DeleteDuePacks(ctx, options.grace_seconds, later,
+                                      /*confirm_earlier=*/false, &unlinker, &deleted)
+                           .WithContext("gc delete packs"));
+  CKPT_RETURN_IF_ERROR(DeleteLeftovers(ctx, options.grace_seconds, later, unlinker, &deleted));
+  report.packs_deleted = early.packs_deleted + deleted.packs_deleted;
   report.orphan_packs_deleted = deleted.orphans_deleted;
-  report.bytes_deleted = deleted.bytes_deleted;
+  report.bytes_deleted = early.bytes_deleted + deleted.bytes_deleted;
   report.packs_pending = deleted.packs_pending;
   report.abandoned_writes_deleted = deleted.abandoned_deleted;
   report.abandoned_bytes_deleted = deleted.abandoned_bytes_deleted;
@@ -320,6 +337,8 @@ Result<GcReport> CollectGarbage(StoreContext& ctx, const GcOptions& options) {
                         CompactIfWorthIt(ctx, sweep.chunks_removed + repack.entries_retired,
                                          options.compact_after_entries));
   timer.Done("compact");
+  CKPT_RETURN_IF_ERROR(unlinker.Wait());
+  timer.Done("unlink");
   return report;
 }
 

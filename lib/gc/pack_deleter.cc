@@ -99,7 +99,7 @@ Status RetireTombstones(StoreContext& ctx, Index& reader) {
 // undoes an unlink, leaves a file with a 'G' key, which the next gc deletes
 // again (see DeleteOrphans).
 Status DeleteCondemned(StoreContext& ctx, Index& reader, int64_t grace_ns, int64_t now_ns,
-                       DeleteResult* result) {
+                       PackUnlinker* unlinker, DeleteResult* result) {
   std::vector<std::string> due;
   CKPT_RETURN_IF_ERROR(reader.Scan(kCondemnedKeys, [&](std::string_view k, std::string_view v) {
     int64_t at = v.size() == 8 ? static_cast<int64_t>(DecodeFixed64(v.data())) : 0;
@@ -131,7 +131,7 @@ Status DeleteCondemned(StoreContext& ctx, Index& reader, int64_t grace_ns, int64
     CKPT_RETURN_IF_ERROR(session.index().Commit(batch).WithContext("gc delete packs"));
     CKPT_RETURN_IF_ERROR(session.Close().WithContext("gc delete packs"));
   }
-  CKPT_RETURN_IF_ERROR(RemoveInParallel(ctx, files).WithContext("gc delete packs"));
+  unlinker->Start(std::move(files));
   for (size_t i = 0; i < due.size(); ++i) {
     result->packs_deleted++;
     result->bytes_deleted += sizes[i];
@@ -139,12 +139,14 @@ Status DeleteCondemned(StoreContext& ctx, Index& reader, int64_t grace_ns, int64
   return Status::OK();
 }
 
-Status DeleteOrphans(StoreContext& ctx, int64_t grace_ns, int64_t now_ns, DeleteResult* result) {
+Status DeleteOrphans(StoreContext& ctx, int64_t grace_ns, int64_t now_ns,
+                     const PackUnlinker& unlinker, DeleteResult* result) {
   CKPT_ASSIGN_OR_RETURN(auto names, ctx.backend->List("packs/"));
   // Opened after listing: a pack listed whose save has committed by now is
   // indexed in this view.
   CKPT_ASSIGN_OR_RETURN(auto index, OpenReader(ctx, LockPriority::kBackground));
   for (const auto& name : names) {
+    if (unlinker.Started(name)) continue;  // going already
     std::string pack = name.substr(name.rfind('/') + 1);
     if (pack.size() != 32 || !IsHex(pack)) continue;
     CKPT_ASSIGN_OR_RETURN(auto indexed, index->Get(PackKey(pack)));
@@ -165,23 +167,60 @@ Status DeleteOrphans(StoreContext& ctx, int64_t grace_ns, int64_t now_ns, Delete
 
 }  // namespace
 
-Result<DeleteResult> DeleteUnusedPacks(StoreContext& ctx, int64_t grace_seconds, int64_t now_ns) {
-  DeleteResult result;
-  const int64_t grace_ns = grace_seconds * kNsPerSecond;
+void PackUnlinker::Start(std::vector<std::string> names) {
+  if (names.empty()) return;
   {
-    // One view for both: each open of a view holds the store lock shared
-    // for a moment, which a saver waiting to commit has to wait out.
-    CKPT_ASSIGN_OR_RETURN(auto reader, OpenReader(ctx, LockPriority::kBackground));
-    CKPT_RETURN_IF_ERROR(RetireTombstones(ctx, *reader));
-    CKPT_RETURN_IF_ERROR(DeleteCondemned(ctx, *reader, grace_ns, now_ns, &result));
+    std::lock_guard<std::mutex> lock(mu_);
+    started_.insert(names.begin(), names.end());
   }
-  CKPT_RETURN_IF_ERROR(DeleteOrphans(ctx, grace_ns, now_ns, &result));
+  auto unlink = [this, names = std::move(names)] {
+    Status s = RemoveInParallel(ctx_, names).WithContext("gc delete packs");
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!s.ok() && error_.ok()) error_ = s;
+  };
+  try {
+    std::lock_guard<std::mutex> lock(mu_);
+    threads_.emplace_back(unlink);
+  } catch (const std::system_error&) {
+    unlink();  // no thread to spare: unlink now
+  }
+}
+
+bool PackUnlinker::Started(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return started_.count(name) > 0;
+}
+
+Status PackUnlinker::Wait() {
+  std::vector<std::thread> threads;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    threads.swap(threads_);
+  }
+  for (auto& t : threads) t.join();
+  std::lock_guard<std::mutex> lock(mu_);
+  return error_;
+}
+
+Status DeleteDuePacks(StoreContext& ctx, int64_t grace_seconds, int64_t now_ns,
+                      bool confirm_earlier, PackUnlinker* unlinker, DeleteResult* result) {
+  // One view for both: each open of a view holds the store lock shared for
+  // a moment, which a saver waiting to commit has to wait out.
+  CKPT_ASSIGN_OR_RETURN(auto reader, OpenReader(ctx, LockPriority::kBackground));
+  if (confirm_earlier) CKPT_RETURN_IF_ERROR(RetireTombstones(ctx, *reader));
+  return DeleteCondemned(ctx, *reader, grace_seconds * kNsPerSecond, now_ns, unlinker, result);
+}
+
+Status DeleteLeftovers(StoreContext& ctx, int64_t grace_seconds, int64_t now_ns,
+                       const PackUnlinker& unlinker, DeleteResult* result) {
+  const int64_t grace_ns = grace_seconds * kNsPerSecond;
+  CKPT_RETURN_IF_ERROR(DeleteOrphans(ctx, grace_ns, now_ns, unlinker, result));
   // Partial files of Puts a crash cut short (packs, refs): never indexed,
   // never listed, so nothing above finds them.
   CKPT_ASSIGN_OR_RETURN(auto abandoned, ctx.backend->RemoveAbandonedWrites("", now_ns - grace_ns));
-  result.abandoned_deleted = abandoned.objects;
-  result.abandoned_bytes_deleted = abandoned.bytes;
-  return result;
+  result->abandoned_deleted += abandoned.objects;
+  result->abandoned_bytes_deleted += abandoned.bytes;
+  return Status::OK();
 }
 
 }  // namespace ckpt::internal

@@ -228,7 +228,7 @@ TEST_CASE("gc reports each step to the progress function", "[integration][gc]") 
     options.progress = [&](uint64_t done, uint64_t total) { calls.emplace_back(done, total); };
     auto report = store->Gc(options);
     REQUIRE(report.ok());
-    const uint64_t steps = dry_run ? 2 : 7;
+    const uint64_t steps = dry_run ? 2 : 8;
     REQUIRE(calls.size() == steps + 1);
     for (uint64_t k = 0; k <= steps; ++k) CHECK(calls[k] == std::make_pair(k, steps));
     CHECK(report->step_seconds.size() == steps);
