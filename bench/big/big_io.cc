@@ -16,6 +16,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -79,6 +80,11 @@ int Load(const std::string& store_path, const std::string& ref, const std::strin
   for (const auto& e : (*reader)->detail().entries) size += e.byte_length;
   const int fd = open(out.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644);
   if (fd < 0 || ftruncate(fd, static_cast<off_t>(size)) != 0) return Fail("cannot create " + out);
+  // Reserve the blocks now: a write through the mapping that finds the disk
+  // full is a SIGBUS, not an error.
+  if (const int err = posix_fallocate(fd, 0, static_cast<off_t>(size)); err != 0)
+    return Fail("cannot reserve " + std::to_string(size) + " bytes for " + out + ": " +
+                std::strerror(err));
   void* map = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (map == MAP_FAILED) return Fail("cannot map " + out);
   std::vector<ckpt::EntryBuffer> buffers;
