@@ -79,6 +79,7 @@ FILE=$OUT/big.safetensors
 /usr/bin/python3 bench/big/make_big_file.py "$FILE" "$GIB"
 echo "data: $GIB GiB safetensors file of unique random float32 (48 tensors); memory limit $LIMIT_GIB GiB"
 
+LOAD_START=$(cut -d" " -f1-3 /proc/loadavg)
 for ((rep = 1; rep <= REPS; rep++)); do
   rm -rf "$OUT/store" "$OUT/copy" "$OUT/export" "$OUT/api.out" "$OUT/big.zst"
   "$CKPT" --store "$OUT/store" init -q
@@ -103,7 +104,7 @@ done
 {
   echo "# Checkpoints bigger than memory"
   echo
-  echo "Machine: $MACHINE. Data: one $GIB GiB safetensors file of unique random float32 values (bench/big/make_big_file.py). Every command runs in a fresh memory cgroup limited to $LIMIT_GIB GiB, with the page cache dropped first; medians of $REPS runs. Run: \`bash bench/big/run_big_bench.sh --gib $GIB --limit-gib $LIMIT_GIB --reps $REPS\`."
+  echo "Machine: $MACHINE. Data: one $GIB GiB safetensors file of unique random float32 values (bench/big/make_big_file.py). Every command runs in a fresh memory cgroup limited to $LIMIT_GIB GiB, with the page cache dropped first; medians of $REPS runs. Run $(date -u +%Y-%m-%dT%H:%MZ): \`bash bench/big/run_big_bench.sh --gib $GIB --limit-gib $LIMIT_GIB --reps $REPS\`; load average $LOAD_START at the start, $(cut -d" " -f1-3 /proc/loadavg) at the end."
   echo
   echo "| command | time | / cp | peak anonymous memory | cgroup peak |"
   echo "|---|---|---|---|---|"
