@@ -57,3 +57,38 @@ TEST_CASE("a load reads neighbouring chunks and their bases in a few requests", 
   REQUIRE(store->LoadEntry("run@1", "w", back.data(), back.size()).ok());
   CHECK(back == first);
 }
+
+TEST_CASE("a load reads every level of its delta chains in a few requests", "[integration]") {
+  TempDir dir;
+  auto counting = std::make_shared<FaultInjectingBackend>(NewLocalBackend(dir.path()));
+  StoreOptions options;
+  options.backend = counting;
+  options.chunk_size = kChunk;
+  options.delta_max_depth = 3;
+  auto store = MustOpen(dir.path(), options);
+  // Every chunk changes a little at every step: the fourth checkpoint's
+  // chunks are deltas over deltas over deltas over the first's.
+  std::vector<std::vector<uint8_t>> steps{Weights(1)};
+  REQUIRE(SaveWeights(*store, 1, steps.back()).ok());
+  for (uint64_t step = 2; step <= 4; ++step) {
+    auto next = steps.back();
+    for (size_t i = step; i < next.size(); i += 64) next[i] ^= 1;
+    steps.push_back(next);
+    REQUIRE(SaveWeights(*store, step, next).ok());
+  }
+  auto stats = store->Stats();
+  REQUIRE(stats.ok());
+  REQUIRE(stats->max_delta_depth == 3);
+
+  std::vector<uint8_t> back(steps.back().size());
+  const uint64_t before = counting->gets();
+  REQUIRE(store->LoadEntry("run@4", "w", back.data(), back.size()).ok());
+  const uint64_t gets = counting->gets() - before;
+  CHECK(back == steps.back());
+  // One read per chunk and level was 3 * kChunks.
+  INFO(gets << " reads for " << kChunks << " chunks of 3 levels");
+  CHECK(gets < kChunks / 10);
+
+  counting->CorruptGetsOf("packs/");
+  CHECK(store->LoadEntry("run@4", "w", back.data(), back.size()).code() == Code::kCorruption);
+}
