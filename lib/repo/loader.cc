@@ -286,9 +286,10 @@ std::vector<FetchRange> CoalescePieces(std::vector<Piece>* pieces, uint64_t limi
 // fault per 4 KiB (in one profile of a bf16 export, clearing fresh pages
 // took 29% of the CPU). Fetches wait while `cap` bytes are held, so that
 // fetching does not run far ahead of decoding (unbounded, a bf16 export had
-// every range, all in fresh memory, 0.3 s into its 0.7 s); the lowest
-// range not yet started never waits, so the batches holding the bytes can
-// always complete.
+// every range, all in fresh memory, 0.3 s into its 0.7 s); a range that the
+// first batch not yet decoded needs never waits, so that batch always
+// completes (the ranges of a batch start before any range that only later
+// batches need).
 class RangeBuffers {
  public:
   // Not in huge pages: on the VM measured, faulting them in (with
@@ -306,23 +307,27 @@ class RangeBuffers {
     size_t capacity_ = 0;
   };
 
+  // last_range[b]: the highest of the ranges batch b decodes from.
   // `min_size`: the least a new buffer holds, so that it serves most later
   // ranges too.
-  RangeBuffers(size_t ranges, uint64_t cap, size_t min_size)
-      : started_(ranges, false), cap_(cap), min_size_(min_size) {}
+  RangeBuffers(std::vector<size_t> last_range, uint64_t cap, size_t min_size)
+      : last_range_(std::move(last_range)),
+        decoded_(last_range_.size(), false),
+        cap_(cap),
+        min_size_(min_size) {}
 
   // A buffer for range `r` of `size` bytes, not zeroed, once the bytes held
-  // leave room for it (or it is the lowest range not started). Empty after
-  // Abort.
+  // leave room for it (or the first batch not decoded needs it). Empty
+  // after Abort.
   Buffer Take(size_t r, size_t size) {
     Buffer b;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return aborted_ || r == lowest_unstarted_ || held_ + size <= cap_; });
+      cv_.wait(lock, [&] {
+        return aborted_ || held_ + size <= cap_ ||
+               (first_undecoded_ < last_range_.size() && r <= last_range_[first_undecoded_]);
+      });
       if (aborted_) return b;
-      started_[r] = true;
-      while (lowest_unstarted_ < started_.size() && started_[lowest_unstarted_])
-        ++lowest_unstarted_;
       held_ += size;
       auto best = free_.end();
       for (auto it = free_.begin(); it != free_.end(); ++it) {
@@ -334,7 +339,6 @@ class RangeBuffers {
         free_.erase(best);
       }
     }
-    cv_.notify_all();  // the lowest range not started may have moved
     if (b.data() == nullptr) b = Buffer(std::max(size, min_size_));
     return b;
   }
@@ -345,6 +349,16 @@ class RangeBuffers {
       std::lock_guard<std::mutex> lock(mu_);
       held_ -= size;
       free_.push_back(std::move(b));
+    }
+    cv_.notify_all();
+  }
+
+  // Batch `b` is decoded.
+  void Decoded(size_t b) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      decoded_[b] = true;
+      while (first_undecoded_ < decoded_.size() && decoded_[first_undecoded_]) ++first_undecoded_;
     }
     cv_.notify_all();
   }
@@ -362,8 +376,9 @@ class RangeBuffers {
  private:
   std::mutex mu_;
   std::condition_variable cv_;
-  std::vector<bool> started_;
-  size_t lowest_unstarted_ = 0;
+  const std::vector<size_t> last_range_;
+  std::vector<bool> decoded_;
+  size_t first_undecoded_ = 0;
   const uint64_t cap_;
   const size_t min_size_;
   uint64_t held_ = 0;
@@ -467,7 +482,10 @@ Status ReadParts(StoreContext& ctx, Index& index, const ResolvedCheckpoint& c,
   std::unique_ptr<std::atomic<size_t>[]> users(new std::atomic<size_t>[ranges.size()]);
   for (size_t r = 0; r < ranges.size(); ++r) users[r] = range_batches[r].size();
   // Room for every thread to fetch one range while others decode.
-  RangeBuffers buffers(ranges.size(), (threads + 1) * range_limit, range_limit);
+  std::vector<size_t> last_range(batches.size(), 0);
+  for (size_t b = 0; b < batches.size(); ++b)
+    last_range[b] = *std::max_element(batch_ranges[b].begin(), batch_ranges[b].end());
+  RangeBuffers buffers(std::move(last_range), (threads + 1) * range_limit, range_limit);
   std::vector<RangeBuffers::Buffer> fetched(ranges.size());
 
   const auto decode_batch = [&](size_t b) {
@@ -525,6 +543,7 @@ Status ReadParts(StoreContext& ctx, Index& index, const ResolvedCheckpoint& c,
       if (users[r].fetch_sub(1) == 1)
         buffers.Give(std::move(fetched[r]), ranges[r].end - ranges[r].begin);
     }
+    buffers.Decoded(b);
   };
 
   if (progress) progress(0, total_bytes);
