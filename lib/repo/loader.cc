@@ -481,10 +481,10 @@ Status ReadParts(StoreContext& ctx, Index& index, const ResolvedCheckpoint& c,
   for (size_t b = 0; b < batches.size(); ++b) missing[b] = batch_ranges[b].size();
   std::unique_ptr<std::atomic<size_t>[]> users(new std::atomic<size_t>[ranges.size()]);
   for (size_t r = 0; r < ranges.size(); ++r) users[r] = range_batches[r].size();
-  // Room for every thread to fetch one range while others decode.
   std::vector<size_t> last_range(batches.size(), 0);
   for (size_t b = 0; b < batches.size(); ++b)
     last_range[b] = *std::max_element(batch_ranges[b].begin(), batch_ranges[b].end());
+  // Room for every thread to fetch one range while others decode.
   RangeBuffers buffers(std::move(last_range), (threads + 1) * range_limit, range_limit);
   std::vector<RangeBuffers::Buffer> fetched(ranges.size());
 
