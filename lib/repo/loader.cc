@@ -37,35 +37,6 @@ Result<ChunkLocation> Locate(Index& index, const Digest& digest, uint64_t raw_le
   return std::move(loc);
 }
 
-// Stored bytes a read fetched ahead, several chunks per request: ranges of
-// packs, searched by the chunks' locations.
-class PrereadSet {
- public:
-  void Add(const std::string& pack_id, uint64_t begin, std::string_view bytes) {
-    ranges_.push_back({&pack_id, begin, bytes});
-  }
-  void Clear() { ranges_.clear(); }
-
-  // The stored bytes of the chunk at `loc`, if a range holds them.
-  std::optional<std::string_view> Find(const ChunkLocation& loc) const {
-    for (const Range_& r : ranges_) {
-      if (r.begin <= loc.offset && loc.offset + loc.length <= r.begin + r.bytes.size() &&
-          *r.pack_id == loc.pack_id) {
-        return r.bytes.substr(loc.offset - r.begin, loc.length);
-      }
-    }
-    return std::nullopt;
-  }
-
- private:
-  struct Range_ {
-    const std::string* pack_id = nullptr;
-    uint64_t begin = 0;
-    std::string_view bytes;
-  };
-  std::vector<Range_> ranges_;
-};
-
 // Decodes chunk `digest`, stored at `loc`, into `dst`, bases first, without
 // checking hashes: the caller checks the result once, so a chain of d
 // deltas costs one SHA-256, not d+1.
@@ -120,9 +91,9 @@ Status ReadLocatedChunk(StoreContext& ctx, Index& index, const Digest& digest,
 }  // namespace
 
 Status ReadChunk(StoreContext& ctx, Index& index, const Digest& digest, uint64_t raw_length,
-                 uint8_t* dst, ChunkCheck check) {
+                 uint8_t* dst, ChunkCheck check, const PrereadSet* preread) {
   CKPT_ASSIGN_OR_RETURN(ChunkLocation loc, Locate(index, digest, raw_length));
-  return ReadLocatedChunk(ctx, index, digest, loc, nullptr, raw_length, dst, check);
+  return ReadLocatedChunk(ctx, index, digest, loc, preread, raw_length, dst, check);
 }
 
 namespace {
