@@ -181,6 +181,22 @@ std::vector<ReadBatch> BatchReads(const std::vector<ChunkLocation>& locations, u
   return batches;
 }
 
+// Reads at least this large keep kReadsInFlight reads going, on threads of
+// their own when the pool is smaller: a thread waits for each read before it
+// decodes, so with one thread per core the disk idles while they decode and
+// write. Exporting a 6 GiB file from a local store in a 1 GiB memory cgroup
+// took 20.7 s on the pool's 2 threads, 14.5 s on 8, with cp at 10.8 s. Below
+// that size the threads' start and their fresh buffers cost more than they
+// save. (A store in object storage runs that many threads anyway.)
+constexpr uint64_t kManyReadsMin = 64ull << 20;
+constexpr size_t kReadsInFlight = 8;
+
+size_t ReadThreads(size_t pool_size, uint64_t stored) {
+  // ParallelFor runs on the pool and the calling thread.
+  const size_t pool_threads = pool_size + 1;
+  return stored >= kManyReadsMin ? std::max(pool_threads, kReadsInFlight) : pool_threads;
+}
+
 // Stored bytes one batch decodes from: a chunk's own, or one of its bases.
 struct Piece {
   const ChunkLocation* loc = nullptr;
@@ -421,13 +437,13 @@ Status ReadParts(StoreContext& ctx, Index& index, const ResolvedCheckpoint& c,
       at = &chain.back();
     }
   }
-  const size_t threads = ctx.pool->size();
   uint64_t own_stored = 0, all_stored = 0;
   for (size_t j = 0; j < jobs.size(); ++j) {
     own_stored += locations[j].length;
     all_stored += locations[j].length;
     for (const ChunkLocation& base : chains[j]) all_stored += base.length;
   }
+  const size_t threads = ReadThreads(ctx.pool->size(), own_stored);
   std::vector<ReadBatch> batches = BatchReads(locations, BatchLimit(own_stored, threads));
   std::vector<Piece> pieces;
   for (size_t b = 0; b < batches.size(); ++b) {
@@ -456,7 +472,7 @@ Status ReadParts(StoreContext& ctx, Index& index, const ResolvedCheckpoint& c,
   for (size_t b = 0; b < batches.size(); ++b)
     last_range[b] = *std::max_element(batch_ranges[b].begin(), batch_ranges[b].end());
   // Room for every thread to fetch one range while others decode.
-  RangeBuffers buffers(std::move(last_range), (threads + 1) * range_limit, range_limit);
+  RangeBuffers buffers(std::move(last_range), threads * range_limit, range_limit);
   std::vector<RangeBuffers::Buffer> fetched(ranges.size());
 
   const auto decode_batch = [&](size_t b) {
@@ -520,7 +536,7 @@ Status ReadParts(StoreContext& ctx, Index& index, const ResolvedCheckpoint& c,
   if (progress) progress(0, total_bytes);
   // One parallel loop over the ranges in the order of their first batch:
   // fetches run on every thread while the batches they complete decode.
-  ctx.pool->ParallelFor(ranges.size(), [&](size_t r) {
+  const auto fetch_range = [&](size_t r) {
     if (failed) return buffers.Abort();
     const FetchRange& range = ranges[r];
     fetched[r] = buffers.Take(r, range.end - range.begin);
@@ -535,7 +551,12 @@ Status ReadParts(StoreContext& ctx, Index& index, const ResolvedCheckpoint& c,
     for (size_t b : range_batches[r]) {
       if (missing[b].fetch_sub(1) == 1) decode_batch(b);
     }
-  });
+  };
+  // Both hand out the indexes in order, which RangeBuffers relies on.
+  if (threads > ctx.pool->size() + 1)
+    ForEachOnThreads(ranges.size(), threads, fetch_range);
+  else
+    ctx.pool->ParallelFor(ranges.size(), fetch_range);
   return first_error;
 }
 
