@@ -7,7 +7,12 @@ namespace ckpt::internal {
 Status ReadPackBytes(Backend& backend, const std::string& pack_id, uint64_t offset, uint32_t length,
                      std::string* out) {
   out->resize(length);
-  Status s = backend.Get(PackObjectName(pack_id), offset, length, out->data());
+  return ReadPackBytesInto(backend, pack_id, offset, length, out->data());
+}
+
+Status ReadPackBytesInto(Backend& backend, const std::string& pack_id, uint64_t offset,
+                         uint64_t length, void* dst) {
+  Status s = backend.Get(PackObjectName(pack_id), offset, length, dst);
   // The index points into this pack, so its absence is damage, not a bad ref.
   if (s.code() == Code::kNotFound) s = Status::Corruption("pack is missing: " + s.message());
   return s.WithContext("pack " + pack_id);

@@ -48,6 +48,9 @@ class PackWriter {
 // Reads `length` bytes at `offset` of pack `pack_id`.
 Status ReadPackBytes(Backend& backend, const std::string& pack_id, uint64_t offset, uint32_t length,
                      std::string* out);
+// The same into `dst`, which has room for `length` bytes.
+Status ReadPackBytesInto(Backend& backend, const std::string& pack_id, uint64_t offset,
+                         uint64_t length, void* dst);
 
 // Reads and checks the index of pack `pack_id`; also returns its file size.
 Status ReadPackIndex(Backend& backend, const std::string& pack_id, std::vector<PackEntry>* entries,

@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <cstring>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string_view>
+#include <tuple>
 
 #include "chunk/chunker.h"
 #include "codec/chunk_codec.h"
@@ -34,43 +37,6 @@ Result<ChunkLocation> Locate(Index& index, const Digest& digest, uint64_t raw_le
   return std::move(loc);
 }
 
-// Stored bytes a read fetched ahead, several chunks per request: ranges of
-// packs, searched by the chunks' locations.
-class PrereadSet {
- public:
-  // Room for the bytes of a range of `pack_id` from `begin` (its buffer
-  // reused from an earlier range, so no page faults per batch).
-  std::string* Add(const std::string& pack_id, uint64_t begin) {
-    if (ranges_.size() == used_) ranges_.emplace_back();
-    Range_& r = ranges_[used_++];
-    r.pack_id = &pack_id;
-    r.begin = begin;
-    return &r.bytes;
-  }
-  void Clear() { used_ = 0; }
-
-  // The stored bytes of the chunk at `loc`, if a range holds them.
-  std::optional<std::string_view> Find(const ChunkLocation& loc) const {
-    for (size_t i = 0; i < used_; ++i) {
-      const Range_& r = ranges_[i];
-      if (*r.pack_id == loc.pack_id && r.begin <= loc.offset &&
-          loc.offset + loc.length <= r.begin + r.bytes.size()) {
-        return std::string_view(r.bytes.data() + (loc.offset - r.begin), loc.length);
-      }
-    }
-    return std::nullopt;
-  }
-
- private:
-  struct Range_ {
-    const std::string* pack_id = nullptr;
-    uint64_t begin = 0;
-    std::string bytes;
-  };
-  std::vector<Range_> ranges_;
-  size_t used_ = 0;
-};
-
 // Decodes chunk `digest`, stored at `loc`, into `dst`, bases first, without
 // checking hashes: the caller checks the result once, so a chain of d
 // deltas costs one SHA-256, not d+1.
@@ -83,15 +49,15 @@ Status DecodeUnchecked(StoreContext& ctx, Index& index, const Digest& digest,
   const std::string where = "pack " + loc.pack_id + ": chunk " + digest.ShortHex();
   // One buffer per chain level and thread, kept: a fresh 256 KiB buffer
   // per chunk costs an mmap and a page fault per 4 KiB.
-  // Bytes already read are decoded where they are, not copied first.
   thread_local std::string levels[kMaxDeltaDepth + 1];
+  // Bytes read ahead are decoded where they lie, not copied first.
   std::optional<std::string_view> stored;
   if (preread != nullptr) stored = preread->Find(loc);
   if (!stored) {
-    std::string& read = levels[std::min<int>(loc.depth, kMaxDeltaDepth)];
-    CKPT_RETURN_IF_ERROR(ReadPackBytes(*ctx.backend, loc.pack_id, loc.offset, loc.length, &read)
+    std::string& level = levels[std::min<int>(loc.depth, kMaxDeltaDepth)];
+    CKPT_RETURN_IF_ERROR(ReadPackBytes(*ctx.backend, loc.pack_id, loc.offset, loc.length, &level)
                              .WithContext("chunk " + digest.ShortHex()));
-    stored = read;
+    stored = level;
   }
   const std::string_view encoded = *stored;
   const Codec codec = static_cast<Codec>(loc.codec);
@@ -125,9 +91,9 @@ Status ReadLocatedChunk(StoreContext& ctx, Index& index, const Digest& digest,
 }  // namespace
 
 Status ReadChunk(StoreContext& ctx, Index& index, const Digest& digest, uint64_t raw_length,
-                 uint8_t* dst, ChunkCheck check) {
+                 uint8_t* dst, ChunkCheck check, const PrereadSet* preread) {
   CKPT_ASSIGN_OR_RETURN(ChunkLocation loc, Locate(index, digest, raw_length));
-  return ReadLocatedChunk(ctx, index, digest, loc, nullptr, raw_length, dst, check);
+  return ReadLocatedChunk(ctx, index, digest, loc, preread, raw_length, dst, check);
 }
 
 namespace {
@@ -166,32 +132,31 @@ std::pair<size_t, size_t> RunsOverlapping(const std::vector<ByteRun>& runs, uint
   return {static_cast<size_t>(first - runs.begin()), static_cast<size_t>(last - runs.begin())};
 }
 
-// Chunks of one read that lie close together in one pack, fetched with one
-// request: an object store answers a GET of 8 MiB in about the time of one
-// of 256 KiB, and a thousand small GETs kept a restore from S3 at restic's
-// speed. Locally one large read costs no more than its parts.
+// Chunks of one read that lie close together in one pack, decoded by one
+// thread from bytes fetched together: an object store answers a GET of
+// 8 MiB in about the time of one of 256 KiB, and a thousand small GETs kept
+// a restore from S3 at restic's speed. Locally one large read costs no more
+// than its parts.
 struct ReadBatch {
   size_t first_job = 0;      // the lowest index among `jobs`
   std::vector<size_t> jobs;  // by offset in the pack
-  uint64_t begin = 0;        // of the stored bytes the batch reads
+  uint64_t begin = 0;        // of the stored bytes of `jobs`
   uint64_t end = 0;
-  // The first bases of its delta chunks, coalesced likewise: (location of
-  // the range's first base, end of the range).
-  std::vector<std::pair<const ChunkLocation*, uint64_t>> base_ranges;
 };
 
 constexpr uint64_t kBatchGap = 64 << 10;  // bytes a batch may read and not use
 constexpr uint64_t kMinBatch = 1 << 20;
 constexpr uint64_t kMaxBatch = 8 << 20;
 
-// Groups jobs by pack into batches, each at most a batch size that still
-// gives every thread of the pool a couple of batches, in the order of their
-// first job, so a read still proceeds roughly front to back.
-std::vector<ReadBatch> BatchReads(const std::vector<ChunkLocation>& locations, size_t threads) {
-  uint64_t stored = 0;
-  for (const ChunkLocation& loc : locations) stored += loc.length;
-  const uint64_t limit =
-      std::clamp<uint64_t>(stored / (2 * std::max<size_t>(threads, 1)), kMinBatch, kMaxBatch);
+// A batch size for `stored` bytes that still gives every thread of the
+// pool a couple of batches.
+uint64_t BatchLimit(uint64_t stored, size_t threads) {
+  return std::clamp<uint64_t>(stored / (2 * std::max<size_t>(threads, 1)), kMinBatch, kMaxBatch);
+}
+
+// Groups jobs by pack into batches of at most `limit` stored bytes, in the
+// order of their first job, so a read still proceeds roughly front to back.
+std::vector<ReadBatch> BatchReads(const std::vector<ChunkLocation>& locations, uint64_t limit) {
   std::map<std::string_view, std::vector<size_t>> by_pack;
   for (size_t j = 0; j < locations.size(); ++j) by_pack[locations[j].pack_id].push_back(j);
   std::vector<ReadBatch> batches;
@@ -207,7 +172,7 @@ std::vector<ReadBatch> BatchReads(const std::vector<ChunkLocation>& locations, s
         batches.back().end = std::max(batches.back().end, end);
         batches.back().first_job = std::min(batches.back().first_job, j);
       } else {
-        batches.push_back({j, {j}, loc.offset, end, {}});
+        batches.push_back({j, {j}, loc.offset, end});
       }
     }
   }
@@ -226,41 +191,187 @@ std::vector<ReadBatch> BatchReads(const std::vector<ChunkLocation>& locations, s
 constexpr uint64_t kManyReadsMin = 64ull << 20;
 constexpr size_t kReadsInFlight = 8;
 
-size_t ReadThreads(size_t pool_size, const std::vector<ChunkLocation>& locations) {
-  uint64_t stored = 0;
-  for (const ChunkLocation& loc : locations) stored += loc.length;
+size_t ReadThreads(size_t pool_size, uint64_t stored) {
   // ParallelFor runs on the pool and the calling thread.
   const size_t pool_threads = pool_size + 1;
   return stored >= kManyReadsMin ? std::max(pool_threads, kReadsInFlight) : pool_threads;
 }
 
-// Adds to each batch the ranges holding the bases of its delta chunks
-// (`bases[j]`, located, for job j), coalesced as the chunks are: the base
-// of a delta usually sits beside the base of the next one, in the pack the
-// parent's save wrote.
-void AddBaseRanges(const std::vector<std::optional<ChunkLocation>>& bases,
-                   std::vector<ReadBatch>* batches) {
-  for (ReadBatch& batch : *batches) {
-    std::vector<const ChunkLocation*> locs;
-    for (size_t j : batch.jobs) {
-      if (bases[j]) locs.push_back(&*bases[j]);
-    }
-    std::sort(locs.begin(), locs.end(), [](const ChunkLocation* a, const ChunkLocation* b) {
-      return std::tie(a->pack_id, a->offset) < std::tie(b->pack_id, b->offset);
-    });
-    for (const ChunkLocation* loc : locs) {
-      const uint64_t end = loc->offset + loc->length;
-      auto& ranges = batch.base_ranges;
-      if (!ranges.empty() && ranges.back().first->pack_id == loc->pack_id &&
-          loc->offset <= ranges.back().second + kBatchGap &&
-          end - ranges.back().first->offset <= kMaxBatch) {
-        ranges.back().second = std::max(ranges.back().second, end);
-      } else {
-        ranges.push_back({loc, end});
+// Stored bytes one batch decodes from: a chunk's own, or one of its bases.
+struct Piece {
+  const ChunkLocation* loc = nullptr;
+  size_t batch = 0;
+  size_t range = 0;  // of FetchRanges
+};
+
+// Bytes of one pack fetched with one request, for the batches
+// first_batch..last_batch.
+struct FetchRange {
+  const std::string* pack_id = nullptr;
+  uint64_t begin = 0;
+  uint64_t end = 0;
+  size_t first_batch = 0;
+  size_t last_batch = 0;
+};
+
+// Coalesces the pieces of all batches into ranges of at most `limit`
+// bytes, over all batches at once: the bases of one batch's deltas rarely
+// lie together (a save appends chunks as its workers finish them, so a
+// checkpoint's chunks and their bases' interleave differently), but the
+// bases of a few neighbouring batches do, in the pack the base's save
+// wrote. Fetched per batch, bf16's bases took ~10 serial GETs of one chunk
+// each. A range serves batches at most `window` apart, so that the bytes
+// it keeps waiting for its last batch stay bounded. Returns the ranges in
+// the order of their first batch, and sets each piece's range.
+std::vector<FetchRange> CoalescePieces(std::vector<Piece>* pieces, uint64_t limit, size_t window) {
+  std::vector<size_t> order(pieces->size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    const ChunkLocation& x = *(*pieces)[a].loc;
+    const ChunkLocation& y = *(*pieces)[b].loc;
+    return std::tie(x.pack_id, x.offset) < std::tie(y.pack_id, y.offset);
+  });
+  std::vector<FetchRange> ranges;
+  for (size_t i : order) {
+    Piece& piece = (*pieces)[i];
+    const ChunkLocation& loc = *piece.loc;
+    const uint64_t end = loc.offset + loc.length;
+    if (!ranges.empty()) {
+      FetchRange& r = ranges.back();
+      const size_t first = std::min(r.first_batch, piece.batch);
+      const size_t last = std::max(r.last_batch, piece.batch);
+      if (*r.pack_id == loc.pack_id && loc.offset <= r.end + kBatchGap &&
+          std::max(r.end, end) - r.begin <= limit && last - first <= window) {
+        r.end = std::max(r.end, end);
+        r.first_batch = first;
+        r.last_batch = last;
+        piece.range = ranges.size() - 1;
+        continue;
       }
     }
+    ranges.push_back({&loc.pack_id, loc.offset, end, piece.batch, piece.batch});
+    piece.range = ranges.size() - 1;
   }
+  std::vector<size_t> by_batch(ranges.size());
+  for (size_t r = 0; r < by_batch.size(); ++r) by_batch[r] = r;
+  std::stable_sort(by_batch.begin(), by_batch.end(), [&](size_t a, size_t b) {
+    return ranges[a].first_batch < ranges[b].first_batch;
+  });
+  std::vector<size_t> new_index(ranges.size());
+  std::vector<FetchRange> sorted;
+  sorted.reserve(ranges.size());
+  for (size_t r : by_batch) {
+    new_index[r] = sorted.size();
+    sorted.push_back(ranges[r]);
+  }
+  for (Piece& piece : *pieces) piece.range = new_index[piece.range];
+  return sorted;
 }
+
+// Buffers for the ranges of one read. A range's buffer is reused once the
+// batches that decode from it are done: a fresh 8 MiB buffer costs a page
+// fault per 4 KiB (in one profile of a bf16 export, clearing fresh pages
+// took 29% of the CPU). Fetches wait while `cap` bytes are held, so that
+// fetching does not run far ahead of decoding (unbounded, a bf16 export had
+// every range, all in fresh memory, 0.3 s into its 0.7 s); a range that the
+// first batch not yet decoded needs never waits, so that batch always
+// completes (the ranges of a batch start before any range that only later
+// batches need).
+class RangeBuffers {
+ public:
+  // Not in huge pages: on the VM measured, faulting them in (with
+  // compaction) cost more CPU than 4 KiB pages (0.91 s against 0.65 s of CPU
+  // for a bf16 export).
+  class Buffer {
+   public:
+    Buffer() = default;
+    explicit Buffer(size_t size) : data_(new char[size]), capacity_(size) {}
+    char* data() const { return data_.get(); }
+    size_t capacity() const { return capacity_; }
+
+   private:
+    std::unique_ptr<char[]> data_;
+    size_t capacity_ = 0;
+  };
+
+  // last_range[b]: the highest of the ranges batch b decodes from.
+  // `min_size`: the least a new buffer holds, so that it serves most later
+  // ranges too.
+  RangeBuffers(std::vector<size_t> last_range, uint64_t cap, size_t min_size)
+      : last_range_(std::move(last_range)),
+        decoded_(last_range_.size(), false),
+        cap_(cap),
+        min_size_(min_size) {}
+
+  // A buffer for range `r` of `size` bytes, not zeroed, once the bytes held
+  // leave room for it (or the first batch not decoded needs it). Empty
+  // after Abort.
+  Buffer Take(size_t r, size_t size) {
+    Buffer b;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] {
+        return aborted_ || held_ + size <= cap_ ||
+               (first_undecoded_ < last_range_.size() && r <= last_range_[first_undecoded_]);
+      });
+      if (aborted_) return b;
+      held_ += size;
+      auto best = free_.end();
+      for (auto it = free_.begin(); it != free_.end(); ++it) {
+        if (it->capacity() >= size && (best == free_.end() || it->capacity() < best->capacity()))
+          best = it;
+      }
+      if (best != free_.end()) {
+        b = std::move(*best);
+        free_.erase(best);
+      }
+    }
+    if (b.data() == nullptr) b = Buffer(std::max(size, min_size_));
+    return b;
+  }
+
+  // Returns the buffer of a range of `size` bytes, its batches done.
+  void Give(Buffer b, size_t size) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      held_ -= size;
+      free_.push_back(std::move(b));
+    }
+    cv_.notify_all();
+  }
+
+  // Batch `b` is decoded.
+  void Decoded(size_t b) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      decoded_[b] = true;
+      while (first_undecoded_ < decoded_.size() && decoded_[first_undecoded_]) ++first_undecoded_;
+    }
+    cv_.notify_all();
+  }
+
+  // After a failure: no fetch waits any more (the batches that would
+  // release bytes may never run).
+  void Abort() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      aborted_ = true;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  const std::vector<size_t> last_range_;
+  std::vector<bool> decoded_;
+  size_t first_undecoded_ = 0;
+  const uint64_t cap_;
+  const size_t min_size_;
+  uint64_t held_ = 0;
+  bool aborted_ = false;
+  std::vector<Buffer> free_;
+};
 
 std::string PartLabel(const ManifestEntry& e) {
   std::string label = e.is_blob ? "blob '" : "tensor '";
@@ -313,41 +424,67 @@ Status ReadParts(StoreContext& ctx, Index& index, const ResolvedCheckpoint& c,
     }
     locations[j] = std::move(*loc);
   }
-  std::vector<std::optional<ChunkLocation>> bases(jobs.size());
+  // Every job's chain of bases, located now so that their bytes are
+  // fetched with the chunks'. A base that cannot be located ends the chain
+  // here and is left to the chunk's own read, which reports it with the chain.
+  std::vector<std::vector<ChunkLocation>> chains(jobs.size());
   for (size_t j = 0; j < jobs.size(); ++j) {
-    if (!locations[j].is_delta()) continue;
-    // A base that cannot be located is left to the chunk's own read, which
-    // reports it with the chain.
-    auto base = Locate(index, locations[j].base, locations[j].raw_length);
-    if (base.ok()) bases[j] = std::move(*base);
-  }
-  const size_t threads = ReadThreads(ctx.pool->size(), locations);
-  std::vector<ReadBatch> batches = BatchReads(locations, threads);
-  AddBaseRanges(bases, &batches);
-  if (progress) progress(0, total_bytes);
-  const auto read_batch = [&](size_t b) {
-    if (failed) return;
-    const ReadBatch& batch = batches[b];
-    const ChunkLocation& first = locations[batch.jobs.front()];
-    // One request for the batch's stored bytes, and one per range of their
-    // bases.
-    thread_local PrereadSet preread;
-    preread.Clear();
-    const auto read_range = [&](const std::string& pack_id, uint64_t begin, uint64_t end) {
-      return ReadPackBytes(*ctx.backend, pack_id, begin, static_cast<uint32_t>(end - begin),
-                           preread.Add(pack_id, begin));
-    };
-    const ManifestEntry& first_entry = *parts[jobs[batch.jobs.front()].part].entry;
-    if (batch.jobs.size() > 1) {
-      const Status s = read_range(first.pack_id, batch.begin, batch.end);
-      if (!s.ok()) return fail(s, first_entry);
+    std::vector<ChunkLocation>& chain = chains[j];
+    for (const ChunkLocation* at = &locations[j]; at->is_delta();) {
+      auto base = Locate(index, at->base, at->raw_length);
+      if (!base.ok() || base->depth >= at->depth) break;
+      chain.push_back(std::move(*base));
+      at = &chain.back();
     }
-    for (const auto& [base, end] : batch.base_ranges) {
-      const Status s = read_range(base->pack_id, base->offset, end);
-      if (!s.ok()) return fail(s, first_entry);
+  }
+  uint64_t own_stored = 0, all_stored = 0;
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    own_stored += locations[j].length;
+    all_stored += locations[j].length;
+    for (const ChunkLocation& base : chains[j]) all_stored += base.length;
+  }
+  const size_t threads = ReadThreads(ctx.pool->size(), own_stored);
+  std::vector<ReadBatch> batches = BatchReads(locations, BatchLimit(own_stored, threads));
+  std::vector<Piece> pieces;
+  for (size_t b = 0; b < batches.size(); ++b) {
+    for (size_t j : batches[b].jobs) {
+      pieces.push_back({&locations[j], b});
+      for (const ChunkLocation& base : chains[j]) pieces.push_back({&base, b});
+    }
+  }
+  const uint64_t range_limit = BatchLimit(all_stored, threads);
+  const std::vector<FetchRange> ranges = CoalescePieces(&pieces, range_limit, threads);
+  // Which ranges each batch decodes from, and which batches each range serves.
+  std::vector<std::vector<size_t>> batch_ranges(batches.size()), range_batches(ranges.size());
+  for (const Piece& piece : pieces) {
+    std::vector<size_t>& of_batch = batch_ranges[piece.batch];
+    if (std::find(of_batch.begin(), of_batch.end(), piece.range) != of_batch.end()) continue;
+    of_batch.push_back(piece.range);
+    range_batches[piece.range].push_back(piece.batch);
+  }
+  // A batch is decoded by the thread that fetched the last of its ranges;
+  // a range's buffer is reused once the last of its batches is decoded.
+  std::unique_ptr<std::atomic<size_t>[]> missing(new std::atomic<size_t>[batches.size()]);
+  for (size_t b = 0; b < batches.size(); ++b) missing[b] = batch_ranges[b].size();
+  std::unique_ptr<std::atomic<size_t>[]> users(new std::atomic<size_t>[ranges.size()]);
+  for (size_t r = 0; r < ranges.size(); ++r) users[r] = range_batches[r].size();
+  std::vector<size_t> last_range(batches.size(), 0);
+  for (size_t b = 0; b < batches.size(); ++b)
+    last_range[b] = *std::max_element(batch_ranges[b].begin(), batch_ranges[b].end());
+  // Room for every thread to fetch one range while others decode.
+  RangeBuffers buffers(std::move(last_range), threads * range_limit, range_limit);
+  std::vector<RangeBuffers::Buffer> fetched(ranges.size());
+
+  const auto decode_batch = [&](size_t b) {
+    const ReadBatch& batch = batches[b];
+    PrereadSet preread;
+    for (size_t r : batch_ranges[b]) {
+      const FetchRange& range = ranges[r];
+      preread.Add(*range.pack_id, range.begin,
+                  std::string_view(fetched[r].data(), range.end - range.begin));
     }
     for (size_t j : batch.jobs) {
-      if (failed) return;
+      if (failed) break;
       const ChunkLocation& loc = locations[j];
       const PartRead& part = parts[jobs[j].part];
       const ManifestEntry& entry = *part.entry;
@@ -379,18 +516,47 @@ Status ReadParts(StoreContext& ctx, Index& index, const ResolvedCheckpoint& c,
           delivered += to - from;
         }
       }
-      if (!s.ok()) return fail(s, entry);
+      if (!s.ok()) {
+        fail(s, entry);
+        break;
+      }
       if (progress) {
         std::lock_guard<std::mutex> lock(mu);
         done += delivered;
         progress(done, total_bytes);
       }
     }
+    for (size_t r : batch_ranges[b]) {
+      if (users[r].fetch_sub(1) == 1)
+        buffers.Give(std::move(fetched[r]), ranges[r].end - ranges[r].begin);
+    }
+    buffers.Decoded(b);
   };
+
+  if (progress) progress(0, total_bytes);
+  // One parallel loop over the ranges in the order of their first batch:
+  // fetches run on every thread while the batches they complete decode.
+  const auto fetch_range = [&](size_t r) {
+    if (failed) return buffers.Abort();
+    const FetchRange& range = ranges[r];
+    fetched[r] = buffers.Take(r, range.end - range.begin);
+    if (failed) return buffers.Abort();
+    const Status s = ReadPackBytesInto(*ctx.backend, *range.pack_id, range.begin,
+                                       range.end - range.begin, fetched[r].data());
+    if (!s.ok()) {
+      const ReadBatch& first = batches[range.first_batch];
+      fail(s, *parts[jobs[first.jobs.front()].part].entry);
+      return buffers.Abort();
+    }
+    for (size_t b : range_batches[r]) {
+      if (missing[b].fetch_sub(1) == 1) decode_batch(b);
+    }
+  };
+  // Both hand out the indexes in order, which RangeBuffers relies on.
   if (threads > ctx.pool->size() + 1)
-    ForEachOnThreads(batches.size(), threads, read_batch);
+    ForEachOnThreads(ranges.size(), threads, fetch_range);
   else
-    ctx.pool->ParallelFor(batches.size(), read_batch);
+    ctx.pool->ParallelFor(ranges.size(), fetch_range);
   return first_error;
 }
 

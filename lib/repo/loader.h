@@ -2,6 +2,11 @@
 // read, decode, SHA-256 check, copy into the caller's buffer (invariant 3).
 #pragma once
 
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
 #include "ckpt/checkpoint_reader.h"
 #include "manifest/box.h"
 #include "manifest/entry_view.h"
@@ -19,12 +24,44 @@ enum class ChunkCheck {
   kFrameChecksums,
 };
 
+// Stored bytes fetched ahead, several chunks per request: ranges of packs,
+// searched by the chunks' locations. Holds views; the bytes stay the
+// caller's.
+class PrereadSet {
+ public:
+  void Add(const std::string& pack_id, uint64_t begin, std::string_view bytes) {
+    ranges_.push_back({&pack_id, begin, bytes});
+  }
+  void Clear() { ranges_.clear(); }
+
+  // The stored bytes of the chunk at `loc`, if a range holds them.
+  std::optional<std::string_view> Find(const ChunkLocation& loc) const {
+    for (const Range_& r : ranges_) {
+      if (r.begin <= loc.offset && loc.offset + loc.length <= r.begin + r.bytes.size() &&
+          *r.pack_id == loc.pack_id) {
+        return r.bytes.substr(loc.offset - r.begin, loc.length);
+      }
+    }
+    return std::nullopt;
+  }
+
+ private:
+  struct Range_ {
+    const std::string* pack_id = nullptr;
+    uint64_t begin = 0;
+    std::string_view bytes;
+  };
+  std::vector<Range_> ranges_;
+};
+
 // Reads chunk `digest` (raw length `raw_length`) into `dst`, checking it
-// as `check` says; a delta chunk decodes its bases first. Errors carry the
-// pack and chunk (and the damaged base of a delta); callers add checkpoint
-// and tensor.
+// as `check` says; a delta chunk decodes its bases first. Stored bytes that
+// `preread` holds (if given) are not read again. Errors carry the pack and
+// chunk (and the damaged base of a delta); callers add checkpoint and
+// tensor.
 Status ReadChunk(StoreContext& ctx, Index& index, const Digest& digest, uint64_t raw_length,
-                 uint8_t* dst, ChunkCheck check = ChunkCheck::kHash);
+                 uint8_t* dst, ChunkCheck check = ChunkCheck::kHash,
+                 const PrereadSet* preread = nullptr);
 
 // One stored entry's share of a read: its bytes runs[i].src.. land at
 // runs[i].dst.. of destination `target` (sorted by src, disjoint).

@@ -1,5 +1,6 @@
 #include "store/saver.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <unordered_map>
@@ -45,6 +46,7 @@ struct EncodingScore {
 struct ChunkJob {
   size_t source;
   size_t index;
+  size_t pos = 0;  // in SaveRun::jobs_
 };
 
 // State shared by the workers of one save.
@@ -96,10 +98,16 @@ class SaveRun {
   void Fail(Status s);
   void Progress(uint64_t bytes);
 
+  // In object storage: hashes every chunk first, then reads the bases of
+  // the new ones ahead (BaseReadAhead), so that ProcessChunk finds them
+  // fetched in ranges.
+  void ReadBasesAhead();
+
   StoreContext& ctx_;
   Index& reader_;
   const SaveOptions& options_;
   PackSink sink_;
+  std::unique_ptr<BaseReadAhead> ahead_;  // with the digests in the entries already
   std::vector<Source> sources_;
   std::vector<ChunkJob> jobs_;
   // Per source: 0 undecided, else a PlanesChoice, decided on its first chunk.
@@ -156,8 +164,12 @@ Codec SaveRun::Encode(const uint8_t* data, uint64_t length, const ChunkJob& job,
   const Source& src = sources_[job.source];
   EncodingScore& score = scores_[job.source];
   bool try_delta = allow_delta && src.parent && job.index < src.parent->chunks.size() &&
-                   score.DeltaWorthTrying() &&
-                   FindDeltaBase(ctx_, reader_, src.parent->chunks[job.index], length, base);
+                   score.DeltaWorthTrying();
+  if (try_delta) {
+    PrereadSet preread;
+    if (ahead_) ahead_->Fetch(job.pos, &preread);
+    try_delta = FindDeltaBase(ctx_, reader_, src.parent->chunks[job.index], length, base, &preread);
+  }
   EncodeParams plain_params = params, delta_params = params;
   plain_params.plane_score = &score.plain_planes;
   delta_params.plane_score = &score.delta_planes;
@@ -221,8 +233,8 @@ void SaveRun::ProcessChunk(const ChunkJob& job) {
   uint64_t span = ChunkSpan(ctx_.config.chunk_size, entry.is_blob ? 1 : DTypeSize(entry.dtype));
   uint64_t length = ChunkLength(entry.byte_length, span, job.index);
   const uint8_t* data = src.data + job.index * span;
-  Digest digest = Sha256(data, length);
-  entry.chunks[job.index] = digest;
+  if (!ahead_) entry.chunks[job.index] = Sha256(data, length);
+  const Digest digest = entry.chunks[job.index];
   bool first;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -239,7 +251,37 @@ void SaveRun::ProcessChunk(const ChunkJob& job) {
       Fail(s.WithContext("chunk " + std::to_string(job.index) + " of '" + entry.name + "' (" +
                          digest.ShortHex() + ")"));
   }
+  if (ahead_) ahead_->Done(job.pos);
   Progress(length);
+}
+
+void SaveRun::ReadBasesAhead() {
+  ctx_.pool->ParallelFor(jobs_.size(), [this](size_t i) {
+    const ChunkJob& job = jobs_[i];
+    const Source& src = sources_[job.source];
+    ManifestEntry& entry = *src.entry;
+    const uint64_t span =
+        ChunkSpan(ctx_.config.chunk_size, entry.is_blob ? 1 : DTypeSize(entry.dtype));
+    entry.chunks[job.index] =
+        Sha256(src.data + job.index * span, ChunkLength(entry.byte_length, span, job.index));
+  });
+  // Only the bases of chunks not stored yet: a range read for a base
+  // wastes what it holds beside it.
+  std::vector<std::optional<std::pair<Digest, uint64_t>>> candidates(jobs_.size());
+  for (size_t i = 0; i < jobs_.size(); ++i) {
+    const ChunkJob& job = jobs_[i];
+    const Source& src = sources_[job.source];
+    const ManifestEntry& entry = *src.entry;
+    if (!src.parent || job.index >= src.parent->chunks.size()) continue;
+    auto stored = reader_.FindChunk(entry.chunks[job.index]);
+    if (!stored.ok() || *stored) continue;
+    const uint64_t span =
+        ChunkSpan(ctx_.config.chunk_size, entry.is_blob ? 1 : DTypeSize(entry.dtype));
+    const uint64_t length = ChunkLength(entry.byte_length, span, job.index);
+    auto base = PickDeltaBase(ctx_, reader_, src.parent->chunks[job.index], length);
+    if (base) candidates[i] = {{base->digest, length}};
+  }
+  ahead_ = std::make_unique<BaseReadAhead>(ctx_, reader_, candidates);
 }
 
 // What makes an entry "the same tensor" as one of the parent: its name, and
@@ -334,6 +376,10 @@ Status SaveRun::Run(Manifest* manifest, const SaveRequest& request,
   }
   CKPT_ASSIGN_OR_RETURN(gc_generation_, ReadGcGeneration(reader_));
   if (hinted_bytes) Progress(hinted_bytes);
+  for (size_t i = 0; i < jobs_.size(); ++i) jobs_[i].pos = i;
+  const bool any_parent =
+      std::any_of(sources_.begin(), sources_.end(), [](const Source& s) { return s.parent; });
+  if (ctx_.shared_index && any_parent && ctx_.config.delta_max_depth > 0) ReadBasesAhead();
   ctx_.pool->ParallelFor(jobs_.size(), [this](size_t i) { ProcessChunk(jobs_[i]); });
   if (failed_) return first_error_;
   if (options_.check_unchanged_hints) CKPT_RETURN_IF_ERROR(CheckHints());

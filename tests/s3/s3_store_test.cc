@@ -314,3 +314,40 @@ TEST_CASE("one gc at a time per bucket", "[s3][store][gc]") {
   REQUIRE(host->Gc().ok());
   CHECK(bucket->List("locks/")->empty());
 }
+
+TEST_CASE("a save into a bucket reads its delta bases in a few requests", "[s3][store]") {
+  const std::string url = FreshStoreUrl("bases");
+  ckpt::test::TempDir dir;
+  auto counting = std::make_shared<ckpt::internal::FaultInjectingBackend>(BucketOf(url));
+  StoreOptions options;
+  options.cache_dir = dir.Sub("cache");
+  options.backend = counting;
+  options.chunk_size = 4096;
+  auto store = ckpt::test::MustOpen(url, options);
+  const auto save = [&](uint64_t step, const std::vector<uint8_t>& w) {
+    ckpt::SaveRequest r;
+    r.run = "run";
+    r.step = step;
+    r.tensors.push_back({"w", ckpt::DType::kF32, {int64_t(w.size() / 4)}, w.data(), w.size()});
+    return store->Save(r).status();
+  };
+  constexpr size_t kChunks = 200;
+  const auto first = ckpt::test::RandomBytes(kChunks * 4096, 1);
+  REQUIRE(save(1, first).ok());
+  // Every chunk changes a little: each is stored as a delta over the
+  // first checkpoint's, which the save reads.
+  auto second = first;
+  for (size_t i = 0; i < second.size(); i += 64) second[i] ^= 1;
+  const uint64_t before = counting->gets();
+  REQUIRE(save(2, second).ok());
+  const uint64_t gets = counting->gets() - before;
+  INFO(gets << " reads for the bases of " << kChunks << " chunks");
+  CHECK(gets < kChunks / 10);  // one per base was kChunks
+  auto stats = store->Stats();
+  REQUIRE(stats.ok());
+  CHECK(stats->max_delta_depth == 1);  // the bases were read and used
+
+  std::vector<uint8_t> back(second.size());
+  REQUIRE(store->LoadEntry("run@2", "w", back.data(), back.size()).ok());
+  CHECK(back == second);
+}
