@@ -68,7 +68,7 @@ timed() {
 }
 
 MACHINE="$(lscpu | awk -F: '/^Model name/{gsub(/^ +/,"",$2); print $2; exit}'), $(nproc) cores, $(awk '/^MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM, $(df -PT "$DIR" | awk 'NR==2{print $2}'), $(uname -r)"
-ROWS=()
+ROWS=() NOTES=()
 IFS=, read -ra SIZE_LIST <<<"$SIZES"
 for size in "${SIZE_LIST[@]}"; do
   checkpoints=$((size / 2000))
@@ -88,10 +88,10 @@ for size in "${SIZE_LIST[@]}"; do
   read -r show showw < <(five "$CKPT" --store "$store" show "$ref")
   read -r ls lsw < <(five "$CKPT" --store "$store" ls "$ref")
   "$GEN" time "$store" --saves 200 | tee "$DIR/api-$size.md"
-  api() { awk -F'|' -v k="$1" 'index($2, k) {gsub(/ ms/,"",$3); gsub(/ ms/,"",$4); gsub(/ /,"",$3); gsub(/ /,"",$4); print $3, $4}' "$DIR/api-$size.md"; }
-  read -r open openw < <(api "open the store")
-  read -r load loadw < <(api "load one tensor")
-  read -r save savew < <(api "save a small checkpoint")
+  api() { awk -F'|' -v k="$1" 'index($2, k) {for (i = 3; i <= 5; i++) gsub(/ ms| /, "", $i); print $3, $4, $5}' "$DIR/api-$size.md"; }
+  read -r open _ openw < <(api "open the store")
+  read -r load _ loadw < <(api "load one tensor")
+  read -r save save95 savew < <(api "save a small checkpoint")
   timed verify "$CKPT" --store "$store" verify
   index_mib=$(du -sm "$store/index" | cut -f1)
   store_mib=$(du -sm "$store" | cut -f1)
@@ -101,6 +101,7 @@ for size in "${SIZE_LIST[@]}"; do
   sync
   timed gc "$CKPT" --store "$store.gc" gc --keep-last 5 --grace 0s --json
   read -r packs bytes < <(/usr/bin/python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["packs_deleted"], r["bytes_deleted"])' "$DIR/gc.out")
+  NOTES+=("- $size chunks: gc removed $(/usr/bin/python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["checkpoints_removed"], "checkpoints; steps (s):", ", ".join("%s %.2f" % (k, v) for k, v in sorted(r["step_seconds"].items(), key=lambda kv: "plan remove mark sweep repack delete compact unlink".split().index(kv[0]))))' "$DIR/gc.out")")
   rm -rf "$store.gc"
   # The floor: as many files of the same mean size, unlinked by 8 processes.
   floor=$DIR/floor
@@ -122,7 +123,7 @@ EOF
   sync
   timed floor bash -c "find '$floor' -type f -print0 | xargs -0 -P 8 -n 16 rm"
   rm -rf "$floor"
-  ROWS+=("| $size | $checkpoints | $store_mib MiB ($index_mib MiB index) | $open ($openw) | $log1 ($log1w) | $logall ($logallw) | $show ($showw) | $ls ($lsw) | $load ($loadw) | $save ($savew) | ${S[verify]} s, ${M[verify]} MiB | ${S[gc]} s, ${M[gc]} MiB | ${S[floor]} s ($packs files) | $(awk -v a="${S[gc]}" -v b="${S[floor]}" 'BEGIN{printf "%.2f", (b > 0 ? a / b : 0)}') |")
+  ROWS+=("| $size | $checkpoints | $store_mib MiB ($index_mib MiB index) | $open ($openw) | $log1 ($log1w) | $logall ($logallw) | $show ($showw) | $ls ($lsw) | $load ($loadw) | $save ($save95; $savew) | ${S[verify]} s, ${M[verify]} MiB | ${S[gc]} s, ${M[gc]} MiB | ${S[floor]} s ($packs files) | $(awk -v a="${S[gc]}" -v b="${S[floor]}" 'BEGIN{printf "%.2f", (b > 0 ? a / b : 0)}') |")
 done
 
 {
@@ -132,7 +133,9 @@ done
   echo
   echo "Each store: 2000 new distinct 4 KiB chunks per checkpoint, 100 checkpoints per run (ckpt_bench_bigstore). Times in ms: median of 5 (worst in brackets); CLI commands are fresh processes, API operations run in one process (the 200 saves in a row, the worst showing what compaction a save pays). gc keeps the last 5 of every run, on a copy of the store; the floor is rm of as many files of the same mean size with 8 processes."
   echo
-  echo "| chunks | checkpoints | store | open (API) | log RUN | log (all) | show | ls | load one tensor (API) | small save (API) | verify | gc: time, peak RSS | rm floor | gc / floor |"
+  echo "| chunks | checkpoints | store | open (API) | log RUN | log (all) | show | ls | load one tensor (API) | small save (API): median (95th percentile; worst) | verify | gc: time, peak RSS | rm floor | gc / floor |"
   echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   printf '%s\n' "${ROWS[@]}"
+  echo
+  printf '%s\n' "${NOTES[@]}"
 } | tee "$RESULTS.md"

@@ -82,7 +82,7 @@ read -r _ ckpt_s ckpt_mib <<<"$ckpt_line"
 read -r _ restic_s restic_mib <<<"$restic_line"
 left=$("$CKPT" --store "$OUT/store" log --json bench | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["checkpoints"]))')
 floor_s=$(floor "$OUT/ckpt.log")
-steps=$(python3 -c 'import json,sys; print(", ".join("%s %.2f" % (k, v) for k, v in json.load(open(sys.argv[1]))["step_seconds"]))' "$OUT/ckpt.log")
+steps=$(python3 -c 'import json,sys; print(", ".join("%s %.2f" % (k, v) for k, v in sorted(json.load(open(sys.argv[1]))["step_seconds"].items(), key=lambda kv: "plan remove mark sweep repack delete compact unlink".split().index(kv[0]))))' "$OUT/ckpt.log")
 
 # gc on a schedule: the first gc (keep the last 100) condemns packs, the
 # second (keep the last 5), a grace period later, deletes them while it
@@ -92,7 +92,7 @@ sleep 16
 sched_line=$(measure ckpt2 "$CKPT" --store "$OUT/store2" gc --keep-last 5 --grace 15s --json)
 read -r _ sched_s sched_mib <<<"$sched_line"
 sched_floor_s=$(floor "$OUT/ckpt2.log")
-sched_steps=$(python3 -c 'import json,sys; print(", ".join("%s %.2f" % (k, v) for k, v in json.load(open(sys.argv[1]))["step_seconds"]))' "$OUT/ckpt2.log")
+sched_steps=$(python3 -c 'import json,sys; print(", ".join("%s %.2f" % (k, v) for k, v in sorted(json.load(open(sys.argv[1]))["step_seconds"].items(), key=lambda kv: "plan remove mark sweep repack delete compact unlink".split().index(kv[0]))))' "$OUT/ckpt2.log")
 
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 echo
