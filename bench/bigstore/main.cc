@@ -163,8 +163,7 @@ struct Series {
 
 void Report(const char* what, Series s) {
   const double worst = s.Worst();
-  std::printf("| %s | %.1f ms | %.1f ms | %.1f ms |\n", what, s.Median(), s.Quantile(0.95),
-              worst);
+  std::printf("| %s | %.1f ms | %.1f ms | %.1f ms |\n", what, s.Median(), s.Quantile(0.95), worst);
 }
 
 void Time(const Args& a) {
@@ -203,9 +202,10 @@ void Time(const Args& a) {
         {"w", ckpt::DType::kU8, {static_cast<int64_t>(small.size())}, small.data(), small.size()});
     save.Add(Ms([&] { Must(store->Save(req), "save"); }));
   }
-  std::printf("| operation (API, %zu runs in the store) | median | 95th percentile | worst |\n"
-              "|---|---|---|---|\n",
-              runs.size());
+  std::printf(
+      "| operation (API, %zu runs in the store) | median | 95th percentile | worst |\n"
+      "|---|---|---|---|\n",
+      runs.size());
   Report("open the store", open);
   Report("list one run's checkpoints", list);
   Report("describe one checkpoint", describe);
