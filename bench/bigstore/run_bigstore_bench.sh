@@ -106,20 +106,7 @@ for size in "${SIZE_LIST[@]}"; do
   # The floor: as many files of the same mean size, unlinked by 8 processes.
   floor=$DIR/floor
   rm -rf "$floor"
-  /usr/bin/python3 - "$floor" "$packs" "$bytes" <<'EOF'
-import os, sys
-root, n, total = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-size = total // max(n, 1)
-block = os.urandom(min(size, 1 << 20) or 1)
-for i in range(n):
-    d = os.path.join(root, "%02x" % (i % 256))
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, "p%d" % i), "wb") as f:
-        left = size
-        while left > 0:
-            f.write(block[:left])
-            left -= len(block)
-EOF
+  /usr/bin/python3 bench/floor_files.py "$floor" "$packs" "$bytes"
   sync
   timed floor bash -c "find '$floor' -type f -print0 | xargs -0 -P 8 -n 16 rm"
   rm -rf "$floor"

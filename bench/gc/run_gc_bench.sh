@@ -55,19 +55,7 @@ floor() {  # floor JSON: prints the seconds rm took
   local n b
   read -r n b < <(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["packs_deleted"], r["bytes_deleted"])' "$1")
   rm -rf "$OUT/floor"
-  python3 - "$OUT/floor" "$n" "$b" <<'PY'
-import os, sys
-root, n, total = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-size, block = total // max(n, 1), os.urandom(1 << 20)
-for i in range(n):
-    d = os.path.join(root, "%02x" % (i % 256))
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, "p%d" % i), "wb") as f:
-        left = size
-        while left > 0:
-            f.write(block[:min(left, len(block))])
-            left -= len(block)
-PY
+  /usr/bin/python3 bench/floor_files.py "$OUT/floor" "$n" "$b"
   sync
   measure rm bash -c "find '$OUT/floor' -type f -print0 | xargs -0 -P 8 -n 16 rm" | cut -d' ' -f2
 }
