@@ -11,6 +11,7 @@
 #include "gc/sweeper.h"
 #include "repo/bucket_lease.h"
 #include "repo/checkpoint_remover.h"
+#include "repo/checkpoint_summary.h"
 #include "repo/index_sessions.h"
 #include "repo/pending_shards.h"
 #include "repo/policy_codec.h"
@@ -28,15 +29,7 @@ Result<std::vector<CheckpointInfo>> RunCheckpoints(
     if (v.size() == Digest::kSize) ids.push_back(Digest::FromView(v));
     return true;
   }));
-  std::vector<CheckpointInfo> out;
-  for (const auto& id : ids) {
-    CKPT_ASSIGN_OR_RETURN(auto c, LoadCheckpoint(index, id));
-    std::vector<std::string> t;
-    auto [lo, hi] = tags.equal_range(id.Hex());
-    for (auto it = lo; it != hi; ++it) t.push_back(it->second);
-    out.push_back(MakeInfo(c, std::move(t)));
-  }
-  return out;
+  return LoadInfos(index, ids, tags);
 }
 
 Result<std::vector<std::string>> RunNames(Index& index, const std::string& only) {
@@ -78,17 +71,24 @@ Status Plan(Index& index, const GcOptions& options, int64_t now, GcReport* repor
   return Status::OK();
 }
 
+// A checkpoint gc removes.
+struct Unkept {
+  Digest id;
+  std::string run;
+  uint64_t step = 0;
+};
+
 // Removes one batch of checkpoints in one session. Tombstones are written
 // (durably) before the session, so it stays short; one left for a
 // checkpoint that turns out to stay is withdrawn.
-Status RemoveBatch(StoreContext& ctx, const std::vector<Digest>& ids, GcReport* report) {
+Status RemoveBatch(StoreContext& ctx, const std::vector<Unkept>& batch_of, GcReport* report) {
   // Many at once: each Put mostly waits for its fsyncs, which the file
   // system commits together.
   constexpr size_t kPutThreads = 16;
   std::mutex mu;
   Status put_error;
-  ForEachOnThreads(ids.size(), kPutThreads, [&](size_t i) {
-    std::string hex = ids[i].Hex();
+  ForEachOnThreads(batch_of.size(), kPutThreads, [&](size_t i) {
+    std::string hex = batch_of[i].id.Hex();
     Status s = ctx.backend->Put(DeletedRefName(hex), hex.data(), hex.size());
     std::lock_guard<std::mutex> lock(mu);
     if (!s.ok() && put_error.ok()) put_error = s;
@@ -100,26 +100,25 @@ Status RemoveBatch(StoreContext& ctx, const std::vector<Digest>& ids, GcReport* 
     CKPT_ASSIGN_OR_RETURN(
         auto session, OpenWriter(ctx, LockPriority::kBackground, /*background_compactions=*/true));
     Index& index = session.index();
+    auto tags = TagsById(index);
+    if (!tags.ok()) s = tags.status();
     IndexBatch batch;
     uint64_t removed = 0;
-    for (const auto& id : ids) {
-      auto c = LoadCheckpoint(index, id);
-      if (!c.ok() && c.status().code() == Code::kNotFound) continue;  // gone already
-      if (!c.ok()) {
-        s = c.status();
+    for (size_t i = 0; s.ok() && i < batch_of.size(); ++i) {
+      const Unkept& u = batch_of[i];
+      // Its RUN@STEP key still naming it says it is there; the other keys
+      // go with that one.
+      auto named = index.Get(RunStepKey(u.run, u.step));
+      if (!named.ok()) {
+        s = named.status();
         break;
       }
-      auto tags = TagsOfCheckpoint(index, id);
-      if (!tags.ok()) {
-        s = tags.status();
-        break;
-      }
-      if (!tags->empty()) {  // tagged since the plan: it stays
-        kept.push_back(id);
+      if (!*named || **named != u.id.View()) continue;  // gone already
+      if (tags->count(u.id.Hex())) {                    // tagged since the plan: it stays
+        kept.push_back(u.id);
         continue;
       }
-      batch.Delete(CheckpointKey(id));
-      batch.Delete(RunStepKey(c->manifest.run, c->manifest.step));
+      DeleteCheckpointKeys(&batch, u.id, u.run, u.step);
       removed++;
     }
     if (s.ok()) s = index.Commit(batch);
@@ -127,7 +126,8 @@ Status RemoveBatch(StoreContext& ctx, const std::vector<Digest>& ids, GcReport* 
       report->checkpoints_removed += removed;
       s = session.Close();  // committed: the removals stand either way
     } else {
-      kept = ids;  // nothing was removed
+      kept.clear();  // nothing was removed
+      for (const auto& u : batch_of) kept.push_back(u.id);
     }
   }
   // Withdraw the tombstones of checkpoints that stay. One that cannot be
@@ -143,11 +143,11 @@ Status RemoveBatch(StoreContext& ctx, const std::vector<Digest>& ids, GcReport* 
 // Step 2, in batches so that each writer session stays short.
 Status RemoveUnkept(StoreContext& ctx, GcReport* report) {
   constexpr size_t kBatch = 128;
-  std::vector<Digest> batch;
+  std::vector<Unkept> batch;
   for (const auto& d : report->decisions) {
     Digest id;
     if (d.keep() || !Digest::FromHex(d.checkpoint.id, &id)) continue;
-    batch.push_back(id);
+    batch.push_back({id, d.checkpoint.run, d.checkpoint.step});
     if (batch.size() == kBatch) {
       CKPT_RETURN_IF_ERROR(RemoveBatch(ctx, batch, report));
       batch.clear();

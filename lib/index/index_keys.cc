@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <tuple>
 
 #include "codec/chunk_codec.h"
 #include "util/bytes.h"
@@ -11,6 +12,7 @@ namespace ckpt::internal {
 
 std::string ChunkKey(const Digest& d) { return "C" + std::string(d.View()); }
 std::string CheckpointKey(const Digest& id) { return "M" + std::string(id.View()); }
+std::string SummaryKey(const Digest& id) { return "I" + std::string(id.View()); }
 std::string RunPrefix(std::string_view run) { return "R" + std::string(run) + '\0'; }
 std::string TagKey(std::string_view tag) { return "T" + std::string(tag); }
 
@@ -116,6 +118,33 @@ Status DecodeCheckpointRecord(std::string_view bytes, CheckpointRecord* out) {
     return Status::Corruption("index: malformed checkpoint record");
   CKPT_RETURN_IF_ERROR(DecodeChunkLocation(location, &out->manifest_location));
   out->manifest = std::string(manifest);
+  return Status::OK();
+}
+
+bool CheckpointSummary::operator==(const CheckpointSummary& o) const {
+  return std::tie(tensor_count, blob_count, logical_bytes, new_bytes, new_raw_bytes, shared_bytes,
+                  head) == std::tie(o.tensor_count, o.blob_count, o.logical_bytes, o.new_bytes,
+                                    o.new_raw_bytes, o.shared_bytes, o.head);
+}
+
+std::string EncodeCheckpointSummary(const CheckpointSummary& summary) {
+  std::string out;
+  for (uint64_t v : {summary.tensor_count, summary.blob_count, summary.logical_bytes,
+                     summary.new_bytes, summary.new_raw_bytes, summary.shared_bytes})
+    PutVarint(&out, v);
+  PutLengthPrefixed(&out, summary.head);
+  return out;
+}
+
+Status DecodeCheckpointSummary(std::string_view bytes, CheckpointSummary* out) {
+  ByteReader r(bytes);
+  std::string_view head;
+  if (!r.GetVarint(&out->tensor_count) || !r.GetVarint(&out->blob_count) ||
+      !r.GetVarint(&out->logical_bytes) || !r.GetVarint(&out->new_bytes) ||
+      !r.GetVarint(&out->new_raw_bytes) || !r.GetVarint(&out->shared_bytes) ||
+      !r.GetLengthPrefixed(&head) || !r.AtEnd())
+    return Status::Corruption("index: malformed checkpoint summary");
+  out->head = std::string(head);
   return Status::OK();
 }
 

@@ -5,6 +5,8 @@
 // Keys (one-byte prefix, then):
 //   'C' digest:32                   -> ChunkLocation
 //   'M' checkpoint_id:32            -> CheckpointRecord
+//   'I' checkpoint_id:32            -> CheckpointSummary   (what listings show, so that
+//                                      they need not read whole manifests)
 //   'R' run 0x00 step:fixed64-BE    -> checkpoint_id:32   (big-endian: sorts by step)
 //   'T' tag                         -> checkpoint_id:32
 //   'P' pack_id:16                  -> PackRecord   (the pack is indexed: a 'C' entry
@@ -30,6 +32,9 @@
 //   CheckpointRecord := new_bytes:varint new_raw_bytes:varint shared_bytes:varint
 //                       manifest_location:lstr (a ChunkLocation: where the manifest's
 //                       copy sits in a pack) manifest:lstr
+//   CheckpointSummary := tensor_count:varint blob_count:varint logical_bytes:varint
+//                       new_bytes:varint new_raw_bytes:varint shared_bytes:varint
+//                       head:lstr (the manifest encoded without its entries)
 //   PackRecord       := size:varint entry_count:varint
 //   ShardRecord      := recorded_at_ns:fixed64 new_bytes:varint new_raw_bytes:varint
 //                       shared_bytes:varint manifest:lstr (the shard's own entries)
@@ -66,6 +71,20 @@ struct CheckpointRecord {
   std::string manifest;  // encoded manifest
 };
 
+// The checkpoint's listing: its manifest's fields but the entries, and
+// what the entries add up to.
+struct CheckpointSummary {
+  uint64_t tensor_count = 0;  // a global tensor saved in pieces counts once
+  uint64_t blob_count = 0;
+  uint64_t logical_bytes = 0;
+  uint64_t new_bytes = 0;
+  uint64_t new_raw_bytes = 0;
+  uint64_t shared_bytes = 0;
+  std::string head;  // encoded manifest with entry_count 0
+
+  bool operator==(const CheckpointSummary& o) const;
+};
+
 struct ShardRecord {
   int64_t recorded_at_ns = 0;
   uint64_t new_bytes = 0;
@@ -82,6 +101,7 @@ struct PackRecord {
 // Prefixes of each key family, for scans over one family.
 inline constexpr std::string_view kChunkKeys = "C";
 inline constexpr std::string_view kCheckpointKeys = "M";
+inline constexpr std::string_view kSummaryKeys = "I";
 inline constexpr std::string_view kRunStepKeys = "R";
 inline constexpr std::string_view kTagKeys = "T";
 inline constexpr std::string_view kPackKeys = "P";
@@ -96,6 +116,7 @@ inline constexpr std::string_view kCacheStoreIdKey = "i";
 
 std::string ChunkKey(const Digest& digest);
 std::string CheckpointKey(const Digest& id);
+std::string SummaryKey(const Digest& id);
 std::string RunStepKey(std::string_view run, uint64_t step);
 // Prefix of every RunStepKey of `run`.
 std::string RunPrefix(std::string_view run);
@@ -118,6 +139,8 @@ std::string EncodeChunkLocation(const ChunkLocation& loc);
 Status DecodeChunkLocation(std::string_view bytes, ChunkLocation* out);
 std::string EncodeCheckpointRecord(const CheckpointRecord& rec);
 Status DecodeCheckpointRecord(std::string_view bytes, CheckpointRecord* out);
+std::string EncodeCheckpointSummary(const CheckpointSummary& summary);
+Status DecodeCheckpointSummary(std::string_view bytes, CheckpointSummary* out);
 std::string EncodeShardRecord(const ShardRecord& rec);
 Status DecodeShardRecord(std::string_view bytes, ShardRecord* out);
 std::string EncodePackRecord(const PackRecord& rec);

@@ -1,5 +1,6 @@
 #include "repo/checkpoint_remover.h"
 
+#include "repo/checkpoint_summary.h"
 #include "repo/ref_resolver.h"
 
 namespace ckpt::internal {
@@ -26,8 +27,7 @@ Status RemoveCheckpoint(StoreContext& ctx, Index& index, const ResolvedCheckpoin
       ctx.backend->Put(DeletedRefName(hex), hex.data(), hex.size()).WithContext(what));
   IndexBatch batch;
   for (const auto& tag : tags) batch.Delete(TagKey(tag));
-  batch.Delete(CheckpointKey(c.id));
-  batch.Delete(RunStepKey(c.manifest.run, c.manifest.step));
+  DeleteCheckpointKeys(&batch, c.id, c.manifest.run, c.manifest.step);
   Status s = index.Commit(batch);
   if (!s.ok()) {
     // Still visible: withdraw the tombstone so that repair keeps it. If

@@ -109,30 +109,6 @@ Result<std::multimap<std::string, std::string>> TagsById(Index& index) {
   return tags;
 }
 
-CheckpointInfo MakeInfo(const ResolvedCheckpoint& c, std::vector<std::string> tags) {
-  CheckpointInfo info;
-  const Manifest& m = c.manifest;
-  info.id = c.id.Hex();
-  info.run = m.run;
-  info.step = m.step;
-  if (m.parent) info.parent_id = m.parent->Hex();
-  info.meta.metrics = m.metrics;
-  info.meta.attributes = m.attributes;
-  info.meta.wall_time_ns = m.wall_time_ns;
-  info.tags = std::move(tags);
-  info.world_size = m.world_size;
-  std::set<std::string_view> pieced;  // a global tensor in pieces counts once
-  for (const auto& e : m.entries) {
-    if (!e.is_piece() || pieced.insert(e.name).second)
-      (e.is_blob ? info.blob_count : info.tensor_count)++;
-    info.logical_bytes += e.byte_length;
-  }
-  info.new_bytes = c.record.new_bytes;
-  info.new_raw_bytes = c.record.new_raw_bytes;
-  info.shared_bytes = c.record.shared_bytes;
-  return info;
-}
-
 namespace {
 
 std::vector<std::string> HexIds(const std::vector<Digest>& chunks) {

@@ -14,6 +14,7 @@
 #include "index/pack_lifecycle.h"
 #include "index/store_lock.h"
 #include "pack/pack_writer.h"
+#include "repo/checkpoint_summary.h"
 #include "repo/config.h"
 #include "repo/policy_codec.h"
 #include "repo/ref_resolver.h"
@@ -212,7 +213,7 @@ Status Rebuild::CommitCheckpoints() {
       }
     }
     rec.shared_bytes = logical - rec.new_raw_bytes;
-    batch_.Put(CheckpointKey(f->id), EncodeCheckpointRecord(rec));
+    PutCheckpointRecord(&batch_, f->id, rec, f->manifest);
     batch_.Put(RunStepKey(f->manifest.run, f->manifest.step), f->id.View());
     restored_.insert(f->id.Hex());
     report_.checkpoints_restored++;

@@ -11,6 +11,7 @@
 #include "codec/delta_codec.h"
 #include "codec/plane_coder.h"
 #include "index/pack_lifecycle.h"
+#include "repo/checkpoint_summary.h"
 #include "repo/config.h"
 #include "repo/index_sessions.h"
 #include "repo/pack_sink.h"
@@ -484,7 +485,7 @@ void SaveRun::AddChunksAndPacks(IndexBatch* batch) const {
 Status SaveRun::CommitCheckpoint(Index& writer, const ResolvedCheckpoint& c, IndexBatch& batch) {
   const std::string run_key = RunStepKey(c.manifest.run, c.manifest.step);
   const std::string tombstone = DeletedRefName(c.id.Hex());
-  batch.Put(CheckpointKey(c.id), EncodeCheckpointRecord(c.record));
+  PutCheckpointRecord(&batch, c.id, c.record, c.manifest);
   batch.Put(run_key, c.id.View());
   // An identical checkpoint deleted earlier (same content, step and wall
   // time) must not stay marked deleted once saved again.

@@ -7,6 +7,7 @@
 
 #include "gc/collector.h"
 #include "repo/checkpoint_remover.h"
+#include "repo/checkpoint_summary.h"
 #include "repo/index_sessions.h"
 #include "repo/loader.h"
 #include "repo/policy_codec.h"
@@ -196,15 +197,7 @@ Result<std::vector<CheckpointInfo>> StoreImpl::ListCheckpoints(const std::string
                                    }));
   if (!run.empty() && ids.empty()) return Status::NotFound("run '" + run + "' not found");
   CKPT_ASSIGN_OR_RETURN(auto tags, TagsById(*index));
-  std::vector<CheckpointInfo> out;
-  for (const auto& id : ids) {
-    CKPT_ASSIGN_OR_RETURN(auto c, LoadCheckpoint(*index, id));
-    std::vector<std::string> t;
-    auto [lo, hi] = tags.equal_range(id.Hex());
-    for (auto it = lo; it != hi; ++it) t.push_back(it->second);
-    out.push_back(MakeInfo(c, std::move(t)));
-  }
-  return out;
+  return LoadInfos(*index, ids, tags);
 }
 
 Status StoreImpl::Tag(const std::string& ref, const std::string& tag) {
@@ -354,17 +347,14 @@ Result<StoreStats> StoreImpl::Stats() {
     return true;
   }));
   CKPT_RETURN_IF_ERROR(decode);
-  CKPT_RETURN_IF_ERROR(index->Scan(kCheckpointKeys, [&](auto, std::string_view v) {
-    CheckpointRecord rec;
-    Manifest m;
-    decode = DecodeCheckpointRecord(v, &rec);
-    if (decode.ok()) decode = DecodeManifest(rec.manifest, &m);
-    if (!decode.ok()) return false;
-    s.checkpoints++;
-    for (const auto& e : m.entries) s.logical_bytes += e.byte_length;
+  std::vector<Digest> ids;
+  CKPT_RETURN_IF_ERROR(index->Scan(kRunStepKeys, [&](auto, std::string_view v) {
+    if (v.size() == Digest::kSize) ids.push_back(Digest::FromView(v));
     return true;
   }));
-  CKPT_RETURN_IF_ERROR(decode);
+  CKPT_ASSIGN_OR_RETURN(auto infos, LoadInfos(*index, ids, {}));
+  s.checkpoints = infos.size();
+  for (const auto& info : infos) s.logical_bytes += info.logical_bytes;
   CKPT_ASSIGN_OR_RETURN(auto runs, ListRunsIn(*index));
   s.runs = runs.size();
   CKPT_RETURN_IF_ERROR(index->Scan(kTagKeys, [&](auto, auto) {

@@ -150,3 +150,22 @@ TEST_CASE("delta chunk locations carry their base and depth", "[unit][index]") {
   REQUIRE(DecodeChunkLocation(EncodeChunkLocation(loc), &back).ok());
   CHECK_FALSE(back.is_delta());
 }
+
+TEST_CASE("CheckpointSummary round trips and rejects bad bytes", "[unit][index]") {
+  CheckpointSummary summary;
+  summary.tensor_count = 3;
+  summary.blob_count = 1;
+  summary.logical_bytes = uint64_t{1} << 40;
+  summary.new_bytes = 5;
+  summary.new_raw_bytes = 6;
+  summary.shared_bytes = 7;
+  summary.head = std::string("CKPTMANI\0\x01", 10);
+  const std::string bytes = EncodeCheckpointSummary(summary);
+
+  CheckpointSummary back;
+  REQUIRE(DecodeCheckpointSummary(bytes, &back).ok());
+  CHECK(back == summary);
+  CHECK(DecodeCheckpointSummary(bytes + "x", &back).code() == Code::kCorruption);
+  CHECK(DecodeCheckpointSummary(bytes.substr(0, bytes.size() - 1), &back).code() ==
+        Code::kCorruption);
+}

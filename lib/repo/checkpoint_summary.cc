@@ -1,0 +1,120 @@
+#include "repo/checkpoint_summary.h"
+
+#include <set>
+
+#include "repo/ref_resolver.h"
+
+namespace ckpt::internal {
+namespace {
+
+void CountEntries(const Manifest& m, CheckpointSummary* s) {
+  std::set<std::string_view> pieced;  // a global tensor in pieces counts once
+  for (const auto& e : m.entries) {
+    if (!e.is_piece() || pieced.insert(e.name).second)
+      (e.is_blob ? s->blob_count : s->tensor_count)++;
+    s->logical_bytes += e.byte_length;
+  }
+}
+
+CheckpointInfo MakeInfoOf(const Digest& id, const Manifest& head, const CheckpointSummary& s,
+                          std::vector<std::string> tags) {
+  CheckpointInfo info;
+  info.id = id.Hex();
+  info.run = head.run;
+  info.step = head.step;
+  if (head.parent) info.parent_id = head.parent->Hex();
+  info.meta.metrics = head.metrics;
+  info.meta.attributes = head.attributes;
+  info.meta.wall_time_ns = head.wall_time_ns;
+  info.tags = std::move(tags);
+  info.world_size = head.world_size;
+  info.tensor_count = s.tensor_count;
+  info.blob_count = s.blob_count;
+  info.logical_bytes = s.logical_bytes;
+  info.new_bytes = s.new_bytes;
+  info.new_raw_bytes = s.new_raw_bytes;
+  info.shared_bytes = s.shared_bytes;
+  return info;
+}
+
+CheckpointSummary CountsOf(const CheckpointRecord& record, const Manifest& manifest) {
+  CheckpointSummary s;
+  CountEntries(manifest, &s);
+  s.new_bytes = record.new_bytes;
+  s.new_raw_bytes = record.new_raw_bytes;
+  s.shared_bytes = record.shared_bytes;
+  return s;
+}
+
+std::vector<std::string> TagsOf(const Digest& id,
+                                const std::multimap<std::string, std::string>& tags_by_id) {
+  std::vector<std::string> tags;
+  auto [lo, hi] = tags_by_id.equal_range(id.Hex());
+  for (auto it = lo; it != hi; ++it) tags.push_back(it->second);
+  return tags;
+}
+
+}  // namespace
+
+CheckpointSummary SummarizeCheckpoint(const CheckpointRecord& record, const Manifest& manifest) {
+  CheckpointSummary s = CountsOf(record, manifest);
+  Manifest head;
+  head.run = manifest.run;
+  head.step = manifest.step;
+  head.wall_time_ns = manifest.wall_time_ns;
+  head.parent = manifest.parent;
+  head.chunk_size = manifest.chunk_size;
+  head.metrics = manifest.metrics;
+  head.attributes = manifest.attributes;
+  head.world_size = manifest.world_size;
+  s.head = EncodeManifest(head);
+  return s;
+}
+
+Result<CheckpointInfo> InfoFromSummary(const Digest& id, const CheckpointSummary& summary,
+                                       std::vector<std::string> tags) {
+  Manifest head;
+  CKPT_RETURN_IF_ERROR(
+      DecodeManifest(summary.head, &head).WithContext("summary of checkpoint " + id.ShortHex()));
+  return MakeInfoOf(id, head, summary, std::move(tags));
+}
+
+CheckpointInfo MakeInfo(const ResolvedCheckpoint& c, std::vector<std::string> tags) {
+  return MakeInfoOf(c.id, c.manifest, CountsOf(c.record, c.manifest), std::move(tags));
+}
+
+void PutCheckpointRecord(IndexBatch* batch, const Digest& id, const CheckpointRecord& record,
+                         const Manifest& manifest) {
+  batch->Put(CheckpointKey(id), EncodeCheckpointRecord(record));
+  batch->Put(SummaryKey(id), EncodeCheckpointSummary(SummarizeCheckpoint(record, manifest)));
+}
+
+void DeleteCheckpointKeys(IndexBatch* batch, const Digest& id, const std::string& run,
+                          uint64_t step) {
+  batch->Delete(CheckpointKey(id));
+  batch->Delete(SummaryKey(id));
+  batch->Delete(RunStepKey(run, step));
+}
+
+Result<std::vector<CheckpointInfo>> LoadInfos(
+    Index& index, const std::vector<Digest>& ids,
+    const std::multimap<std::string, std::string>& tags_by_id) {
+  std::vector<CheckpointInfo> out;
+  out.reserve(ids.size());
+  for (const auto& id : ids) {
+    CKPT_ASSIGN_OR_RETURN(auto value, index.Get(SummaryKey(id)));
+    if (!value) {
+      CKPT_ASSIGN_OR_RETURN(auto c, LoadCheckpoint(index, id));
+      out.push_back(MakeInfo(c, TagsOf(id, tags_by_id)));
+      continue;
+    }
+    CheckpointSummary summary;
+    CKPT_RETURN_IF_ERROR(
+        DecodeCheckpointSummary(*value, &summary).WithContext("checkpoint " + id.ShortHex()));
+    CKPT_ASSIGN_OR_RETURN(auto info, InfoFromSummary(id, summary, TagsOf(id, tags_by_id)));
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+}  // namespace ckpt::internal
