@@ -140,9 +140,11 @@ Status RemoveBatch(StoreContext& ctx, const std::vector<Unkept>& batch_of, GcRep
   return s.WithContext("gc remove checkpoints");
 }
 
-// Step 2, in batches so that each writer session stays short.
+// Step 2, in batches so that each writer session stays short: a session
+// looks up one key per checkpoint, so a batch of 1024 holds the lock for
+// milliseconds, and the session's open and close cost more than that.
 Status RemoveUnkept(StoreContext& ctx, GcReport* report) {
-  constexpr size_t kBatch = 128;
+  constexpr size_t kBatch = 1024;
   std::vector<Unkept> batch;
   for (const auto& d : report->decisions) {
     Digest id;

@@ -142,13 +142,15 @@ Status DeleteCondemned(StoreContext& ctx, Index& reader, int64_t grace_ns, int64
 Status DeleteOrphans(StoreContext& ctx, int64_t grace_ns, int64_t now_ns,
                      const PackUnlinker& unlinker, DeleteResult* result) {
   CKPT_ASSIGN_OR_RETURN(auto names, ctx.backend->List("packs/"));
-  // Opened after listing: a pack listed whose save has committed by now is
-  // indexed in this view.
+  // Then the packs of this process's saves in flight, then the view: a
+  // pack listed whose save has committed by now is indexed in the view, or
+  // still in flight (repo/in_flight_packs.h).
+  const auto in_flight = ctx.in_flight_packs.Snapshot();
   CKPT_ASSIGN_OR_RETURN(auto index, OpenReader(ctx, LockPriority::kBackground));
   for (const auto& name : names) {
     if (unlinker.Started(name)) continue;  // going already
     std::string pack = name.substr(name.rfind('/') + 1);
-    if (pack.size() != 32 || !IsHex(pack)) continue;
+    if (pack.size() != 32 || !IsHex(pack) || in_flight.count(pack)) continue;
     CKPT_ASSIGN_OR_RETURN(auto indexed, index->Get(PackKey(pack)));
     CKPT_ASSIGN_OR_RETURN(auto condemned, index->Get(CondemnedKey(pack)));
     if (indexed || condemned) continue;

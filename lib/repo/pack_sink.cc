@@ -58,7 +58,10 @@ Status PackSink::Add(EntryKind kind, uint8_t codec, const Digest& digest, std::s
   return full ? SealInBackground(std::move(full)) : Status::OK();
 }
 
-PackSink::~PackSink() { (void)WaitAll(); }
+PackSink::~PackSink() {
+  (void)WaitAll();
+  if (in_flight_) in_flight_->Remove(listed_);
+}
 
 Status PackSink::SealInBackground(std::unique_ptr<PackWriter> writer) {
   std::future<Status> oldest;
@@ -106,6 +109,11 @@ Status PackSink::Flush() {
 }
 
 Status PackSink::Seal(std::unique_ptr<PackWriter> writer) {
+  if (in_flight_) {
+    in_flight_->Add(writer->id());
+    std::lock_guard<std::mutex> lock(mu_);
+    listed_.push_back(writer->id());
+  }
   PackRecord record;
   record.entry_count = writer->entries().size();
   Status s = writer->Finish(backend_);

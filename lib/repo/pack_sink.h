@@ -17,12 +17,16 @@
 
 #include "index/index_keys.h"
 #include "pack/pack_writer.h"
+#include "repo/in_flight_packs.h"
 
 namespace ckpt::internal {
 
 class PackSink {
  public:
-  PackSink(Backend& backend, uint64_t target_size) : backend_(backend), target_(target_size) {}
+  // `in_flight`, if given, lists each pack from before its file is created
+  // until this sink is destroyed (after the save's commit).
+  PackSink(Backend& backend, uint64_t target_size, InFlightPacks* in_flight = nullptr)
+      : backend_(backend), target_(target_size), in_flight_(in_flight) {}
   // Waits for packs still being stored; their errors are lost (call Flush).
   ~PackSink();
   PackSink(const PackSink&) = delete;
@@ -51,6 +55,8 @@ class PackSink {
 
   Backend& backend_;
   const uint64_t target_;
+  InFlightPacks* const in_flight_;
+  std::vector<std::string> listed_;  // in in_flight_; guarded by mu_
   std::mutex mu_;
   std::unique_ptr<PackWriter> current_;
   uint64_t populated_ = 0;                    // current_'s buffer is faulted in below this

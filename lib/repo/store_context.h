@@ -13,6 +13,7 @@
 #include "ckpt/store.h"
 #include "index/index.h"
 #include "manifest/manifest_codec.h"
+#include "repo/in_flight_packs.h"
 #include "util/thread_pool.h"
 
 namespace ckpt::internal {
@@ -37,6 +38,8 @@ struct StoreContext {
   std::mutex commit_mu;
   // One garbage collection at a time in this process.
   std::mutex gc_mu;
+  // Packs of this process's saves that are not committed yet.
+  InFlightPacks in_flight_packs;
 
   std::atomic<uint64_t> saves{0};
   std::atomic<uint64_t> writer_sessions{0};

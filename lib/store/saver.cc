@@ -59,7 +59,7 @@ class SaveRun {
       : ctx_(ctx),
         reader_(reader),
         options_(options),
-        sink_(*ctx.backend, ctx.options.pack_target_size) {}
+        sink_(*ctx.backend, ctx.options.pack_target_size, &ctx.in_flight_packs) {}
 
   Status Run(Manifest* manifest, const SaveRequest& request,
              const std::optional<ResolvedCheckpoint>& parent);

@@ -87,3 +87,37 @@ TEST_CASE("a gc during a save's pack writes costs the save nothing", "[integrati
     RequireLoadsAndVerifies(*store, "run@1", second);
   }
 }
+
+// A gc in the saving process (auto gc, or a trainer calling Gc between
+// saves on another thread) with no grace period: the packs its own saves
+// have written and not yet committed are not orphans, whatever their age.
+TEST_CASE("gc in the saving process leaves the packs of its saves in flight alone",
+          "[integration][gc][threads]") {
+  TempDir dir;
+  auto faulty = std::make_shared<FaultInjectingBackend>(NewLocalBackend(dir.path()));
+  StoreOptions options;
+  options.backend = faulty;
+  options.pack_target_size = 256 << 10;  // the save below writes several packs
+  auto store = MustOpen(dir.path(), options);
+  const StepState first(0), second(1, 99);  // nothing in common
+  REQUIRE(store->Save(first.Request("run", 0)).ok());
+  Status gc_status;
+  uint64_t orphans_deleted = 0;
+  auto gc = [&] {
+    auto report = store->Gc(NoGrace());
+    gc_status = report.status();
+    if (report.ok()) orphans_deleted = report->orphan_packs_deleted;
+  };
+  // Before the third pack's Put: at most two are stored at once, so the
+  // first is whole on disk by then, and named by no key.
+  faulty->BeforeNextPut("packs/", [&] {
+    faulty->BeforeNextPut("packs/", [&] { faulty->BeforeNextPut("packs/", gc); });
+  });
+  auto info = store->Save(second.Request("run", 1));
+  INFO(info.status().ToString());
+  REQUIRE(info.ok());
+  REQUIRE(gc_status.ok());
+  CHECK(orphans_deleted == 0);
+  RequireLoadsAndVerifies(*store, "run@1", second);
+  RequireLoadsAndVerifies(*store, "run@0", first);
+}
