@@ -2,51 +2,39 @@
 
 #include <algorithm>
 #include <functional>
-#include <map>
+#include <mutex>
+#include <numeric>
 #include <set>
-#include <unordered_map>
 
 #include "pack/pack_writer.h"
-#include "repo/config.h"
 #include "repo/index_log.h"
 #include "repo/index_sessions.h"
 #include "repo/loader.h"
 #include "repo/pending_shards.h"
+#include "store/chunk_table.h"
 
 namespace ckpt::internal {
 namespace {
 
-struct ChunkRef {
-  Digest digest;
-  ChunkLocation loc;
-};
-
-// A problem before it is mapped to the checkpoints it touches.
-struct PendingProblem {
-  Status status;
-  std::set<Digest> chunks;  // the chunks it makes unreadable
-};
-
 class Verification {
  public:
-  Verification(StoreContext& ctx, const VerifyOptions& options) : ctx_(ctx), options_(options) {}
+  Verification(StoreContext& ctx, const VerifyOptions& options)
+      : ctx_(ctx), options_(options), table_(options.read_data) {}
 
   Result<VerifyReport> Run();
 
  private:
+  // Checks every manifest, then locates the chunks they name and the
+  // bases down their chains.
   Status CheckIndex();
-  // Looks up every chunk of `m` and its chain; records missing ones.
-  Status AddChunksOf(const Manifest& m, std::set<Digest>* missing);
   // Calls fn(label, manifest) for every checkpoint and pending shard that
   // decodes ("run@step", "run@step shard R (pending)").
   Status ForEachManifest(const std::function<void(const std::string&, const Manifest&)>& fn);
-  // Adds the bases under delta chunk `d` to chunks_, checking each link.
-  Status AddChain(const Digest& d, ChunkLocation loc);
-  // Every chunk whose chain runs through one of `chunks`, and those.
-  std::set<Digest> WithDependents(const std::set<Digest>& chunks) const;
   // A store in object storage: the bucket's index log, which every new
   // host replays, even where this host applied it long ago.
   Status CheckLog();
+  // The numbers of the table's packs, in the order of their ids.
+  std::vector<uint32_t> PacksInOrder() const;
   void CheckPacks();
   void ReadData();
   Status MapToCheckpoints();
@@ -55,73 +43,13 @@ class Verification {
   const VerifyOptions& options_;
   std::unique_ptr<Index> index_;  // one view for the whole run: a consistent snapshot
   VerifyReport report_;
-  std::unordered_map<Digest, ChunkLocation, DigestHash> chunks_;
-  std::vector<PendingProblem> pending_;
-  std::set<std::string> bad_packs_;
+  ChunkTable table_;
+  // Problems before they are mapped to the checkpoints they touch.
+  std::vector<ChunkProblem> pending_;
+  std::vector<bool> bad_packs_;  // by pack number
 };
 
-Status Verification::AddChain(const Digest& d, ChunkLocation loc) {
-  Digest top = d;
-  for (int hops = 0; loc.is_delta(); ++hops) {
-    const Digest base = loc.base;
-    if (chunks_.count(base)) return Status::OK();  // walked from another chunk already
-    const std::string link = "delta chunk " + top.ShortHex() + ": base " + base.ShortHex();
-    auto found = index_->FindChunk(base);
-    if (!found.ok() && found.status().code() != Code::kCorruption) return found.status();
-    if (!found.ok() || !*found) {
-      pending_.push_back({Status::Corruption(link + " is missing from the index"), {top}});
-      return Status::OK();
-    }
-    const ChunkLocation base_loc = **found;
-    if (base_loc.depth >= loc.depth || hops >= kMaxDeltaDepth) {
-      pending_.push_back({Status::Corruption(link + " breaks the chain's depth order"), {top}});
-      return Status::OK();
-    }
-    chunks_.emplace(base, base_loc);
-    top = base;
-    loc = base_loc;
-  }
-  return Status::OK();
-}
-
-std::set<Digest> Verification::WithDependents(const std::set<Digest>& chunks) const {
-  std::unordered_map<Digest, std::vector<Digest>, DigestHash> dependents;
-  for (const auto& [d, loc] : chunks_)
-    if (loc.is_delta()) dependents[loc.base].push_back(d);
-  std::set<Digest> out = chunks;
-  std::vector<Digest> unvisited(chunks.begin(), chunks.end());
-  while (!unvisited.empty()) {
-    Digest d = unvisited.back();
-    unvisited.pop_back();
-    auto it = dependents.find(d);
-    if (it == dependents.end()) continue;
-    for (const Digest& dep : it->second)
-      if (out.insert(dep).second) unvisited.push_back(dep);
-  }
-  return out;
-}
-
-Status Verification::AddChunksOf(const Manifest& m, std::set<Digest>* missing) {
-  for (const auto& e : m.entries) {
-    for (const auto& d : e.chunks) {
-      if (chunks_.count(d) || missing->count(d)) continue;
-      auto found = index_->FindChunk(d);
-      if (!found.ok() && found.status().code() != Code::kCorruption) return found.status();
-      if (!found.ok() || !*found) {
-        missing->insert(d);
-        continue;
-      }
-      const ChunkLocation loc = **found;
-      chunks_.emplace(d, loc);
-      CKPT_RETURN_IF_ERROR(AddChain(d, loc));
-    }
-  }
-  return Status::OK();
-}
-
 Status Verification::CheckIndex() {
-  Status scan_error;
-  std::set<Digest> missing;
   CKPT_RETURN_IF_ERROR(index_->Scan(kCheckpointKeys, [&](std::string_view k, std::string_view v) {
     CheckpointRecord rec;
     Manifest m;
@@ -135,23 +63,26 @@ Status Verification::CheckIndex() {
       return true;
     }
     report_.checkpoints_checked++;
-    scan_error = AddChunksOf(m, &missing);
+    table_.AddChunksOf(m);
     if (options_.progress && !options_.read_data)
       options_.progress(report_.checkpoints_checked, report_.checkpoints_checked);
-    return scan_error.ok();
+    return true;
   }));
-  CKPT_RETURN_IF_ERROR(scan_error);
   // Shards of sharded checkpoints still being written: their chunks are
   // indexed and will be named by the checkpoint.
   Status shards = ForEachPendingShard(*index_, [&](PendingShard& p) {
     report_.pending_shards_checked++;
-    return AddChunksOf(p.shard.manifest, &missing);
+    table_.AddChunksOf(p.shard.manifest);
+    return Status::OK();
   });
   if (!shards.ok() && shards.code() != Code::kCorruption) return shards;
   if (!shards.ok()) report_.problems.push_back({shards, {}, {}});
-  for (const auto& d : missing)
-    pending_.push_back(
-        {Status::Corruption("chunk " + d.ShortHex() + " is missing from the index"), {d}});
+  CKPT_RETURN_IF_ERROR(table_.Locate(*index_, &pending_));
+  for (uint32_t i = 0; i < table_.named(); ++i)
+    if (!table_.found(i))
+      pending_.push_back({Status::Corruption("chunk " + table_.digest(i).ShortHex() +
+                                             " is missing from the index"),
+                          {i}});
   return Status::OK();
 }
 
@@ -163,13 +94,22 @@ Status Verification::CheckLog() {
   return Status::OK();
 }
 
+std::vector<uint32_t> Verification::PacksInOrder() const {
+  std::vector<uint32_t> order(table_.pack_count());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(),
+            [&](uint32_t a, uint32_t b) { return table_.pack_id(a) < table_.pack_id(b); });
+  return order;
+}
+
 void Verification::CheckPacks() {
-  std::map<std::string, std::set<Digest>> by_pack;
-  for (const auto& [d, loc] : chunks_) by_pack[loc.pack_id].insert(d);
-  for (auto& [pack, digests] : by_pack) {
+  bad_packs_.assign(table_.pack_count(), false);
+  std::vector<uint32_t> problem_of(table_.pack_count(), ChunkTable::kNone);
+  for (uint32_t pack : PacksInOrder()) {
+    const std::string& id = table_.pack_id(pack);
     Status s;
-    auto size = ctx_.backend->Size(PackObjectName(pack));
-    auto rec = index_->Get(PackKey(pack));
+    auto size = ctx_.backend->Size(PackObjectName(id));
+    auto rec = index_->Get(PackKey(id));
     PackRecord record;
     if (!size.ok()) {
       s = size.status();
@@ -179,34 +119,45 @@ void Verification::CheckPacks() {
     } else if (options_.read_data) {
       std::vector<PackEntry> entries;
       uint64_t file_size;
-      s = ReadPackIndex(*ctx_.backend, pack, &entries, &file_size);
+      s = ReadPackIndex(*ctx_.backend, id, &entries, &file_size);
     }
     if (!s.ok()) {
-      bad_packs_.insert(pack);
-      pending_.push_back({s.WithContext("pack " + pack), std::move(digests)});
+      bad_packs_[pack] = true;
+      problem_of[pack] = static_cast<uint32_t>(pending_.size());
+      pending_.push_back({s.WithContext("pack " + id), {}});
     }
   }
+  if (std::find(bad_packs_.begin(), bad_packs_.end(), true) == bad_packs_.end()) return;
+  for (uint32_t i = 0; i < table_.size(); ++i)
+    if (table_.found(i) && bad_packs_[table_.info(i).pack])
+      pending_[problem_of[table_.info(i).pack]].chunks.push_back(i);
 }
 
 void Verification::ReadData() {
-  std::vector<ChunkRef> refs;
+  std::vector<uint32_t> rank(table_.pack_count());
+  const std::vector<uint32_t> order = PacksInOrder();
+  for (uint32_t r = 0; r < order.size(); ++r) rank[order[r]] = r;
+  std::vector<uint32_t> refs;
   uint64_t total = 0;
-  for (const auto& [d, loc] : chunks_) {
-    if (bad_packs_.count(loc.pack_id)) continue;
-    refs.push_back({d, loc});
-    total += loc.length;
+  for (uint32_t i = 0; i < table_.size(); ++i) {
+    if (!table_.found(i) || bad_packs_[table_.info(i).pack]) continue;
+    refs.push_back(i);
+    total += table_.extent(i).length;
   }
-  std::sort(refs.begin(), refs.end(), [](const ChunkRef& a, const ChunkRef& b) {
-    return std::tie(a.loc.pack_id, a.loc.offset) < std::tie(b.loc.pack_id, b.loc.offset);
+  std::sort(refs.begin(), refs.end(), [&](uint32_t a, uint32_t b) {
+    return std::make_pair(rank[table_.info(a).pack], table_.extent(a).offset) <
+           std::make_pair(rank[table_.info(b).pack], table_.extent(b).offset);
   });
   std::mutex mu;
-  ctx_.pool->ParallelFor(refs.size(), [&](size_t i) {
-    std::vector<uint8_t> buffer(refs[i].loc.raw_length);
-    Status s = ReadChunk(ctx_, *index_, refs[i].digest, refs[i].loc.raw_length, buffer.data());
+  ctx_.pool->ParallelFor(refs.size(), [&](size_t k) {
+    const uint32_t i = refs[k];
+    const ChunkTable::Extent& extent = table_.extent(i);
+    std::vector<uint8_t> buffer(extent.raw_length);
+    Status s = ReadChunk(ctx_, *index_, table_.digest(i), extent.raw_length, buffer.data());
     std::lock_guard<std::mutex> lock(mu);
     report_.chunks_checked++;
-    report_.bytes_read += refs[i].loc.length;
-    if (!s.ok()) pending_.push_back({s, {refs[i].digest}});
+    report_.bytes_read += extent.length;
+    if (!s.ok()) pending_.push_back({s, {i}});
     if (options_.progress) options_.progress(report_.bytes_read, total);
   });
 }
@@ -234,18 +185,23 @@ Status Verification::ForEachManifest(
 Status Verification::MapToCheckpoints() {
   if (pending_.empty()) return Status::OK();
   // A damaged base breaks every delta over it: map through the chains.
-  std::map<Digest, std::vector<size_t>> problems_of;
-  for (size_t i = 0; i < pending_.size(); ++i)
-    for (const auto& d : WithDependents(pending_[i].chunks)) problems_of[d].push_back(i);
+  // Manifests name only the named chunks, whose positions sort as their
+  // digests do.
+  const auto affected = table_.Affected(pending_);
+  const auto named_end = std::lower_bound(affected.begin(), affected.end(),
+                                          std::make_pair(table_.named(), uint32_t{0}));
   std::vector<std::set<std::string>> ckpts(pending_.size()), tensors(pending_.size());
   CKPT_RETURN_IF_ERROR(ForEachManifest([&](const std::string& label, const Manifest& m) {
+    if (affected.begin() == named_end) return;
     for (const auto& e : m.entries)
       for (const auto& d : e.chunks) {
-        auto it = problems_of.find(d);
-        if (it == problems_of.end()) continue;
-        for (size_t p : it->second) {
-          ckpts[p].insert(label);
-          tensors[p].insert(label + ":" + e.name);
+        auto it = std::lower_bound(affected.begin(), named_end, d,
+                                   [&](const std::pair<uint32_t, uint32_t>& a, const Digest& b) {
+                                     return table_.digest(a.first) < b;
+                                   });
+        for (; it != named_end && table_.digest(it->first) == d; ++it) {
+          ckpts[it->second].insert(label);
+          tensors[it->second].insert(label + ":" + e.name);
         }
       }
   }));
