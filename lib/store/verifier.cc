@@ -7,6 +7,7 @@
 #include <set>
 
 #include "pack/pack_writer.h"
+#include "repo/checkpoint_summary.h"
 #include "repo/index_log.h"
 #include "repo/index_sessions.h"
 #include "repo/loader.h"
@@ -27,6 +28,7 @@ class Verification {
   // Checks every manifest, then locates the chunks they name and the
   // bases down their chains.
   Status CheckIndex();
+  Status CheckSummary(const Digest& id, const CheckpointRecord& rec, const Manifest& m);
   // Calls fn(label, manifest) for every checkpoint and pending shard that
   // decodes ("run@step", "run@step shard R (pending)").
   Status ForEachManifest(const std::function<void(const std::string&, const Manifest&)>& fn);
@@ -49,6 +51,20 @@ class Verification {
   std::vector<bool> bad_packs_;  // by pack number
 };
 
+// A summary that disagrees with its manifest would make log and gc's
+// plan see another checkpoint than a load does. None at all is an index
+// from before summaries.
+Status Verification::CheckSummary(const Digest& id, const CheckpointRecord& rec,
+                                  const Manifest& m) {
+  CKPT_ASSIGN_OR_RETURN(auto value, index_->Get(SummaryKey(id)));
+  if (!value) return Status::OK();
+  CheckpointSummary stored;
+  CKPT_RETURN_IF_ERROR(DecodeCheckpointSummary(*value, &stored));
+  if (!(stored == SummarizeCheckpoint(rec, m)))
+    return Status::Corruption("its summary differs from its manifest; run 'ckpt repair'");
+  return Status::OK();
+}
+
 Status Verification::CheckIndex() {
   CKPT_RETURN_IF_ERROR(index_->Scan(kCheckpointKeys, [&](std::string_view k, std::string_view v) {
     CheckpointRecord rec;
@@ -63,6 +79,10 @@ Status Verification::CheckIndex() {
       return true;
     }
     report_.checkpoints_checked++;
+    Status summary = CheckSummary(id, rec, m);
+    if (!summary.ok())
+      report_.problems.push_back(
+          {summary.WithContext("checkpoint " + id.ShortHex()), {id.Hex()}, {}});
     table_.AddChunksOf(m);
     if (options_.progress && !options_.read_data)
       options_.progress(report_.checkpoints_checked, report_.checkpoints_checked);

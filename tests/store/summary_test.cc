@@ -138,3 +138,42 @@ TEST_CASE("a summary goes with its checkpoint", "[unit][store]") {
   CHECK(left.count(listing[0].id) == 1);
   CHECK(listing[0].step == 4);
 }
+
+TEST_CASE("verify reports a summary that disagrees with its manifest", "[unit][store]") {
+  TempDir dir;
+  std::string id_hex;
+  {
+    auto store = MustOpen(dir.path());
+    auto info = store->Save(StepState(1).Request("r", 1));
+    REQUIRE(info.ok());
+    id_hex = info->id;
+  }
+  {
+    auto index = internal::Index::Open(internal::IndexDirOf(dir.path()), false, false);
+    REQUIRE(index.ok());
+    internal::Digest id;
+    REQUIRE(internal::Digest::FromHex(id_hex, &id));
+    auto value = (*index)->Get(internal::SummaryKey(id));
+    REQUIRE(value.ok());
+    REQUIRE(value->has_value());
+    internal::CheckpointSummary summary;
+    REQUIRE(internal::DecodeCheckpointSummary(**value, &summary).ok());
+    summary.logical_bytes += 1;
+    internal::IndexBatch batch;
+    batch.Put(internal::SummaryKey(id), internal::EncodeCheckpointSummary(summary));
+    REQUIRE((*index)->Commit(batch).ok());
+    REQUIRE((*index)->Close().ok());
+  }
+  auto store = MustOpen(dir.path());
+  auto report = store->Verify({});
+  REQUIRE(report.ok());
+  REQUIRE(report->problems.size() == 1);
+  CHECK(report->problems[0].status.message().find("summary differs") != std::string::npos);
+  CHECK(report->problems[0].checkpoints == std::vector<std::string>{id_hex});
+  store.reset();
+  REQUIRE(Store::Repair(StoreOptions(), dir.path()).ok());
+  store = MustOpen(dir.path());
+  report = store->Verify({});
+  REQUIRE(report.ok());
+  CHECK(report->problems.empty());
+}
