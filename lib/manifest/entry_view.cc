@@ -154,14 +154,7 @@ Manifest MergeShards(const std::vector<const ShardManifest*>& shards) {
   std::sort(by_rank.begin(), by_rank.end(),
             [](const ShardManifest* a, const ShardManifest* b) { return a->rank < b->rank; });
   const Manifest& m0 = by_rank.front()->manifest;
-  Manifest out;
-  out.run = m0.run;
-  out.step = m0.step;
-  out.parent = m0.parent;
-  out.chunk_size = m0.chunk_size;
-  out.world_size = m0.world_size;
-  out.metrics = m0.metrics;
-  out.attributes = m0.attributes;
+  Manifest out = m0.Head();  // its wall time: the latest shard's, below
   std::map<std::string_view, bool> whole_seen;
   for (const ShardManifest* shard : by_rank) {
     out.wall_time_ns = std::max(out.wall_time_ns, shard->manifest.wall_time_ns);

@@ -18,6 +18,19 @@ const ManifestEntry* Manifest::Find(std::string_view name) const {
   return nullptr;
 }
 
+Manifest Manifest::Head() const {
+  Manifest head;
+  head.run = run;
+  head.step = step;
+  head.wall_time_ns = wall_time_ns;
+  head.parent = parent;
+  head.chunk_size = chunk_size;
+  head.metrics = metrics;
+  head.attributes = attributes;
+  head.world_size = world_size;
+  return head;
+}
+
 bool Manifest::sharded() const {
   if (world_size > 1) return true;
   for (const auto& e : entries)

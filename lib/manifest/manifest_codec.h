@@ -66,6 +66,8 @@ struct Manifest {
   std::vector<ManifestEntry> entries;
 
   bool sharded() const;
+  // A copy of every field but the entries.
+  Manifest Head() const;
 
   // Span of each chunk of `entry`.
   uint64_t SpanOf(const ManifestEntry& entry) const;

@@ -58,16 +58,7 @@ std::vector<std::string> TagsOf(const Digest& id,
 
 CheckpointSummary SummarizeCheckpoint(const CheckpointRecord& record, const Manifest& manifest) {
   CheckpointSummary s = CountsOf(record, manifest);
-  Manifest head;
-  head.run = manifest.run;
-  head.step = manifest.step;
-  head.wall_time_ns = manifest.wall_time_ns;
-  head.parent = manifest.parent;
-  head.chunk_size = manifest.chunk_size;
-  head.metrics = manifest.metrics;
-  head.attributes = manifest.attributes;
-  head.world_size = manifest.world_size;
-  s.head = EncodeManifest(head);
+  s.head = EncodeManifest(manifest.Head());
   return s;
 }
 
