@@ -1,5 +1,6 @@
 #include "gc/collector.h"
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -21,15 +22,17 @@
 namespace ckpt::internal {
 namespace {
 
-// Checkpoints of one run as CheckpointInfo, with their tags.
+// Checkpoints of one run as CheckpointInfo, with their tags; those without
+// a summary are added to `unsummarized`.
 Result<std::vector<CheckpointInfo>> RunCheckpoints(
-    Index& index, const std::string& run, const std::multimap<std::string, std::string>& tags) {
+    Index& index, const std::string& run, const std::multimap<std::string, std::string>& tags,
+    std::vector<Digest>* unsummarized) {
   std::vector<Digest> ids;
   CKPT_RETURN_IF_ERROR(index.Scan(RunPrefix(run), [&](auto, std::string_view v) {
     if (v.size() == Digest::kSize) ids.push_back(Digest::FromView(v));
     return true;
   }));
-  return LoadInfos(index, ids, tags);
+  return LoadInfos(index, ids, tags, unsummarized);
 }
 
 Result<std::vector<std::string>> RunNames(Index& index, const std::string& only) {
@@ -48,13 +51,15 @@ Result<std::vector<std::string>> RunNames(Index& index, const std::string& only)
   return std::vector<std::string>(runs.begin(), runs.end());
 }
 
-// Step 1: decisions for every checkpoint considered.
-Status Plan(Index& index, const GcOptions& options, int64_t now, GcReport* report) {
+// Step 1: decisions for every checkpoint considered; the checkpoints
+// without a summary go to `unsummarized`.
+Status Plan(Index& index, const GcOptions& options, int64_t now, GcReport* report,
+            std::vector<Digest>* unsummarized) {
   CKPT_ASSIGN_OR_RETURN(auto tags, TagsById(index));
   CKPT_ASSIGN_OR_RETURN(auto fallback, LoadPolicy(index, ""));
   CKPT_ASSIGN_OR_RETURN(auto runs, RunNames(index, options.run));
   for (const auto& run : runs) {
-    CKPT_ASSIGN_OR_RETURN(auto checkpoints, RunCheckpoints(index, run, tags));
+    CKPT_ASSIGN_OR_RETURN(auto checkpoints, RunCheckpoints(index, run, tags, unsummarized));
     std::optional<RetentionPolicy> policy = options.policy;
     if (!policy) {
       CKPT_ASSIGN_OR_RETURN(policy, LoadPolicy(index, run));
@@ -138,6 +143,22 @@ Status RemoveBatch(StoreContext& ctx, const std::vector<Unkept>& batch_of, GcRep
       s = withdraw.WithContext("withdraw the tombstone of kept checkpoint " + id.ShortHex());
   }
   return s.WithContext("gc remove checkpoints");
+}
+
+// An index from before summaries gets them for the checkpoints this gc
+// keeps (it read their manifests to plan anyway), so that listings need not
+// read manifests again. In sessions of 1024, like the removals.
+Status SummarizeKept(StoreContext& ctx, const std::vector<Digest>& ids) {
+  constexpr size_t kBatch = 1024;
+  for (size_t begin = 0; begin < ids.size(); begin += kBatch) {
+    std::vector<Digest> batch(ids.begin() + begin,
+                              ids.begin() + std::min(ids.size(), begin + kBatch));
+    CKPT_ASSIGN_OR_RETURN(
+        auto session, OpenWriter(ctx, LockPriority::kBackground, /*background_compactions=*/true));
+    CKPT_RETURN_IF_ERROR(WriteMissingSummaries(session.index(), batch).status());
+    CKPT_RETURN_IF_ERROR(session.Close());
+  }
+  return Status::OK();
 }
 
 // Step 2, in batches so that each writer session stays short: a session
@@ -267,6 +288,7 @@ Result<GcReport> CollectGarbage(StoreContext& ctx, const GcOptions& options) {
   // work, and a gc on a schedule costs little more than those unlinks.
   PackUnlinker unlinker(ctx);
   DeleteResult early;
+  std::vector<Digest> unsummarized;
   if (!options.dry_run) {
     CKPT_RETURN_IF_ERROR(
         DeleteDuePacks(ctx, options.grace_seconds, now, /*confirm_earlier=*/true, &unlinker, &early)
@@ -274,7 +296,7 @@ Result<GcReport> CollectGarbage(StoreContext& ctx, const GcOptions& options) {
   }
   {
     CKPT_ASSIGN_OR_RETURN(auto index, OpenReader(ctx, LockPriority::kBackground));
-    CKPT_RETURN_IF_ERROR(Plan(*index, options, now, &report));
+    CKPT_RETURN_IF_ERROR(Plan(*index, options, now, &report, &unsummarized));
   }
   timer.Done("plan");
 
@@ -298,6 +320,7 @@ Result<GcReport> CollectGarbage(StoreContext& ctx, const GcOptions& options) {
     return report;
   }
   CKPT_RETURN_IF_ERROR(RemoveUnkept(ctx, &report));
+  CKPT_RETURN_IF_ERROR(SummarizeKept(ctx, unsummarized).WithContext("gc write summaries"));
   CKPT_RETURN_IF_ERROR(
       RemoveAbandonedShards(ctx, options.grace_seconds * kNsPerSecond, now, &report)
           .WithContext("gc remove abandoned shards"));

@@ -89,7 +89,7 @@ void DeleteCheckpointKeys(IndexBatch* batch, const Digest& id, const std::string
 
 Result<std::vector<CheckpointInfo>> LoadInfos(
     Index& index, const std::vector<Digest>& ids,
-    const std::multimap<std::string, std::string>& tags_by_id) {
+    const std::multimap<std::string, std::string>& tags_by_id, std::vector<Digest>* unsummarized) {
   std::vector<CheckpointInfo> out;
   out.reserve(ids.size());
   for (const auto& id : ids) {
@@ -97,6 +97,7 @@ Result<std::vector<CheckpointInfo>> LoadInfos(
     if (!value) {
       CKPT_ASSIGN_OR_RETURN(auto c, LoadCheckpoint(index, id));
       out.push_back(MakeInfo(c, TagsOf(id, tags_by_id)));
+      if (unsummarized) unsummarized->push_back(id);
       continue;
     }
     CheckpointSummary summary;
@@ -106,6 +107,22 @@ Result<std::vector<CheckpointInfo>> LoadInfos(
     out.push_back(std::move(info));
   }
   return out;
+}
+
+Result<uint64_t> WriteMissingSummaries(Index& index, const std::vector<Digest>& ids) {
+  IndexBatch batch;
+  uint64_t written = 0;
+  for (const auto& id : ids) {
+    CKPT_ASSIGN_OR_RETURN(auto summary, index.Get(SummaryKey(id)));
+    if (summary) continue;
+    auto c = LoadCheckpoint(index, id);
+    if (!c.ok() && c.status().code() == Code::kNotFound) continue;  // removed meanwhile
+    if (!c.ok()) return c.status();
+    batch.Put(SummaryKey(id), EncodeCheckpointSummary(SummarizeCheckpoint(c->record, c->manifest)));
+    written++;
+  }
+  CKPT_RETURN_IF_ERROR(index.Commit(batch));
+  return written;
 }
 
 }  // namespace ckpt::internal

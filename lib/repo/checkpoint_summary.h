@@ -30,9 +30,15 @@ void DeleteCheckpointKeys(IndexBatch* batch, const Digest& id, const std::string
 
 // The listings of checkpoints `ids`, in order, each with its tags from
 // `tags_by_id` (TagsById). A checkpoint without a summary (indexed before
-// summaries existed) is read whole. Errors: kNotFound, kCorruption.
+// summaries existed) is read whole, and its id added to `unsummarized` if
+// given. Errors: kNotFound, kCorruption.
 Result<std::vector<CheckpointInfo>> LoadInfos(
     Index& index, const std::vector<Digest>& ids,
-    const std::multimap<std::string, std::string>& tags_by_id);
+    const std::multimap<std::string, std::string>& tags_by_id,
+    std::vector<Digest>* unsummarized = nullptr);
+
+// Writes the summary of each checkpoint of `ids` that still exists and has
+// none, in `index` (a writer session's). Returns how many it wrote.
+Result<uint64_t> WriteMissingSummaries(Index& index, const std::vector<Digest>& ids);
 
 }  // namespace ckpt::internal

@@ -177,3 +177,40 @@ TEST_CASE("verify reports a summary that disagrees with its manifest", "[unit][s
   REQUIRE(report.ok());
   CHECK(report->problems.empty());
 }
+
+TEST_CASE("gc writes the summaries an older index lacks", "[unit][store]") {
+  TempDir dir;
+  {
+    auto store = MustOpen(dir.path());
+    for (uint64_t step = 1; step <= 4; ++step)
+      REQUIRE(store->Save(StepState(step).Request("r", step)).ok());
+  }
+  const auto with = ListAll(dir.path());
+  DropSummaries(dir.path());
+  {
+    auto store = MustOpen(dir.path());
+    GcOptions gc;
+    RetentionPolicy keep_last;
+    keep_last.keep_last = 3;
+    gc.policy = keep_last;
+    gc.dry_run = true;
+    REQUIRE(store->Gc(gc).ok());
+  }
+  CHECK(Summaries(dir.path()).empty());  // a dry run writes nothing
+  {
+    auto store = MustOpen(dir.path());
+    GcOptions gc;
+    RetentionPolicy keep_last;
+    keep_last.keep_last = 3;
+    gc.policy = keep_last;
+    auto report = store->Gc(gc);
+    REQUIRE(report.ok());
+    CHECK(report->checkpoints_removed == 1);
+  }
+  const auto summaries = Summaries(dir.path());
+  CHECK(summaries.size() == 3);
+  const auto listing = ListAll(dir.path());
+  REQUIRE(listing.size() == 3);
+  for (const auto& info : listing) CHECK(summaries.count(info.id) == 1);
+  CheckSameListing({with.begin() + 1, with.end()}, listing);
+}
