@@ -1,6 +1,8 @@
 #include "repo/checkpoint_summary.h"
 
+#include <optional>
 #include <set>
+#include <unordered_map>
 
 #include "repo/ref_resolver.h"
 
@@ -54,6 +56,23 @@ std::vector<std::string> TagsOf(const Digest& id,
   return tags;
 }
 
+using SummaryMap = std::unordered_map<Digest, std::string, DigestHash>;
+
+// Every summary in the index, when `ids` are many: one scan of the 'I'
+// keys (a few hundred bytes each) beats a lookup per checkpoint, which
+// was a quarter of `ckpt log`'s time at 10,000 checkpoints. None (look
+// each up) when they are few.
+Result<std::optional<SummaryMap>> SummariesOf(Index& index, const std::vector<Digest>& ids) {
+  constexpr size_t kScanAbove = 256;
+  if (ids.size() <= kScanAbove) return std::optional<SummaryMap>();
+  SummaryMap all;
+  CKPT_RETURN_IF_ERROR(index.Scan(kSummaryKeys, [&](std::string_view k, std::string_view v) {
+    if (k.size() == 1 + Digest::kSize) all.emplace(Digest::FromView(k.substr(1)), v);
+    return true;
+  }));
+  return std::optional<SummaryMap>(std::move(all));
+}
+
 }  // namespace
 
 CheckpointSummary SummarizeCheckpoint(const CheckpointRecord& record, const Manifest& manifest) {
@@ -92,8 +111,15 @@ Result<std::vector<CheckpointInfo>> LoadInfos(
     const std::multimap<std::string, std::string>& tags_by_id, std::vector<Digest>* unsummarized) {
   std::vector<CheckpointInfo> out;
   out.reserve(ids.size());
+  CKPT_ASSIGN_OR_RETURN(auto summaries, SummariesOf(index, ids));
   for (const auto& id : ids) {
-    CKPT_ASSIGN_OR_RETURN(auto value, index.Get(SummaryKey(id)));
+    std::optional<std::string> value;
+    if (summaries) {
+      auto it = summaries->find(id);
+      if (it != summaries->end()) value = std::move(it->second);
+    } else {
+      CKPT_ASSIGN_OR_RETURN(value, index.Get(SummaryKey(id)));
+    }
     if (!value) {
       CKPT_ASSIGN_OR_RETURN(auto c, LoadCheckpoint(index, id));
       out.push_back(MakeInfo(c, TagsOf(id, tags_by_id)));
