@@ -218,8 +218,13 @@ Status DeleteLeftovers(StoreContext& ctx, int64_t grace_seconds, int64_t now_ns,
   const int64_t grace_ns = grace_seconds * kNsPerSecond;
   CKPT_RETURN_IF_ERROR(DeleteOrphans(ctx, grace_ns, now_ns, unlinker, result));
   // Partial files of Puts a crash cut short (packs, refs): never indexed,
-  // never listed, so nothing above finds them.
-  CKPT_ASSIGN_OR_RETURN(auto abandoned, ctx.backend->RemoveAbandonedWrites("", now_ns - grace_ns));
+  // never listed, so nothing above finds them. Not those of this process's
+  // saves in flight, whatever the grace: their Puts began after their packs
+  // were listed in flight, and file times may lag the clock by a tick.
+  constexpr int64_t kClockSlackNs = kNsPerSecond;
+  const int64_t written_before =
+      std::min(now_ns - grace_ns, ctx.in_flight_packs.OldestAddedNs(NowNs()) - kClockSlackNs);
+  CKPT_ASSIGN_OR_RETURN(auto abandoned, ctx.backend->RemoveAbandonedWrites("", written_before));
   result->abandoned_deleted += abandoned.objects;
   result->abandoned_bytes_deleted += abandoned.bytes;
   return Status::OK();

@@ -6,6 +6,8 @@
 // Saves in other processes and on other hosts have only the grace period.
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <mutex>
 #include <set>
 #include <string>
@@ -23,10 +25,13 @@ class InFlightPacks {
   // judges packs by: a pack that left the set before then was committed
   // before the view, which therefore names it (or it is a real orphan).
   std::multiset<std::string> Snapshot() const;
+  // When the oldest pack in flight was added (wall-clock ns), or `now_ns`
+  // if none is: the temporary files of their Puts are no older than that.
+  int64_t OldestAddedNs(int64_t now_ns) const;
 
  private:
   mutable std::mutex mu_;
-  std::multiset<std::string> packs_;
+  std::multimap<std::string, int64_t> packs_;  // pack id -> added at (ns)
 };
 
 }  // namespace ckpt::internal
