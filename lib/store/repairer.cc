@@ -75,6 +75,10 @@ class Rebuild {
   RepairReport report_;
   IndexBatch batch_;
   size_t batched_ = 0;
+  // A checkpoint's record holds its manifest (64 KB for 2000 chunks): the
+  // batch is bounded by their bytes too, or it would hold every one.
+  static constexpr size_t kFlushManifestBytes = 16 << 20;
+  size_t batched_manifest_bytes_ = 0;
   std::set<std::string> deleted_;
   RepairChunks chunks_;
   uint32_t pack_ = 0;                  // number of the pack being scanned
@@ -85,10 +89,13 @@ class Rebuild {
 };
 
 Status Rebuild::Flush(bool force) {
-  if (batched_ == 0 || (!force && batched_ < 10000)) return Status::OK();
+  if (batched_ == 0 ||
+      (!force && batched_ < 10000 && batched_manifest_bytes_ < kFlushManifestBytes))
+    return Status::OK();
   CKPT_RETURN_IF_ERROR(index_.Commit(batch_));
   batch_.Clear();
   batched_ = 0;
+  batched_manifest_bytes_ = 0;
   return Status::OK();
 }
 
@@ -229,6 +236,7 @@ Status Rebuild::CommitCheckpoint(const Candidate& c) {
   restored_.insert(c.id.Hex());
   report_.checkpoints_restored++;
   ++batched_;
+  batched_manifest_bytes_ += rec.manifest.size();
   return Flush(false);
 }
 
