@@ -2,6 +2,7 @@
 // (invariant 5). Manifests found in packs come back unless a tombstone in
 // refs/deleted/ says they were deleted; of two manifests for one RUN@STEP
 // (a save retried after a crash) the later wall time wins.
+#include <algorithm>
 #include <boost/filesystem.hpp>
 #include <map>
 #include <set>
@@ -19,6 +20,7 @@
 #include "repo/policy_codec.h"
 #include "repo/ref_resolver.h"
 #include "repo/store_context.h"
+#include "store/repair_chunks.h"
 #include "util/clock.h"
 #include "util/hex.h"
 
@@ -32,11 +34,18 @@ Status OpenObjectStore(const StoreOptions& options, StoreContext* ctx);
 
 namespace {
 
-struct FoundManifest {
+// A manifest found in a pack; its bytes are read again when needed, so
+// that only one is held at a time.
+struct Candidate {
   Digest id;
-  ChunkLocation location;
-  Manifest manifest;
-  std::string bytes;
+  uint32_t pack = 0;  // number in the chunk table
+  uint64_t offset = 0;
+  uint32_t length = 0;
+  uint32_t raw_length = 0;
+  uint8_t codec = 0;
+  std::string run;
+  uint64_t step = 0;
+  int64_t wall_time_ns = 0;
 };
 
 class Rebuild {
@@ -46,13 +55,16 @@ class Rebuild {
 
  private:
   Status ScanPack(const std::string& pack_id);
+  void AddDelta(const std::string& pack_id, const PackEntry& e);
   Status IndexDeltas();
-  // Depth of the chain under delta chunk `d`, or -1 if a link is missing or
-  // the chain is longer than any store allows.
-  int DeltaDepth(const Digest& d, int hops);
-  Status ReadManifest(const std::string& pack_id, const PackEntry& e);
+  // Reads, checks and decodes a manifest entry; `raw` gets its bytes.
+  Status LoadManifest(const std::string& pack_id, const PackEntry& e, std::string* raw,
+                      Manifest* m);
+  Status LoadManifest(const Candidate& c, std::string* raw, Manifest* m);
+  Status AddCandidate(const std::string& pack_id, const PackEntry& e);
   bool Complete(const Manifest& m) const;
-  void ChooseManifests();
+  Status ChooseManifests();
+  Status CommitCheckpoint(const Candidate& c);
   Status CommitCheckpoints();
   Status RestoreTags();
   Status RestorePolicies();
@@ -63,38 +75,76 @@ class Rebuild {
   RepairReport report_;
   IndexBatch batch_;
   size_t batched_ = 0;
+  // A checkpoint's record holds its manifest (64 KB for 2000 chunks): the
+  // batch is bounded by their bytes too, or it would hold every one.
+  static constexpr size_t kFlushManifestBytes = 16 << 20;
+  size_t batched_manifest_bytes_ = 0;
   std::set<std::string> deleted_;
-  std::vector<FoundManifest> candidates_;  // every manifest found, before choosing
-  std::map<std::pair<std::string, uint64_t>, FoundManifest> manifests_;
-  std::map<Digest, uint32_t> chunk_lengths_;  // encoded length per indexed chunk
-  // Delta entries, indexed once every pack is scanned: their chains may
-  // run through packs not read yet. A whole copy of a chunk wins over a delta.
-  std::map<Digest, ChunkLocation> deltas_;
-  std::map<Digest, int> delta_depths_;
+  RepairChunks chunks_;
+  uint32_t pack_ = 0;                  // number of the pack being scanned
+  std::vector<Candidate> candidates_;  // every manifest found, before choosing
+  // The chosen candidate of each RUN@STEP.
+  std::map<std::pair<std::string, uint64_t>, size_t> manifests_;
   std::set<std::string> restored_;
 };
 
 Status Rebuild::Flush(bool force) {
-  if (batched_ == 0 || (!force && batched_ < 10000)) return Status::OK();
+  if (batched_ == 0 ||
+      (!force && batched_ < 10000 && batched_manifest_bytes_ < kFlushManifestBytes))
+    return Status::OK();
   CKPT_RETURN_IF_ERROR(index_.Commit(batch_));
   batch_.Clear();
   batched_ = 0;
+  batched_manifest_bytes_ = 0;
   return Status::OK();
 }
 
-Status Rebuild::ReadManifest(const std::string& pack_id, const PackEntry& e) {
-  std::string encoded, raw(e.raw_length, '\0');
+Status Rebuild::LoadManifest(const std::string& pack_id, const PackEntry& e, std::string* raw,
+                             Manifest* m) {
+  std::string encoded;
+  raw->assign(e.raw_length, '\0');
   CKPT_RETURN_IF_ERROR(ReadPackBytes(backend_, pack_id, e.offset, e.length, &encoded));
   CKPT_RETURN_IF_ERROR(DecodeChunk(static_cast<Codec>(e.codec), encoded.data(), encoded.size(),
-                                   raw.data(), raw.size()));
-  if (Sha256(raw.data(), raw.size()) != e.digest)
+                                   raw->data(), raw->size()));
+  if (Sha256(raw->data(), raw->size()) != e.digest)
     return Status::Corruption("manifest hash mismatch");
-  FoundManifest found{
-      e.digest, {pack_id, e.offset, e.length, e.raw_length, e.codec, {}, 0}, {}, raw};
-  CKPT_RETURN_IF_ERROR(DecodeManifest(raw, &found.manifest));
+  return DecodeManifest(*raw, m);
+}
+
+Status Rebuild::LoadManifest(const Candidate& c, std::string* raw, Manifest* m) {
+  PackEntry e;
+  e.kind = EntryKind::kManifest;
+  e.codec = c.codec;
+  e.digest = c.id;
+  e.offset = c.offset;
+  e.length = c.length;
+  e.raw_length = c.raw_length;
+  const std::string& pack_id = chunks_.pack_id(c.pack);
+  // It was read whole during the scan, under the locks that keep gc away.
+  return LoadManifest(pack_id, e, raw, m)
+      .WithContext("repair: manifest " + c.id.ShortHex() + " in pack " + pack_id);
+}
+
+Status Rebuild::AddCandidate(const std::string& pack_id, const PackEntry& e) {
+  std::string raw;
+  Manifest m;
+  CKPT_RETURN_IF_ERROR(LoadManifest(pack_id, e, &raw, &m));
   if (deleted_.count(e.digest.Hex())) return Status::OK();
-  candidates_.push_back(std::move(found));
+  candidates_.push_back({e.digest, pack_, e.offset, e.length, e.raw_length, e.codec,
+                         std::move(m.run), m.step, m.wall_time_ns});
   return Status::OK();
+}
+
+void Rebuild::AddDelta(const std::string& pack_id, const PackEntry& e) {
+  std::string head;
+  Digest base;
+  if (e.length < kDeltaHeaderSize ||
+      !ReadPackBytes(backend_, pack_id, e.offset, kDeltaHeaderSize, &head).ok() ||
+      !DeltaBaseOf(head, &base).ok()) {
+    report_.chunks_unrecoverable++;
+    return;
+  }
+  chunks_.AddDelta(e, base);
 }
 
 Status Rebuild::ScanPack(const std::string& pack_id) {
@@ -106,120 +156,97 @@ Status Rebuild::ScanPack(const std::string& pack_id) {
     return Status::OK();
   }
   report_.packs_scanned++;
+  pack_ = chunks_.AddPack(pack_id);
   for (const auto& e : entries) {
     if (e.kind == EntryKind::kManifest) {
-      if (!ReadManifest(pack_id, e).ok()) report_.manifests_unreadable++;
-      continue;
+      if (!AddCandidate(pack_id, e).ok()) report_.manifests_unreadable++;
+    } else if (IsDeltaCodec(e.codec)) {
+      // Indexed once every pack is scanned: its chain may run through
+      // packs not read yet.
+      AddDelta(pack_id, e);
+    } else {
+      ChunkLocation loc{pack_id, e.offset, e.length, e.raw_length, e.codec, {}, 0};
+      batch_.Put(ChunkKey(e.digest), EncodeChunkLocation(loc));
+      chunks_.AddWhole(e);
+      report_.chunks_indexed++;
+      ++batched_;
     }
-    ChunkLocation loc{pack_id, e.offset, e.length, e.raw_length, e.codec, {}, 0};
-    if (IsDeltaCodec(e.codec)) {
-      std::string head;
-      if (e.length < kDeltaHeaderSize ||
-          !ReadPackBytes(backend_, pack_id, e.offset, kDeltaHeaderSize, &head).ok() ||
-          !DeltaBaseOf(head, &loc.base).ok()) {
-        report_.chunks_unrecoverable++;
-        continue;
-      }
-      deltas_.emplace(e.digest, loc);
-      continue;
-    }
-    batch_.Put(ChunkKey(e.digest), EncodeChunkLocation(loc));
-    chunk_lengths_[e.digest] = e.length;
-    report_.chunks_indexed++;
-    ++batched_;
   }
   batch_.Put(PackKey(pack_id), EncodePackRecord({size, entries.size()}));
   ++batched_;
   return Flush(false);
 }
 
-int Rebuild::DeltaDepth(const Digest& d, int hops) {
-  if (hops > kMaxDeltaDepth) return -1;
-  auto known = delta_depths_.find(d);
-  if (known != delta_depths_.end()) return known->second;
-  auto it = deltas_.find(d);
-  int depth;
-  if (it == deltas_.end()) {
-    depth = chunk_lengths_.count(d) ? 0 : -1;  // whole, or missing
-  } else if (chunk_lengths_.count(d)) {
-    depth = 0;
-  } else {
-    int below = DeltaDepth(it->second.base, hops + 1);
-    depth = below < 0 || below + 1 > kMaxDeltaDepth ? -1 : below + 1;
-  }
-  delta_depths_[d] = depth;
-  return depth;
-}
-
 Status Rebuild::IndexDeltas() {
-  for (auto& [digest, loc] : deltas_) {
-    if (chunk_lengths_.count(digest)) continue;  // a whole copy is indexed
-    int depth = DeltaDepth(digest, 0);
-    if (depth <= 0) {
-      report_.chunks_unrecoverable++;  // its base is gone: manifests needing it stay out
-      continue;
-    }
-    loc.depth = static_cast<uint8_t>(depth);
-    batch_.Put(ChunkKey(digest), EncodeChunkLocation(loc));
-    report_.chunks_indexed++;
-    ++batched_;
-    CKPT_RETURN_IF_ERROR(Flush(false));
-  }
-  for (auto& [digest, loc] : deltas_)
-    if (delta_depths_[digest] > 0) chunk_lengths_[digest] = loc.length;
-  deltas_.clear();
+  chunks_.Finish();
+  CKPT_ASSIGN_OR_RETURN(uint64_t unrecoverable,
+                        chunks_.IndexDeltas([this](const Digest& d, const ChunkLocation& loc) {
+                          batch_.Put(ChunkKey(d), EncodeChunkLocation(loc));
+                          report_.chunks_indexed++;
+                          ++batched_;
+                          return Flush(false);
+                        }));
+  report_.chunks_unrecoverable += unrecoverable;
   return Flush(true);
 }
 
 bool Rebuild::Complete(const Manifest& m) const {
   for (const auto& e : m.entries)
     for (const auto& d : e.chunks)
-      if (!chunk_lengths_.count(d)) return false;
+      if (!chunks_.Readable(d)) return false;
   return true;
 }
 
-void Rebuild::ChooseManifests() {
+Status Rebuild::ChooseManifests() {
   // Only complete manifests compete; a save retried after a crash has the
-  // later wall time and wins its RUN@STEP.
-  for (auto& found : candidates_) {
-    if (!Complete(found.manifest)) continue;
-    auto key = std::make_pair(found.manifest.run, found.manifest.step);
+  // later wall time and wins its RUN@STEP. One that cannot win is not read.
+  std::string raw;
+  for (size_t i = 0; i < candidates_.size(); ++i) {
+    const Candidate& c = candidates_[i];
+    auto key = std::make_pair(c.run, c.step);
     auto it = manifests_.find(key);
-    if (it == manifests_.end() || it->second.manifest.wall_time_ns < found.manifest.wall_time_ns)
-      manifests_[key] = std::move(found);
+    if (it != manifests_.end() && candidates_[it->second].wall_time_ns >= c.wall_time_ns) continue;
+    Manifest m;
+    CKPT_RETURN_IF_ERROR(LoadManifest(c, &raw, &m));
+    if (Complete(m)) manifests_[key] = i;
   }
-  candidates_.clear();
+  return Status::OK();
+}
+
+Status Rebuild::CommitCheckpoint(const Candidate& c) {
+  CheckpointRecord rec;
+  Manifest m;
+  CKPT_RETURN_IF_ERROR(LoadManifest(c, &rec.manifest, &m));
+  rec.manifest_location = {
+      chunks_.pack_id(c.pack), c.offset, c.length, c.raw_length, c.codec, {}, 0};
+  uint64_t logical = 0;
+  for (const auto& e : m.entries) {
+    logical += e.byte_length;
+    for (size_t i = 0; i < e.chunks.size(); ++i) {
+      uint32_t length = 0;
+      if (!chunks_.MarkSeen(e.chunks[i], &length)) continue;
+      rec.new_bytes += length;
+      uint64_t span = m.SpanOf(e);
+      rec.new_raw_bytes += std::min(span, e.byte_length - i * span);
+    }
+  }
+  rec.shared_bytes = logical - rec.new_raw_bytes;
+  PutCheckpointRecord(&batch_, c.id, rec, m);
+  batch_.Put(RunStepKey(m.run, m.step), c.id.View());
+  restored_.insert(c.id.Hex());
+  report_.checkpoints_restored++;
+  ++batched_;
+  batched_manifest_bytes_ += rec.manifest.size();
+  return Flush(false);
 }
 
 Status Rebuild::CommitCheckpoints() {
-  ChooseManifests();
-  std::vector<const FoundManifest*> order;
-  for (const auto& [key, found] : manifests_) order.push_back(&found);
+  CKPT_RETURN_IF_ERROR(ChooseManifests());
+  std::vector<const Candidate*> order;
+  for (const auto& [key, i] : manifests_) order.push_back(&candidates_[i]);
   std::sort(order.begin(), order.end(),
-            [](auto* a, auto* b) { return a->manifest.wall_time_ns < b->manifest.wall_time_ns; });
-  std::set<Digest> seen;
-  for (const FoundManifest* f : order) {
-    CheckpointRecord rec;
-    rec.manifest = f->bytes;
-    rec.manifest_location = f->location;
-    uint64_t logical = 0;
-    for (const auto& e : f->manifest.entries) {
-      logical += e.byte_length;
-      for (size_t i = 0; i < e.chunks.size(); ++i) {
-        if (!seen.insert(e.chunks[i]).second) continue;
-        rec.new_bytes += chunk_lengths_.at(e.chunks[i]);
-        uint64_t span = f->manifest.SpanOf(e);
-        rec.new_raw_bytes += std::min(span, e.byte_length - i * span);
-      }
-    }
-    rec.shared_bytes = logical - rec.new_raw_bytes;
-    PutCheckpointRecord(&batch_, f->id, rec, f->manifest);
-    batch_.Put(RunStepKey(f->manifest.run, f->manifest.step), f->id.View());
-    restored_.insert(f->id.Hex());
-    report_.checkpoints_restored++;
-    ++batched_;
-    CKPT_RETURN_IF_ERROR(Flush(false));
-  }
+            [](auto* a, auto* b) { return a->wall_time_ns < b->wall_time_ns; });
+  for (const Candidate* c : order) CKPT_RETURN_IF_ERROR(CommitCheckpoint(*c));
   return Flush(true);
 }
 

@@ -259,6 +259,46 @@ TEST_CASE("repair rebuilds delta chains from packs alone", "[integration][delta]
   RequireVerifies(*store);
 }
 
+TEST_CASE("repair indexes a chunk stored whole and as a delta by its whole copy",
+          "[integration][delta][repair]") {
+  TempDir dir, other;
+  const Series series = MakeSeries(2);
+  {
+    auto store = OpenWithDepth(dir.path(), 3);
+    for (size_t s = 0; s < series.steps(); ++s) REQUIRE(store->Save(series.Request(s)).ok());
+    REQUIRE(store->Stats()->delta_chunks > 0);
+  }
+  uint64_t whole_bytes = 0;  // step 1's chunks, every one stored whole
+  {
+    auto store = OpenWithDepth(other.path(), 3);
+    auto info = store->Save(series.Request(1));
+    REQUIRE(info.ok());
+    whole_bytes = info->new_bytes;
+  }
+  // Step 1 again, saved later, in packs beside the ones with its deltas.
+  for (const auto& f : std::filesystem::recursive_directory_iterator(other.Sub("packs"))) {
+    if (!f.is_regular_file()) continue;
+    auto to = std::filesystem::path(dir.Sub("packs")) /
+              std::filesystem::relative(f.path(), other.Sub("packs"));
+    std::filesystem::create_directories(to.parent_path());
+    std::filesystem::copy_file(f.path(), to);
+  }
+  auto repaired = Store::Repair({}, dir.path());
+  REQUIRE(repaired.ok());
+  CHECK(repaired->chunks_unrecoverable == 0);
+  CHECK(repaired->checkpoints_restored == 2);
+  auto store = OpenWithDepth(dir.path(), 3);
+  auto stats = store->Stats();
+  REQUIRE(stats.ok());
+  CHECK(stats->delta_chunks == 0);
+  auto list = store->ListCheckpoints("run");
+  REQUIRE(list.ok());
+  REQUIRE(list->size() == 2);
+  CHECK(list->back().new_bytes == whole_bytes);
+  RequireAllLoad(*store, series, {0, 1});
+  RequireVerifies(*store);
+}
+
 TEST_CASE("a damaged base names every checkpoint whose chunks chain through it",
           "[integration][delta][corruption]") {
   TempDir dir;
