@@ -262,10 +262,10 @@ def check_corruption_in_foreground(cli, tmp, mnt, store):
     finally:
         proc.send_signal(signal.SIGTERM)
         rc = proc.wait(timeout=20)
-    assert rc == 0, f"foreground mount exited {rc} on SIGTERM"
-    assert unmounted(mnt), "SIGTERM left the mount in place"
     log.seek(0)
     text = log.read()
+    assert rc == 0, f"foreground mount exited {rc} on SIGTERM; its log:\n{text}"
+    assert unmounted(mnt), "SIGTERM left the mount in place"
     assert "train@9" in text and "corruption" in text, f"no log line for the bad chunk: {text}"
 
 
