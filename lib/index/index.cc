@@ -98,12 +98,21 @@ rocksdb::Status OpenView(const rocksdb::Options& options, const std::string& pat
 
 Result<std::unique_ptr<Index>> Index::Open(const std::string& path, bool create, bool read_only,
                                            bool background_compactions) {
+  return OpenWith(path, create, read_only, background_compactions, /*probe=*/false);
+}
+
+Status Index::Probe(const std::string& path) {
+  return OpenWith(path, false, true, false, /*probe=*/true).status();
+}
+
+Result<std::unique_ptr<Index>> Index::OpenWith(const std::string& path, bool create, bool read_only,
+                                               bool background_compactions, bool probe) {
   rocksdb::Options options;
   options.disable_auto_compactions = !background_compactions;
   if (rocksdb::Env* env = index_env_for_testing.load()) options.env = env;
   options.create_if_missing = create;
   options.paranoid_checks = true;
-  options.max_open_files = read_only ? -1 : 256;
+  options.max_open_files = probe ? 16 : read_only ? -1 : 256;
   options.keep_log_file_num = 4;
   // Each open loads the tables' handlers; with more than one thread for
   // that, RocksDB 7.8 starts max_file_opening_threads - 1 threads at every

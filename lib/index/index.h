@@ -61,6 +61,11 @@ class Index {
   // otherwise first wait for whichever the open started.
   static Result<std::unique_ptr<Index>> Open(const std::string& path, bool create, bool read_only,
                                              bool background_compactions = true);
+  // Whether the database in `path` opens as a view: its manifest and log
+  // read, its table files present with their recorded sizes; unlike a view,
+  // it opens no table file (at 20 million chunks, a tenth of a `ckpt log`).
+  // Errors: those of Open.
+  static Status Probe(const std::string& path);
   // Releases the database without housekeeping; committed writes are
   // durable already (synced log). Call Close to report errors.
   ~Index();
@@ -111,6 +116,10 @@ class Index {
               const std::function<bool(std::string_view, std::string_view)>& fn);
 
  private:
+  // Open, and Probe (no table file opened).
+  static Result<std::unique_ptr<Index>> OpenWith(const std::string& path, bool create,
+                                                 bool read_only, bool background_compactions,
+                                                 bool probe);
   Index(rocksdb::DB* db, bool read_only, std::shared_ptr<DeadPackFilterFactory> filter);
   Status LoadDeadPacks();
   Status Tidy();

@@ -18,15 +18,17 @@ void CountEntries(const Manifest& m, CheckpointSummary* s) {
   }
 }
 
-CheckpointInfo MakeInfoOf(const Digest& id, const Manifest& head, const CheckpointSummary& s,
+// Takes `head`'s strings and maps: a listing of 10,000 checkpoints made
+// each anew cost a tenth of `ckpt log`'s time in page faults.
+CheckpointInfo MakeInfoOf(const Digest& id, Manifest&& head, const CheckpointSummary& s,
                           std::vector<std::string> tags) {
   CheckpointInfo info;
   info.id = id.Hex();
-  info.run = head.run;
+  info.run = std::move(head.run);
   info.step = head.step;
   if (head.parent) info.parent_id = head.parent->Hex();
-  info.meta.metrics = head.metrics;
-  info.meta.attributes = head.attributes;
+  info.meta.metrics = std::move(head.metrics);
+  info.meta.attributes = std::move(head.attributes);
   info.meta.wall_time_ns = head.wall_time_ns;
   info.tags = std::move(tags);
   info.world_size = head.world_size;
@@ -86,11 +88,11 @@ Result<CheckpointInfo> InfoFromSummary(const Digest& id, const CheckpointSummary
   Manifest head;
   CKPT_RETURN_IF_ERROR(
       DecodeManifest(summary.head, &head).WithContext("summary of checkpoint " + id.ShortHex()));
-  return MakeInfoOf(id, head, summary, std::move(tags));
+  return MakeInfoOf(id, std::move(head), summary, std::move(tags));
 }
 
 CheckpointInfo MakeInfo(const ResolvedCheckpoint& c, std::vector<std::string> tags) {
-  return MakeInfoOf(c.id, c.manifest, CountsOf(c.record, c.manifest), std::move(tags));
+  return MakeInfoOf(c.id, c.manifest.Head(), CountsOf(c.record, c.manifest), std::move(tags));
 }
 
 void PutCheckpointRecord(IndexBatch* batch, const Digest& id, const CheckpointRecord& record,

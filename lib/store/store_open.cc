@@ -152,8 +152,8 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const st
     // than at the first operation.
     auto lock = StoreLock::Acquire(path, false, ctx->lock_timeout());
     if (!lock.ok()) return lock.status().WithContext("open store " + path);
-    auto index = Index::Open(index_dir, false, true);
-    if (!index.ok()) return index.status().WithContext("open store " + path);
+    Status index = Index::Probe(index_dir);
+    if (!index.ok()) return index.WithContext("open store " + path);
   }
   ctx->pool = std::make_unique<ThreadPool>(options.threads);
   return std::unique_ptr<Store>(new StoreImpl(std::move(ctx)));

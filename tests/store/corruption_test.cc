@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "index/index.h"
+#include "repo/store_context.h"
 #include "store/store_fixture.h"
 
 using namespace ckpt;
@@ -105,4 +107,35 @@ TEST_CASE("a truncated pack is reported with every checkpoint it breaks",
   REQUIRE(report->problems.size() == 1);
   CHECK(report->problems[0].checkpoints == std::vector<std::string>{"run@0", "run@1"});
   CHECK(store->Load("run@1").status().code() != Code::kOk);
+}
+
+// Store::Open checks the index without opening its tables (they open
+// lazily in each operation's view): a table file lost or cut short must
+// still be refused there, with the file named, before any operation.
+TEST_CASE("a store whose index lost or truncated a table is refused at open",
+          "[integration][store]") {
+  TempDir dir;
+  {
+    auto store = MustOpen(dir.path());
+    for (uint64_t step = 0; step < 3; ++step)
+      REQUIRE(store->Save(StepState(step).Request("r", step)).ok());
+  }
+  {
+    auto index = internal::Index::Open(internal::IndexDirOf(dir.path()), false, false);
+    REQUIRE(index.ok());
+    REQUIRE((*index)->CompactAll().ok());  // everything in table files
+    REQUIRE((*index)->Close().ok());
+  }
+  std::vector<std::filesystem::path> tables;
+  for (const auto& e : std::filesystem::directory_iterator(dir.Sub("index")))
+    if (e.path().extension() == ".sst" || e.path().extension() == ".ldb")
+      tables.push_back(e.path());
+  REQUIRE(!tables.empty());
+  SECTION("truncated") { std::filesystem::resize_file(tables[0], 100); }
+  SECTION("lost") { std::filesystem::remove(tables[0]); }
+  StoreOptions options;
+  auto store = Store::Open(options, dir.path());
+  REQUIRE(!store.ok());
+  INFO(store.status().ToString());
+  CHECK(store.status().ToString().find(tables[0].stem().string()) != std::string::npos);
 }
