@@ -70,6 +70,10 @@ timed() {
 MACHINE="$(lscpu | awk -F: '/^Model name/{gsub(/^ +/,"",$2); print $2; exit}'), $(nproc) cores, $(awk '/^MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM, $(df -PT "$DIR" | awk 'NR==2{print $2}'), $(uname -r)"
 ROWS=() NOTES=()
 IFS=, read -ra SIZE_LIST <<<"$SIZES"
+declare -A V
+# First every store's read-only and API timings, then verify and gc on each:
+# gc's deletions (and the file system's discards) would otherwise still run
+# beside the next store's timings.
 for size in "${SIZE_LIST[@]}"; do
   checkpoints=$((size / 2000))
   runs=$(((checkpoints + 99) / 100))
@@ -83,15 +87,20 @@ for size in "${SIZE_LIST[@]}"; do
   run=$(printf 'run-%03d' $((runs / 2)))
   step=$(((checkpoints / runs / 2) * 100))
   ref="$run@$step"
-  read -r log1 log1w < <(five "$CKPT" --store "$store" log "$run")
-  read -r logall logallw < <(five "$CKPT" --store "$store" log)
-  read -r show showw < <(five "$CKPT" --store "$store" show "$ref")
-  read -r ls lsw < <(five "$CKPT" --store "$store" ls "$ref")
+  V[$size]="$(five "$CKPT" --store "$store" log "$run")"
+  V[$size]+=" $(five "$CKPT" --store "$store" log)"
+  V[$size]+=" $(five "$CKPT" --store "$store" show "$ref")"
+  V[$size]+=" $(five "$CKPT" --store "$store" ls "$ref")"
   # Two series of 200 saves: the first pays what compaction the generator
   # left behind (it saves far faster than a trainer does), the second is
   # the steady state.
   "$GEN" time "$store" --saves 200 | tee "$DIR/api-$size.md"
   "$GEN" time "$store" --saves 200 | tee "$DIR/api2-$size.md"
+done
+for size in "${SIZE_LIST[@]}"; do
+  checkpoints=$((size / 2000))
+  store=$DIR/store-$size
+  read -r log1 log1w logall logallw show showw ls lsw <<<"${V[$size]}"
   api() { awk -F'|' -v k="$1" 'index($2, k) {for (i = 3; i <= 5; i++) gsub(/ ms| /, "", $i); print $3, $4, $5}' "$DIR/${2:-api}-$size.md"; }
   read -r open _ openw < <(api "open the store")
   read -r load _ loadw < <(api "load one tensor")
