@@ -58,6 +58,15 @@ std::vector<std::string> TagsOf(const Digest& id,
   return tags;
 }
 
+// The public listing of checkpoint `id` from its summary.
+Result<CheckpointInfo> InfoFromSummary(const Digest& id, const CheckpointSummary& summary,
+                                       std::vector<std::string> tags) {
+  Manifest head;
+  CKPT_RETURN_IF_ERROR(
+      DecodeManifest(summary.head, &head).WithContext("summary of checkpoint " + id.ShortHex()));
+  return MakeInfoOf(id, std::move(head), summary, std::move(tags));
+}
+
 using SummaryMap = std::unordered_map<Digest, std::string, DigestHash>;
 
 // Every summary in the index, when `ids` are many: one scan of the 'I'
@@ -81,14 +90,6 @@ CheckpointSummary SummarizeCheckpoint(const CheckpointRecord& record, const Mani
   CheckpointSummary s = CountsOf(record, manifest);
   s.head = EncodeManifest(manifest.Head());
   return s;
-}
-
-Result<CheckpointInfo> InfoFromSummary(const Digest& id, const CheckpointSummary& summary,
-                                       std::vector<std::string> tags) {
-  Manifest head;
-  CKPT_RETURN_IF_ERROR(
-      DecodeManifest(summary.head, &head).WithContext("summary of checkpoint " + id.ShortHex()));
-  return MakeInfoOf(id, std::move(head), summary, std::move(tags));
 }
 
 CheckpointInfo MakeInfo(const ResolvedCheckpoint& c, std::vector<std::string> tags) {
@@ -149,7 +150,8 @@ Result<uint64_t> WriteMissingSummaries(Index& index, const std::vector<Digest>& 
     batch.Put(SummaryKey(id), EncodeCheckpointSummary(SummarizeCheckpoint(c->record, c->manifest)));
     written++;
   }
-  CKPT_RETURN_IF_ERROR(index.Commit(batch));
+  // An empty commit would still append a record to a bucket's index log.
+  if (written > 0) CKPT_RETURN_IF_ERROR(index.Commit(batch));
   return written;
 }
 

@@ -15,10 +15,8 @@ namespace ckpt::internal {
 // holds it.
 CheckpointSummary SummarizeCheckpoint(const CheckpointRecord& record, const Manifest& manifest);
 
-// The public listing of checkpoint `id` from its summary.
-// Errors: kCorruption (a head that does not decode).
-Result<CheckpointInfo> InfoFromSummary(const Digest& id, const CheckpointSummary& summary,
-                                       std::vector<std::string> tags);
+// The public listing of `c`, with `tags`.
+CheckpointInfo MakeInfo(const ResolvedCheckpoint& c, std::vector<std::string> tags);
 
 // Adds the 'M' and 'I' keys of checkpoint `id` to `batch`.
 void PutCheckpointRecord(IndexBatch* batch, const Digest& id, const CheckpointRecord& record,
@@ -38,7 +36,8 @@ Result<std::vector<CheckpointInfo>> LoadInfos(
     std::vector<Digest>* unsummarized = nullptr);
 
 // Writes the summary of each checkpoint of `ids` that still exists and has
-// none, in `index` (a writer session's). Returns how many it wrote.
+// none, in `index` (a writer session's), in one commit if there is any to
+// write. Returns how many it wrote.
 Result<uint64_t> WriteMissingSummaries(Index& index, const std::vector<Digest>& ids);
 
 }  // namespace ckpt::internal

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "manifest/entry_view.h"
+#include "repo/checkpoint_summary.h"
 #include "util/hex.h"
 
 namespace ckpt::internal {

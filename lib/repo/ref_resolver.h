@@ -21,8 +21,6 @@ Result<std::optional<Digest>> LatestOfRun(Index& index, const std::string& run);
 // Tags pointing at each checkpoint id (hex).
 Result<std::multimap<std::string, std::string>> TagsById(Index& index);
 
-// (Defined in repo/checkpoint_summary.cc, beside the summary it shares fields with.)
-CheckpointInfo MakeInfo(const ResolvedCheckpoint& c, std::vector<std::string> tags);
 // Errors: kCorruption if the pieces of a sharded checkpoint do not fit.
 Result<CheckpointDetail> MakeDetail(const ResolvedCheckpoint& c, std::vector<std::string> tags);
 
