@@ -14,12 +14,14 @@ inline constexpr const char* kVersionString = "0.1.0";
 
 // Store layout and config format: the one this library creates stores in
 // (docs/format.md). Format 5 adds sharded checkpoints (version-2 manifests
-// and pending-shard index keys) to format 4, which this library also reads
-// and writes: a store of format 4 becomes format 5 at its first sharded
-// save, so that a library that knows only format 4 refuses it from then on.
+// and pending-shard index keys) to format 4, and format 6 adds shards staged
+// as objects in object storage to format 5. This library reads and writes
+// all three: a store becomes format 5 at its first sharded save (format 6 in
+// object storage), so that a library that knows only an older format, whose
+// gc would not see the pending shards, refuses it from then on.
 // Numbers 1 to 3 were development formats, never released; stores of
 // theirs are refused with kVersionMismatch.
-inline constexpr int kFormatVersion = 5;
+inline constexpr int kFormatVersion = 6;
 inline constexpr int kOldestFormatVersion = 4;
 // Pack file format written by this library.
 inline constexpr int kPackFormatVersion = 1;

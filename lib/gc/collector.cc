@@ -17,6 +17,7 @@
 #include "repo/pending_shards.h"
 #include "repo/policy_codec.h"
 #include "repo/ref_resolver.h"
+#include "repo/staged_shards.h"
 #include "util/clock.h"
 
 namespace ckpt::internal {
@@ -224,6 +225,58 @@ Status RemoveAbandonedShards(StoreContext& ctx, int64_t grace_ns, int64_t now, G
   return session.Close();
 }
 
+// Staged shards (a store in object storage) that will never complete:
+// those whose checkpoint is committed (their completing rank did not get
+// to delete them) and those staged longer ago than the grace period.
+struct StaleStaged {
+  std::vector<std::string> committed, expired;
+  std::vector<std::string> expired_keys;  // their 'S' keys, deleted: see RemoveStaleStaged
+};
+
+Result<StaleStaged> FindStaleStaged(StoreContext& ctx, Index& index, int64_t grace_ns,
+                                    int64_t now) {
+  StaleStaged stale;
+  if (!ctx.shared_index) return stale;
+  CKPT_ASSIGN_OR_RETURN(auto staged, ReadAllStagedShards(ctx));
+  for (const StagedShard& s : staged) {
+    const Manifest& m = s.shard.manifest;
+    CKPT_ASSIGN_OR_RETURN(auto committed, index.Get(RunStepKey(m.run, m.step)));
+    if (committed) {
+      stale.committed.push_back(s.name);
+    } else if (now - s.record.recorded_at_ns > grace_ns) {
+      stale.expired.push_back(s.name);
+      stale.expired_keys.push_back(ShardKey(m.run, m.step, s.shard.rank));
+    }
+  }
+  return stale;
+}
+
+// Deletes the stale staged shards in a writer session that commits first:
+// its log record makes a completing rank that read the log before it, and
+// so may still count these shards, fail its commit instead of naming packs
+// that this gc is about to delete as orphans.
+Status RemoveStaleStaged(StoreContext& ctx, int64_t grace_ns, int64_t now, GcReport* report) {
+  if (!ctx.shared_index) return Status::OK();
+  {
+    CKPT_ASSIGN_OR_RETURN(auto index, OpenReader(ctx, LockPriority::kBackground));
+    CKPT_ASSIGN_OR_RETURN(auto stale, FindStaleStaged(ctx, *index, grace_ns, now));
+    if (stale.committed.empty() && stale.expired.empty()) return Status::OK();
+  }
+  CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx, LockPriority::kBackground));
+  // Again in the session: a rank may have staged its shard anew.
+  CKPT_ASSIGN_OR_RETURN(auto stale, FindStaleStaged(ctx, session.index(), grace_ns, now));
+  if (!stale.expired.empty()) {
+    IndexBatch batch;
+    for (const auto& key : stale.expired_keys) batch.Delete(key);
+    CKPT_RETURN_IF_ERROR(session.index().Commit(batch));
+  }
+  std::vector<std::string> names = stale.committed;
+  names.insert(names.end(), stale.expired.begin(), stale.expired.end());
+  CKPT_RETURN_IF_ERROR(ctx.backend->RemoveMany(names));
+  report->abandoned_shards_removed += stale.expired.size();
+  return session.Close();
+}
+
 // Records how long each step of one gc took, and reports each finished
 // step to the caller's progress function (steps done of `steps`).
 class StepTimer {
@@ -310,7 +363,9 @@ Result<GcReport> CollectGarbage(StoreContext& ctx, const GcOptions& options) {
     }
     CKPT_ASSIGN_OR_RETURN(auto abandoned,
                           AbandonedShards(*index, options.grace_seconds * kNsPerSecond, now));
-    report.abandoned_shards_removed = abandoned.size();
+    CKPT_ASSIGN_OR_RETURN(auto stale,
+                          FindStaleStaged(ctx, *index, options.grace_seconds * kNsPerSecond, now));
+    report.abandoned_shards_removed = abandoned.size() + stale.expired.size();
     CKPT_RETURN_IF_ERROR(MarkLive(ctx, *index, &live, removed));
     CKPT_ASSIGN_OR_RETURN(auto sweep, CountDead(ctx, *index, live));
     report.checkpoints_removed = removed.size();
@@ -324,6 +379,8 @@ Result<GcReport> CollectGarbage(StoreContext& ctx, const GcOptions& options) {
   CKPT_RETURN_IF_ERROR(
       RemoveAbandonedShards(ctx, options.grace_seconds * kNsPerSecond, now, &report)
           .WithContext("gc remove abandoned shards"));
+  CKPT_RETURN_IF_ERROR(RemoveStaleStaged(ctx, options.grace_seconds * kNsPerSecond, now, &report)
+                           .WithContext("gc remove stale staged shards"));
   timer.Done("remove");
   SweepResult sweep;
   {

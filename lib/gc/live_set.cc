@@ -5,6 +5,7 @@
 
 #include "repo/config.h"
 #include "repo/pending_shards.h"
+#include "repo/staged_shards.h"
 
 namespace ckpt::internal {
 
@@ -110,6 +111,19 @@ Status MarkLive(StoreContext& ctx, Index& index, LiveSet* live, const std::set<D
                            fresh.insert(fresh.end(), e.chunks.begin(), e.chunks.end());
                          return Status::OK();
                        }).WithContext("gc mark"));
+  if (ctx.shared_index) {
+    // Shards staged in the bucket: their new chunks are not indexed until
+    // the checkpoint completes, but what they found stored, and the bases
+    // of their deltas, must stay (chunks not indexed are skipped below).
+    auto staged = ReadAllStagedShards(ctx);
+    if (!staged.ok()) return staged.status().WithContext("gc mark");
+    for (const StagedShard& s : *staged) {
+      for (const auto& e : s.shard.manifest.entries)
+        fresh.insert(fresh.end(), e.chunks.begin(), e.chunks.end());
+      for (const auto& [digest, loc] : s.chunks)
+        if (loc.is_delta()) fresh.push_back(loc.base);
+    }
+  }
   // Live chunks, then their bases, then theirs: chains are at most
   // kMaxDeltaDepth long, so a damaged index cannot make this loop.
   for (int pass = 0; pass <= kMaxDeltaDepth + 1; ++pass) {

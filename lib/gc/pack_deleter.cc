@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <mutex>
+#include <unordered_set>
 
 #include "pack/pack_writer.h"
 #include "repo/index_sessions.h"
+#include "repo/staged_shards.h"
 #include "util/bytes.h"
 #include "util/clock.h"
 #include "util/hex.h"
@@ -141,6 +143,15 @@ Status DeleteCondemned(StoreContext& ctx, Index& reader, int64_t grace_ns, int64
 
 Status DeleteOrphans(StoreContext& ctx, int64_t grace_ns, int64_t now_ns,
                      const PackUnlinker& unlinker, DeleteResult* result) {
+  // Packs of shards staged in the bucket are named by no index key until
+  // their checkpoint completes. Read before the packs are listed: a shard
+  // staged after this has packs younger than the grace period.
+  std::unordered_set<std::string> staged_packs;
+  if (ctx.shared_index) {
+    CKPT_ASSIGN_OR_RETURN(auto staged, ReadAllStagedShards(ctx));
+    for (const StagedShard& s : staged)
+      for (const auto& [id, record] : s.packs) staged_packs.insert(id);
+  }
   CKPT_ASSIGN_OR_RETURN(auto names, ctx.backend->List("packs/"));
   // Then the packs of this process's saves in flight, then the view: a
   // pack listed whose save has committed by now is indexed in the view, or
@@ -150,7 +161,8 @@ Status DeleteOrphans(StoreContext& ctx, int64_t grace_ns, int64_t now_ns,
   for (const auto& name : names) {
     if (unlinker.Started(name)) continue;  // going already
     std::string pack = name.substr(name.rfind('/') + 1);
-    if (pack.size() != 32 || !IsHex(pack) || in_flight.count(pack)) continue;
+    if (pack.size() != 32 || !IsHex(pack) || in_flight.count(pack) || staged_packs.count(pack))
+      continue;
     CKPT_ASSIGN_OR_RETURN(auto indexed, index->Get(PackKey(pack)));
     CKPT_ASSIGN_OR_RETURN(auto condemned, index->Get(CondemnedKey(pack)));
     if (indexed || condemned) continue;

@@ -132,17 +132,17 @@ Result<StoreConfig> LoadOrCreateConfig(Backend& backend, const StoreOptions& opt
   return config;
 }
 
-Status UpgradeConfigForShards(Backend& backend, const std::string& path) {
+Status UpgradeConfigForShards(Backend& backend, const std::string& path, int version) {
   CKPT_ASSIGN_OR_RETURN(std::string text, backend.GetWhole(kConfigObject));
   StoreConfig config;
   CKPT_RETURN_IF_ERROR(DecodeConfig(text, &config).WithContext("store " + path));
-  if (config.format_version >= kShardedFormatVersion) return Status::OK();
+  if (config.format_version >= version) return Status::OK();
   // Every other field as it was: two processes upgrading at once write the
   // same bytes.
-  config.format_version = kShardedFormatVersion;
+  config.format_version = version;
   std::string upgraded = EncodeConfig(config);
   return backend.Put(kConfigObject, upgraded.data(), upgraded.size())
-      .WithContext("upgrade store " + path + " to format " + std::to_string(kShardedFormatVersion));
+      .WithContext("upgrade store " + path + " to format " + std::to_string(version));
 }
 
 }  // namespace ckpt::internal

@@ -2,7 +2,7 @@
 //
 // Config object ("config" in the backend), UTF-8 text, one key=value a line:
 //   ckpt-store
-//   format_version=5
+//   format_version=6
 //   chunk_size=262144
 //   zstd_level=3
 //   delta_max_depth=1
@@ -29,13 +29,15 @@ std::string EncodeConfig(const StoreConfig& config);
 // kOldestFormatVersion .. kFormatVersion).
 Status DecodeConfig(const std::string& text, StoreConfig* out);
 
-// The first store format with sharded checkpoints.
+// The first store format with sharded checkpoints, and the first with
+// shards staged as objects (a store in object storage).
 inline constexpr int kShardedFormatVersion = 5;
+inline constexpr int kStagedShardsFormatVersion = 6;
 
-// Raises the store's config to kShardedFormatVersion if it is older (the
-// config object is replaced atomically), before a sharded save writes what
-// an older library would misread: its gc would not see pending shards.
-Status UpgradeConfigForShards(Backend& backend, const std::string& path);
+// Raises the store's config to `version` if it is older (the config object
+// is replaced atomically), before a sharded save writes what an older
+// library would misread: its gc would not see pending or staged shards.
+Status UpgradeConfigForShards(Backend& backend, const std::string& path, int version);
 
 // Reads the config of the store in `backend`, or creates it from `options`
 // when absent and options.create_if_missing; then `before_create` (if set)

@@ -17,8 +17,10 @@
 #include "repo/pack_sink.h"
 #include "repo/pending_shards.h"
 #include "repo/ref_resolver.h"
+#include "repo/staged_shards.h"
 #include "store/delta_base.h"
 #include "store/save_validation.h"
+#include "store/staged_commit.h"
 #include "util/clock.h"
 
 namespace ckpt::internal {
@@ -67,6 +69,10 @@ class SaveRun {
   // Records this save as shard `rank` of a sharded checkpoint, and commits
   // the checkpoint if it is the last shard to come.
   Result<CheckpointInfo> CommitShard(const Manifest& shard, uint32_t rank);
+  // The same in object storage: stores the shard as an object of its own
+  // (repo/staged_shards.h) and completes the checkpoint if every rank's is
+  // there, so that no rank replays the records of the others.
+  Result<CheckpointInfo> StageShard(const Manifest& shard, uint32_t rank);
   // `writer` is the commit's session.
   Status RestoreCollectedChunks(Index& writer);
 
@@ -90,6 +96,10 @@ class SaveRun {
   Status CommitCheckpoint(Index& writer, const ResolvedCheckpoint& c, IndexBatch& batch);
   // Sets the record's new, new raw and shared byte counts from new_chunks_.
   void CountNewBytes(CheckpointRecord* record) const;
+  // This save's shard record: its manifest and byte counts.
+  ShardRecord OwnShardRecord(const Manifest& shard) const;
+  // Merges the staged shards of run@step and commits the checkpoint.
+  Result<CheckpointInfo> CompleteStaged(const std::string& run, uint64_t step, uint32_t world_size);
   Status CheckHints() const;
   // Forgets new chunks that another save has indexed since this one looked;
   // true if there were any.
@@ -520,22 +530,108 @@ Result<CheckpointInfo> SaveRun::Commit(Manifest& manifest) {
   return MakeInfo(c, {});
 }
 
+ShardRecord SaveRun::OwnShardRecord(const Manifest& shard) const {
+  ShardRecord own;
+  own.recorded_at_ns = NowNs();
+  CheckpointRecord counts;
+  CountNewBytes(&counts);
+  own.new_bytes = counts.new_bytes;
+  own.new_raw_bytes = counts.new_raw_bytes;
+  own.shared_bytes = counts.shared_bytes;
+  own.manifest = EncodeManifest(shard);
+  return own;
+}
+
+Result<CheckpointInfo> SaveRun::StageShard(const Manifest& shard, uint32_t rank) {
+  const std::string label = shard.run + "@" + std::to_string(shard.step);
+  CKPT_RETURN_IF_ERROR(sink_.Flush());  // the shard's chunks durable before it is staged
+  {
+    // Found chunks that a gc collected since are stored again, while this
+    // rank still has their bytes; the completing rank checks once more.
+    CKPT_ASSIGN_OR_RETURN(auto view, OpenReader(ctx_));
+    CKPT_RETURN_IF_ERROR(RestoreCollectedChunks(*view));
+    CKPT_ASSIGN_OR_RETURN(auto existing, view->Get(RunStepKey(shard.run, shard.step)));
+    if (existing) return Status::AlreadyExists(label + " was saved concurrently");
+  }
+  const ShardRecord own = OwnShardRecord(shard);
+  IndexBatch entries;
+  AddChunksAndPacks(&entries);
+  CKPT_ASSIGN_OR_RETURN(auto bytes, EncodeStagedShard(shard.run, shard.step, rank, own, entries));
+  const std::string name = StagedShardName(shard.run, shard.step, shard.world_size, rank);
+  CKPT_RETURN_IF_ERROR(ctx_.backend->Put(name, bytes.data(), bytes.size())
+                           .WithContext("stage shard " + std::to_string(rank) + " of " + label));
+  CKPT_ASSIGN_OR_RETURN(auto ranks, StagedRanks(ctx_, shard.run, shard.step, shard.world_size));
+  if (ranks.size() < shard.world_size) {
+    CheckpointInfo info;
+    info.run = shard.run;
+    info.step = shard.step;
+    info.world_size = shard.world_size;
+    info.new_bytes = own.new_bytes;
+    info.new_raw_bytes = own.new_raw_bytes;
+    info.shared_bytes = own.shared_bytes;
+    info.shards_missing = shard.world_size - static_cast<uint32_t>(ranks.size());
+    return info;
+  }
+  return CompleteStaged(shard.run, shard.step, shard.world_size);
+}
+
+Result<CheckpointInfo> SaveRun::CompleteStaged(const std::string& run, uint64_t step,
+                                               uint32_t world_size) {
+  const std::string label = run + "@" + std::to_string(step);
+  CKPT_ASSIGN_OR_RETURN(auto staged, ReadStagedShards(ctx_, run, step, world_size));
+  std::vector<const ShardManifest*> all;
+  for (const StagedShard& s : staged) all.push_back(&s.shard);
+  CKPT_RETURN_IF_ERROR(CheckShardsFit(all).WithContext(label));
+  ResolvedCheckpoint c;
+  c.manifest = MergeShards(all);
+  for (const StagedShard& s : staged) {
+    c.record.new_bytes += s.record.new_bytes;
+    c.record.new_raw_bytes += s.record.new_raw_bytes;
+    c.record.shared_bytes += s.record.shared_bytes;
+  }
+  CKPT_RETURN_IF_ERROR(StoreManifest(&c));
+  CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx_));
+  Index& writer = session.index();
+  // Another rank that found every shard too may have completed it first.
+  CKPT_ASSIGN_OR_RETURN(auto existing, writer.Get(RunStepKey(run, step)));
+  if (existing && *existing == c.id.View()) return MakeInfo(c, {});
+  IndexBatch batch;
+  Status ready = Status::OK();
+  if (!existing) {
+    // A gc removes shards staged longer ago than its grace period in a
+    // session of its own; this one must see them all still there.
+    auto ranks = StagedRanks(ctx_, run, step, world_size);
+    ready = !ranks.ok() ? ranks.status()
+            : ranks->size() < world_size
+                ? Status::Aborted("shards of " + label +
+                                  " were removed by a gc (staged longer ago than "
+                                  "its grace period); save them again")
+                : AddStagedEntries(writer, ctx_.config.delta_max_depth, &staged, &batch);
+  }
+  if (!ready.ok()) {
+    const std::string hex = c.id.Hex();  // for repair, as CommitCheckpoint does
+    (void)ctx_.backend->Put(DeletedRefName(hex), hex.data(), hex.size());
+    return ready.WithContext(label);
+  }
+  for (const auto& [id, record] : sink_.sealed()) batch.Put(PackKey(id), EncodePackRecord(record));
+  CKPT_RETURN_IF_ERROR(CommitCheckpoint(writer, c, batch));
+  CKPT_RETURN_IF_ERROR(
+      session.Close().WithContext(c.Label() + " is committed, but closing the index failed"));
+  // The staged objects have served. One left by a failure here is removed
+  // by the next gc, which sees its checkpoint committed.
+  std::vector<std::string> names;
+  for (const StagedShard& s : staged) names.push_back(s.name);
+  (void)ctx_.backend->RemoveMany(names);
+  return MakeInfo(c, {});
+}
+
 Result<CheckpointInfo> SaveRun::CommitShard(const Manifest& shard, uint32_t rank) {
   CKPT_RETURN_IF_ERROR(sink_.Flush());  // the shard's chunks durable before they are indexed
   const std::string label = shard.run + "@" + std::to_string(shard.step);
   CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx_));
   Index& writer = session.index();
   CKPT_RETURN_IF_ERROR(RestoreCollectedChunks(writer));
-  ShardRecord own;
-  own.recorded_at_ns = NowNs();
-  {
-    CheckpointRecord counts;
-    CountNewBytes(&counts);
-    own.new_bytes = counts.new_bytes;
-    own.new_raw_bytes = counts.new_raw_bytes;
-    own.shared_bytes = counts.shared_bytes;
-  }
-  own.manifest = EncodeManifest(shard);
+  const ShardRecord own = OwnShardRecord(shard);
   // The shards recorded so far. A rank saving its shard again replaces its
   // record; a record of its rank from a job of another world size is not
   // its own, and makes the fit check refuse this shard.
@@ -635,11 +731,14 @@ Result<CheckpointInfo> SaveCheckpoint(StoreContext& ctx, const SaveRequest& requ
   Status s = run.Run(&manifest, request, parent);
   if (!s.ok()) return fail(s);
   manifest.world_size = request.world_size;
-  if (manifest.sharded() && ctx.config.format_version < kShardedFormatVersion) {
-    Status upgraded = UpgradeConfigForShards(*ctx.backend, ctx.path);
+  const int shards_format = ctx.shared_index ? kStagedShardsFormatVersion : kShardedFormatVersion;
+  if (manifest.sharded() && ctx.config.format_version < shards_format) {
+    Status upgraded = UpgradeConfigForShards(*ctx.backend, ctx.path, shards_format);
     if (!upgraded.ok()) return fail(upgraded);
   }
-  auto info = manifest.sharded() ? run.CommitShard(manifest, request.rank) : run.Commit(manifest);
+  auto info = !manifest.sharded() ? run.Commit(manifest)
+              : ctx.shared_index  ? run.StageShard(manifest, request.rank)
+                                  : run.CommitShard(manifest, request.rank);
   if (!info.ok()) return fail(info.status());
   ctx.saves++;
   return info;

@@ -12,6 +12,7 @@
 #include "repo/index_sessions.h"
 #include "repo/loader.h"
 #include "repo/pending_shards.h"
+#include "repo/staged_shards.h"
 #include "store/chunk_table.h"
 
 namespace ckpt::internal {
@@ -35,6 +36,7 @@ class Verification {
   // A store in object storage: the bucket's index log, which every new
   // host replays, even where this host applied it long ago.
   Status CheckLog();
+  Status CheckStagedShards();
   // The numbers of the table's packs, in the order of their ids.
   std::vector<uint32_t> PacksInOrder() const;
   void CheckPacks();
@@ -97,12 +99,32 @@ Status Verification::CheckIndex() {
   });
   if (!shards.ok() && shards.code() != Code::kCorruption) return shards;
   if (!shards.ok()) report_.problems.push_back({shards, {}, {}});
+  CKPT_RETURN_IF_ERROR(CheckStagedShards());
   CKPT_RETURN_IF_ERROR(table_.Locate(*index_, &pending_));
   for (uint32_t i = 0; i < table_.named(); ++i)
     if (!table_.found(i))
       pending_.push_back({Status::Corruption("chunk " + table_.digest(i).ShortHex() +
                                              " is missing from the index"),
                           {i}});
+  return Status::OK();
+}
+
+// Shards staged in a bucket are not indexed; that they decode is what can
+// be checked here. The rank that completes their checkpoint checks that
+// what they name is stored.
+Status Verification::CheckStagedShards() {
+  if (!ctx_.shared_index) return Status::OK();
+  CKPT_ASSIGN_OR_RETURN(auto names, ctx_.backend->List(kStagedShardPrefix));
+  for (const auto& name : names) {
+    auto bytes = ctx_.backend->GetWhole(name);
+    if (!bytes.ok() && bytes.status().code() == Code::kNotFound) continue;  // completed meanwhile
+    if (!bytes.ok()) return bytes.status().WithContext(name);
+    auto staged = DecodeStagedShard(name, *bytes);
+    if (staged.ok())
+      report_.pending_shards_checked++;
+    else
+      report_.problems.push_back({staged.status(), {}, {}});
+  }
   return Status::OK();
 }
 

@@ -176,14 +176,16 @@ TEST_CASE("format.md: config", "[unit][format]") {
   CheckBytes("config", EncodeConfig(c), golden);
   StoreConfig decoded;
   REQUIRE(DecodeConfig(golden, &decoded).ok());
-  CHECK(decoded.format_version == 5);
+  CHECK(decoded.format_version == kFormatVersion);
   CHECK(decoded.chunk_size == 262144);
   CHECK(decoded.zstd_level == 3);
   CHECK(decoded.delta_max_depth == 1);
   CHECK(decoded.store_id == c.store_id);
   // A newer store format is refused as such.
   std::string newer = golden;
-  newer.replace(newer.find("format_version=5"), 16, "format_version=6");
+  const std::string current = "format_version=" + std::to_string(kFormatVersion);
+  newer.replace(newer.find(current), current.size(),
+                "format_version=" + std::to_string(kFormatVersion + 1));
   CHECK(DecodeConfig(newer, &decoded).code() == Code::kVersionMismatch);
   std::string malformed = golden + "no equals sign\n";
   CHECK(DecodeConfig(malformed, &decoded).code() == Code::kCorruption);

@@ -34,8 +34,8 @@
 // PAUSE stops the process (SIGSTOP, after printing "paused POINT PID") at a chosen
 // point of the save, for the test to kill it, cut its link or release it
 // with SIGCONT: "pause-before-upload" (before its first pack is uploaded) or
-// "pause-before-commit" (every pack uploaded, before the writer lease that
-// precedes the commit is taken).
+// "pause-before-commit" (every pack uploaded, before what commits the save:
+// the writer lease of an unsharded save, the staging of a shard).
 //
 // Requests time out after seconds rather than the default half minute, so
 // that a save whose link was cut fails within the test's time.
@@ -98,6 +98,7 @@ std::unique_ptr<Store> OpenHost(const std::string& url, const std::string& pause
     faulty->BeforeNextPut("packs/", stop);
   } else if (pause == "pause-before-commit") {
     faulty->BeforeNextCreate("locks/index", stop);
+    faulty->BeforeNextPut("shards/", stop);
   } else if (!pause.empty()) {
     Fail(2, "unknown pause point " + pause);
   }

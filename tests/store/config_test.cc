@@ -52,7 +52,7 @@ TEST_CASE("config round trips through encode and decode", "[unit][store]") {
   const StoreConfig c = Sample();
   const std::string text = EncodeConfig(c);
   CHECK(text ==
-        "ckpt-store\nformat_version=5\nchunk_size=262144\nzstd_level=3\ndelta_max_depth=2\n"
+        "ckpt-store\nformat_version=6\nchunk_size=262144\nzstd_level=3\ndelta_max_depth=2\n"
         "store_id=00112233445566778899aabbccddeeff\n");
   StoreConfig back;
   REQUIRE(DecodeConfig(text, &back).ok());
