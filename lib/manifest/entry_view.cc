@@ -169,4 +169,33 @@ Manifest MergeShards(const std::vector<const ShardManifest*>& shards) {
   return out;
 }
 
+namespace {
+
+bool SameContents(const ManifestEntry& a, const ManifestEntry& b) {
+  return a.is_blob == b.is_blob && a.dtype == b.dtype && a.shape == b.shape &&
+         a.byte_length == b.byte_length && a.chunks == b.chunks &&
+         a.global_shape == b.global_shape && a.offsets == b.offsets && a.local_rank == b.local_rank;
+}
+
+}  // namespace
+
+bool ShardIsPartOf(const ShardManifest& shard, const Manifest& merged) {
+  const Manifest& m = shard.manifest;
+  if (m.run != merged.run || m.step != merged.step || m.world_size != merged.world_size)
+    return false;
+  std::multimap<std::string_view, const ManifestEntry*> by_name;
+  for (const ManifestEntry& e : merged.entries) by_name.emplace(e.name, &e);
+  for (const ManifestEntry& e : m.entries) {
+    const bool replicated = e.local_rank < 0 && !e.is_piece();
+    auto [first, last] = by_name.equal_range(e.name);
+    bool found = false;
+    for (auto it = first; it != last && !found; ++it) {
+      const ManifestEntry& candidate = *it->second;
+      found = SameContents(e, candidate) && (replicated || candidate.writer == shard.rank);
+    }
+    if (!found) return false;
+  }
+  return true;
+}
+
 }  // namespace ckpt::internal

@@ -58,4 +58,10 @@ Status CheckShardsFit(const std::vector<const ShardManifest*>& shards);
 // rank-local entry; tensors before blobs. REQUIRES: CheckShardsFit.
 Manifest MergeShards(const std::vector<const ShardManifest*>& shards);
 
+// Whether `merged` is a checkpoint MergeShards made from a set of shards
+// that held `shard`: the same run, step and world size, and each of the
+// shard's entries in it (a replicated one with the same contents, the
+// others written by the shard's rank, with the same chunks).
+bool ShardIsPartOf(const ShardManifest& shard, const Manifest& merged);
+
 }  // namespace ckpt::internal

@@ -99,7 +99,9 @@ class SaveRun {
   // This save's shard record: its manifest and byte counts.
   ShardRecord OwnShardRecord(const Manifest& shard) const;
   // Merges the staged shards of run@step and commits the checkpoint.
-  Result<CheckpointInfo> CompleteStaged(const std::string& run, uint64_t step, uint32_t world_size);
+  // `own`: this rank's shard, to tell whether a checkpoint that another
+  // rank committed first is the one it belongs to.
+  Result<CheckpointInfo> CompleteStaged(const ShardManifest& own);
   Status CheckHints() const;
   // Forgets new chunks that another save has indexed since this one looked;
   // true if there were any.
@@ -572,42 +574,46 @@ Result<CheckpointInfo> SaveRun::StageShard(const Manifest& shard, uint32_t rank)
     info.shards_missing = shard.world_size - static_cast<uint32_t>(ranks.size());
     return info;
   }
-  return CompleteStaged(shard.run, shard.step, shard.world_size);
+  return CompleteStaged(ShardManifest{rank, shard});
 }
 
-Result<CheckpointInfo> SaveRun::CompleteStaged(const std::string& run, uint64_t step,
-                                               uint32_t world_size) {
-  const std::string label = run + "@" + std::to_string(step);
-  CKPT_ASSIGN_OR_RETURN(auto staged, ReadStagedShards(ctx_, run, step, world_size));
+Result<CheckpointInfo> SaveRun::CompleteStaged(const ShardManifest& own) {
+  const std::string label = own.manifest.run + "@" + std::to_string(own.manifest.step);
+  // Every rank whose LIST came after the last shard's PUT gets here. They
+  // take turns on the writer lease, and those after the first find the
+  // checkpoint committed and read one manifest, not the W shards.
+  CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx_));
+  Index& writer = session.index();
+  CKPT_ASSIGN_OR_RETURN(auto existing, writer.Get(RunStepKey(own.manifest.run, own.manifest.step)));
+  if (existing) {
+    CKPT_ASSIGN_OR_RETURN(auto committed, ResolveRef(writer, label));
+    if (!ShardIsPartOf(own, committed.manifest))
+      return Status::AlreadyExists(label + " was saved concurrently");
+    return MakeInfo(committed, {});
+  }
+  // A gc removes shards staged longer ago than its grace period in a
+  // session of its own; this one must find them all still there.
+  auto staged =
+      ReadStagedShards(ctx_, own.manifest.run, own.manifest.step, own.manifest.world_size);
+  if (!staged.ok() && staged.status().code() == Code::kNotFound)
+    return Status::Aborted("shards of " + label +
+                           " were removed by a gc (staged longer ago than its grace period); "
+                           "save them again: " +
+                           staged.status().message());
+  if (!staged.ok()) return staged.status().WithContext(label);
   std::vector<const ShardManifest*> all;
-  for (const StagedShard& s : staged) all.push_back(&s.shard);
+  for (const StagedShard& s : *staged) all.push_back(&s.shard);
   CKPT_RETURN_IF_ERROR(CheckShardsFit(all).WithContext(label));
   ResolvedCheckpoint c;
   c.manifest = MergeShards(all);
-  for (const StagedShard& s : staged) {
+  for (const StagedShard& s : *staged) {
     c.record.new_bytes += s.record.new_bytes;
     c.record.new_raw_bytes += s.record.new_raw_bytes;
     c.record.shared_bytes += s.record.shared_bytes;
   }
   CKPT_RETURN_IF_ERROR(StoreManifest(&c));
-  CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx_));
-  Index& writer = session.index();
-  // Another rank that found every shard too may have completed it first.
-  CKPT_ASSIGN_OR_RETURN(auto existing, writer.Get(RunStepKey(run, step)));
-  if (existing && *existing == c.id.View()) return MakeInfo(c, {});
   IndexBatch batch;
-  Status ready = Status::OK();
-  if (!existing) {
-    // A gc removes shards staged longer ago than its grace period in a
-    // session of its own; this one must see them all still there.
-    auto ranks = StagedRanks(ctx_, run, step, world_size);
-    ready = !ranks.ok() ? ranks.status()
-            : ranks->size() < world_size
-                ? Status::Aborted("shards of " + label +
-                                  " were removed by a gc (staged longer ago than "
-                                  "its grace period); save them again")
-                : AddStagedEntries(writer, ctx_.config.delta_max_depth, &staged, &batch);
-  }
+  Status ready = AddStagedEntries(writer, ctx_.config.delta_max_depth, &*staged, &batch);
   if (!ready.ok()) {
     const std::string hex = c.id.Hex();  // for repair, as CommitCheckpoint does
     (void)ctx_.backend->Put(DeletedRefName(hex), hex.data(), hex.size());
@@ -620,7 +626,7 @@ Result<CheckpointInfo> SaveRun::CompleteStaged(const std::string& run, uint64_t 
   // The staged objects have served. One left by a failure here is removed
   // by the next gc, which sees its checkpoint committed.
   std::vector<std::string> names;
-  for (const StagedShard& s : staged) names.push_back(s.name);
+  for (const StagedShard& s : *staged) names.push_back(s.name);
   (void)ctx_.backend->RemoveMany(names);
   return MakeInfo(c, {});
 }

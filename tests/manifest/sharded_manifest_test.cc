@@ -117,6 +117,32 @@ TEST_CASE("shards fit together and merge into one manifest", "[unit][manifest][s
   REQUIRE(DecodeManifest(EncodeManifest(m), &back).ok());
 }
 
+TEST_CASE("a shard is part of the merge of its set and of no other", "[unit][manifest][shard]") {
+  std::vector<ShardManifest> shards;
+  for (uint32_t r = 0; r < 3; ++r) shards.push_back({r, Shard(r, 3)});
+  const Manifest merged = MergeShards({&shards[0], &shards[1], &shards[2]});
+  for (const ShardManifest& s : shards) CHECK(ShardIsPartOf(s, merged));
+  // The same rank of another job: other chunks in its piece.
+  ShardManifest other = shards[1];
+  other.manifest.entries[0].chunks = {D(999)};
+  CHECK_FALSE(ShardIsPartOf(other, merged));
+  // Another rank's entries are not this rank's, though the contents match.
+  ShardManifest renamed{2, shards[1].manifest};
+  CHECK_FALSE(ShardIsPartOf(renamed, merged));
+  // A replicated entry counts whichever rank wrote it.
+  ShardManifest replicated{1, {}};
+  replicated.manifest = shards[1].manifest.Head();
+  replicated.manifest.entries.push_back(Whole("bias", 1, 7));
+  CHECK(ShardIsPartOf(replicated, merged));
+  // Another world size or step.
+  ShardManifest wider = shards[0];
+  wider.manifest.world_size = 4;
+  CHECK_FALSE(ShardIsPartOf(wider, merged));
+  ShardManifest later = shards[0];
+  later.manifest.step = 4;
+  CHECK_FALSE(ShardIsPartOf(later, merged));
+}
+
 TEST_CASE("shards that do not fit are refused with the ranks named", "[unit][manifest][shard]") {
   std::vector<ShardManifest> shards = {{0, Shard(0, 2)}, {1, Shard(1, 2)}};
   SECTION("replicated tensor differs") {

@@ -3,7 +3,9 @@
 // one log record. gc keeps what staged shards need, removes those that will
 // never complete, and never breaks a checkpoint that completes.
 #include <catch2/catch.hpp>
+#include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ckpt/s3.h"
@@ -80,6 +82,20 @@ class AgedPacksBackend : public ckpt::internal::FaultInjectingBackend {
   }
 };
 
+// Runs an action once, just before the first LIST of staged shards.
+class ListHookBackend : public ckpt::internal::FaultInjectingBackend {
+ public:
+  ListHookBackend(std::shared_ptr<ckpt::Backend> base, std::function<void()> action)
+      : FaultInjectingBackend(std::move(base)), action_(std::move(action)) {}
+  ckpt::Result<std::vector<std::string>> List(const std::string& prefix) override {
+    if (prefix.rfind("shards/", 0) == 0 && action_) std::exchange(action_, nullptr)();
+    return FaultInjectingBackend::List(prefix);
+  }
+
+ private:
+  std::function<void()> action_;
+};
+
 }  // namespace
 
 TEST_CASE("a sharded checkpoint in a bucket is one log record, whatever the world size",
@@ -107,6 +123,38 @@ TEST_CASE("a sharded checkpoint in a bucket is one log record, whatever the worl
   auto verify = hosts[0]->Verify(ckpt::test::ReadAllData());
   REQUIRE(verify.ok());
   for (const auto& p : verify->problems) FAIL_CHECK(p.status.ToString());
+}
+
+TEST_CASE("ranks that both find every shard staged: one commits, the other finds it committed",
+          "[s3][store][shards]") {
+  const std::string url = FreshStoreUrl("stagedtwice");
+  ckpt::test::TempDir dir;
+  const ckpt::test::ShardedState state(2, 1);
+  auto bucket = BucketOf(url);
+  OpenHost(url, dir.Sub("creator"));
+  const size_t records_before = Count(*bucket, "log/");
+  // Rank 1 stages its shard and completes the checkpoint between rank 0's
+  // PUT and its LIST; its removal of the staged objects fails, so rank 0
+  // finds both shards too.
+  StoreOptions options1;
+  options1.cache_dir = dir.Sub("h1");
+  auto backend1 = std::make_shared<ckpt::internal::FaultInjectingBackend>(BucketOf(url));
+  options1.backend = backend1;
+  auto host1 = ckpt::test::MustOpen(url, options1);
+  ckpt::CheckpointInfo first;
+  StoreOptions options0;
+  options0.cache_dir = dir.Sub("h0");
+  options0.backend = std::make_shared<ListHookBackend>(BucketOf(url), [&] {
+    backend1->FailRemoveAt(1);
+    first = SaveShard(*host1, state, 1);
+  });
+  auto host0 = ckpt::test::MustOpen(url, options0);
+  const auto second = SaveShard(*host0, state, 0);
+  CHECK(first.shards_missing == 0);
+  CHECK(second.shards_missing == 0);
+  CHECK(second.id == first.id);
+  CHECK(Count(*bucket, "log/") == records_before + 1);
+  CheckWhole(*host0, state, "run@1");
 }
 
 TEST_CASE("gc beside staged shards keeps what they need and the checkpoint completes",
