@@ -532,6 +532,19 @@ Result<CheckpointInfo> SaveRun::Commit(Manifest& manifest) {
   return MakeInfo(c, {});
 }
 
+// What a rank learns when its shard is saved but `missing` others are not.
+CheckpointInfo ShardSavedInfo(const Manifest& shard, const ShardRecord& own, uint32_t missing) {
+  CheckpointInfo info;
+  info.run = shard.run;
+  info.step = shard.step;
+  info.world_size = shard.world_size;
+  info.new_bytes = own.new_bytes;
+  info.new_raw_bytes = own.new_raw_bytes;
+  info.shared_bytes = own.shared_bytes;
+  info.shards_missing = missing;
+  return info;
+}
+
 ShardRecord SaveRun::OwnShardRecord(const Manifest& shard) const {
   ShardRecord own;
   own.recorded_at_ns = NowNs();
@@ -563,17 +576,8 @@ Result<CheckpointInfo> SaveRun::StageShard(const Manifest& shard, uint32_t rank)
   CKPT_RETURN_IF_ERROR(ctx_.backend->Put(name, bytes.data(), bytes.size())
                            .WithContext("stage shard " + std::to_string(rank) + " of " + label));
   CKPT_ASSIGN_OR_RETURN(auto ranks, StagedRanks(ctx_, shard.run, shard.step, shard.world_size));
-  if (ranks.size() < shard.world_size) {
-    CheckpointInfo info;
-    info.run = shard.run;
-    info.step = shard.step;
-    info.world_size = shard.world_size;
-    info.new_bytes = own.new_bytes;
-    info.new_raw_bytes = own.new_raw_bytes;
-    info.shared_bytes = own.shared_bytes;
-    info.shards_missing = shard.world_size - static_cast<uint32_t>(ranks.size());
-    return info;
-  }
+  if (ranks.size() < shard.world_size)
+    return ShardSavedInfo(shard, own, shard.world_size - static_cast<uint32_t>(ranks.size()));
   return CompleteStaged(ShardManifest{rank, shard});
 }
 
@@ -652,13 +656,6 @@ Result<CheckpointInfo> SaveRun::CommitShard(const Manifest& shard, uint32_t rank
   }
   CKPT_RETURN_IF_ERROR(CheckShardsFit(all).WithContext("shard " + std::to_string(rank)));
   IndexBatch batch;
-  CheckpointInfo info;
-  info.run = shard.run;
-  info.step = shard.step;
-  info.world_size = shard.world_size;
-  info.new_bytes = own.new_bytes;
-  info.new_raw_bytes = own.new_raw_bytes;
-  info.shared_bytes = own.shared_bytes;
   if (all.size() < shard.world_size) {
     auto existing = writer.Get(RunStepKey(shard.run, shard.step));
     if (!existing.ok()) return existing.status();
@@ -669,8 +666,7 @@ Result<CheckpointInfo> SaveRun::CommitShard(const Manifest& shard, uint32_t rank
     CKPT_RETURN_IF_ERROR(session.Close().WithContext("shard " + std::to_string(rank) + " of " +
                                                      label +
                                                      " is recorded, but closing the index failed"));
-    info.shards_missing = shard.world_size - static_cast<uint32_t>(all.size());
-    return info;
+    return ShardSavedInfo(shard, own, shard.world_size - static_cast<uint32_t>(all.size()));
   }
   // The last shard: the checkpoint, with every shard's chunks, in one batch
   // that also drops the pending records. The index lock makes this session

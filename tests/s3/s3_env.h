@@ -4,8 +4,10 @@
 // code 77, which CTest reports as skipped, and says why.
 #pragma once
 
+#include <catch2/catch.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
 
 #include "ckpt/s3.h"
@@ -35,6 +37,22 @@ inline S3Options FreshS3Options(const std::string& what) {
   options.prefix = "t-" + what + "-" + internal::RandomHexId(6);
   FillS3OptionsFromEnvironment(&options);
   return options;
+}
+
+// A store URL naming a fresh, empty prefix of the test bucket.
+inline std::string FreshStoreUrl(const std::string& what) {
+  const S3Options options = FreshS3Options(what);
+  return "s3://" + options.bucket + "/" + options.prefix;
+}
+
+// A backend of its own on the bucket and prefix of store `url`, to look at
+// the objects directly.
+inline std::shared_ptr<Backend> BucketOf(const std::string& url) {
+  auto options = S3OptionsFromUrl(url);
+  REQUIRE(options.ok());
+  auto backend = NewS3Backend(*options);
+  REQUIRE(backend.ok());
+  return *backend;
 }
 
 }  // namespace ckpt::test

@@ -18,26 +18,16 @@
 using ckpt::Code;
 using ckpt::StoreOptions;
 
-namespace {
+using ckpt::test::BucketOf;
+using ckpt::test::FreshStoreUrl;
 
-std::string FreshStoreUrl(const std::string& what) {
-  ckpt::S3Options options = ckpt::test::FreshS3Options(what);
-  return "s3://" + options.bucket + "/" + options.prefix;
-}
+namespace {
 
 std::unique_ptr<ckpt::Store> OpenHost(const std::string& url, const std::string& cache) {
   StoreOptions options;
   options.cache_dir = cache;
   options.pack_target_size = 64 * 1024;  // several packs per shard
   return ckpt::test::MustOpen(url, options);
-}
-
-std::shared_ptr<ckpt::Backend> BucketOf(const std::string& url) {
-  auto options = ckpt::S3OptionsFromUrl(url);
-  REQUIRE(options.ok());
-  auto backend = ckpt::NewS3Backend(*options);
-  REQUIRE(backend.ok());
-  return *backend;
 }
 
 size_t Count(ckpt::Backend& bucket, const std::string& prefix) {

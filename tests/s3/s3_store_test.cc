@@ -20,13 +20,10 @@ using ckpt::Status;
 using ckpt::StoreOptions;
 using ckpt::test::StepState;
 
-namespace {
+using ckpt::test::BucketOf;
+using ckpt::test::FreshStoreUrl;
 
-// A store URL naming a fresh, empty prefix of the test bucket.
-std::string FreshStoreUrl(const std::string& what) {
-  ckpt::S3Options options = ckpt::test::FreshS3Options(what);
-  return "s3://" + options.bucket + "/" + options.prefix;
-}
+namespace {
 
 // One host: a store opened with an index cache of its own.
 std::unique_ptr<ckpt::Store> OpenHost(const std::string& url, const std::string& cache,
@@ -35,14 +32,6 @@ std::unique_ptr<ckpt::Store> OpenHost(const std::string& url, const std::string&
   options.cache_dir = cache;
   options.lock_timeout_ms = lock_timeout_ms;
   return ckpt::test::MustOpen(url, options);
-}
-
-std::shared_ptr<ckpt::Backend> BucketOf(const std::string& url) {
-  auto options = ckpt::S3OptionsFromUrl(url);
-  REQUIRE(options.ok());
-  auto backend = ckpt::NewS3Backend(*options);
-  REQUIRE(backend.ok());
-  return *backend;
 }
 
 }  // namespace
