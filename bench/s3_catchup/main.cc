@@ -8,11 +8,13 @@
 // store under DIR, until each store holds each count in turn. At each
 // count it times, as medians of 5: a save; opening the store with this
 // host's index cache up to date; opening it with no cache (a new host: the
-// whole index log is replayed); and `ListCheckpoints` on an open store (one
-// catch-up with nothing new). The local store has no cache: its "cold open"
-// column is its only open. Endpoint and credentials come from the AWS_*
+// whole index log is replayed); the same from a snapshot of the index that
+// gc wrote at that count ("snap"); and `ListCheckpoints` on an open store
+// (one catch-up with nothing new). The local store has no cache: its "cold
+// open" column is its only open. Endpoint and credentials come from the AWS_*
 // variables. Exits 1 on any error.
 #include <ckpt/ckpt.h>
+#include <ckpt/s3.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -108,16 +110,25 @@ int main(int argc, char** argv) {
   fs::create_directories(work);
   Side bucket{argv[1], work + "/cache"};
   Side local{work + "/local", ""};
+  // The bucket itself, to remove the snapshots before timing a replay of
+  // the whole log.
+  const auto s3 = Must(ckpt::S3OptionsFromUrl(argv[1]), "parse the URL");
+  const std::shared_ptr<ckpt::Backend> objects = Must(ckpt::NewS3Backend(s3), "S3 backend");
+  const auto drop_snapshots = [&] {
+    auto names = Must(objects->List("logsnap/"), "list snapshots");
+    if (!names.empty() && !objects->RemoveMany(names).ok()) Die("remove snapshots");
+  };
 
-  std::printf("%-7s %-6s %10s %10s %10s %12s\n", "store", "ckpts", "save ms", "open ms", "cold ms",
-              "catch-up ms");
+  std::printf("%-7s %-6s %10s %10s %10s %10s %12s\n", "store", "ckpts", "save ms", "open ms",
+              "cold ms", "snap ms", "catch-up ms");
   for (uint64_t count : counts) {
     for (Side* side : {&bucket, &local}) {
       auto store = side->Open(/*create=*/true);
       std::vector<double> saves;
       while (side->saved < count) saves.push_back(side->SaveNext(*store));
       store.reset();
-      std::vector<double> open, cold, catch_up;
+      if (!side->cache.empty()) drop_snapshots();
+      std::vector<double> open, cold, snap, catch_up;
       for (int round = 0; round < 5; ++round) {
         open.push_back(Ms([&] { side->Open(); }));
         if (!side->cache.empty()) {
@@ -127,11 +138,23 @@ int main(int argc, char** argv) {
         auto opened = side->Open();
         catch_up.push_back(Ms([&] { Must(opened->ListCheckpoints("bench"), "list"); }));
       }
+      if (!side->cache.empty()) {
+        ckpt::GcOptions gc;
+        gc.log_snapshot_records = 1;
+        Must(side->Open()->Gc(gc), "gc");
+        for (int round = 0; round < 5; ++round) {
+          fs::remove_all(side->cache);
+          snap.push_back(Ms([&] { side->Open(); }));
+        }
+      }
       std::vector<double> last(saves.end() - std::min<size_t>(saves.size(), 10), saves.end());
-      std::printf(
-          "%-7s %-6llu %10.1f %10.1f %10s %12.1f\n", side->cache.empty() ? "local" : "s3",
-          static_cast<unsigned long long>(count), last.empty() ? 0.0 : Median(last), Median(open),
-          cold.empty() ? "-" : std::to_string(Median(cold)).substr(0, 7).c_str(), Median(catch_up));
+      const auto column = [](const std::vector<double>& v) {
+        return v.empty() ? std::string("-") : std::to_string(Median(v)).substr(0, 7);
+      };
+      std::printf("%-7s %-6llu %10.1f %10.1f %10s %10s %12.1f\n",
+                  side->cache.empty() ? "local" : "s3", static_cast<unsigned long long>(count),
+                  last.empty() ? 0.0 : Median(last), Median(open), column(cold).c_str(),
+                  column(snap).c_str(), Median(catch_up));
       std::fflush(stdout);
     }
   }

@@ -43,6 +43,11 @@ struct GcOptions {
   // perhaps a save's. The compaction stops early if a save or load waits
   // for the index. 0: compact after every gc; UINT64_MAX: never.
   uint64_t compact_after_entries = 50000;
+  // A store in object storage: once its index log holds at least this many
+  // records past the newest snapshot of the index, gc writes a new one, so
+  // that a host without a cache replays only the records after it
+  // (docs/format.md §14.5). 0: never.
+  uint64_t log_snapshot_records = 1000;
   // Progress in steps of the gc finished, of 8 (a dry run: of 2), called
   // once at the start and after each step (see GcReport::step_seconds).
   // May be null.
@@ -81,6 +86,8 @@ struct GcReport {
   // Whether gc compacted the index to drop the entries it made dead (it
   // does when they are many, and no save is waiting for the store lock).
   bool index_compacted = false;
+  // The log record of which this gc wrote a snapshot of the index (0: none).
+  uint64_t log_snapshot = 0;
   bool dry_run = false;
   // Wall time of each step in seconds, in order: "plan", "remove", "mark",
   // "sweep", "repack", "delete", "compact", "unlink" (a dry run: "plan",

@@ -13,6 +13,7 @@
 #include "repo/bucket_lease.h"
 #include "repo/checkpoint_remover.h"
 #include "repo/checkpoint_summary.h"
+#include "repo/index_log.h"
 #include "repo/index_sessions.h"
 #include "repo/pending_shards.h"
 #include "repo/policy_codec.h"
@@ -302,6 +303,22 @@ class StepTimer {
 
 }  // namespace
 
+// A store in object storage: a snapshot of the index once the log has
+// grown by `every` records since the newest. A view suffices: it is the
+// index as of one record, and gc's lease keeps a second gc from writing
+// snapshots meanwhile.
+Status SnapshotLogIfDue(StoreContext& ctx, uint64_t every, GcReport* report) {
+  if (!ctx.shared_index || every == 0) return Status::OK();
+  CKPT_ASSIGN_OR_RETURN(std::vector<uint64_t> snapshots, LogSnapshots(ctx));
+  const uint64_t newest = snapshots.empty() ? 0 : snapshots.back();
+  CKPT_ASSIGN_OR_RETURN(auto index, OpenReader(ctx, LockPriority::kBackground));
+  CKPT_ASSIGN_OR_RETURN(uint64_t position, LogPosition(*index));
+  if (position < newest + every) return Status::OK();
+  CKPT_RETURN_IF_ERROR(WriteLogSnapshot(ctx, *index));
+  report->log_snapshot = position;
+  return Status::OK();
+}
+
 Result<std::optional<RetentionPolicy>> LoadPolicy(Index& index, const std::string& run) {
   CKPT_ASSIGN_OR_RETURN(auto value, index.Get(PolicyKey(run)));
   if (!value) return std::optional<RetentionPolicy>();
@@ -418,6 +435,8 @@ Result<GcReport> CollectGarbage(StoreContext& ctx, const GcOptions& options) {
   CKPT_ASSIGN_OR_RETURN(report.index_compacted,
                         CompactIfWorthIt(ctx, sweep.chunks_removed + repack.entries_retired,
                                          options.compact_after_entries));
+  CKPT_RETURN_IF_ERROR(SnapshotLogIfDue(ctx, options.log_snapshot_records, &report)
+                           .WithContext("gc snapshot the index"));
   timer.Done("compact");
   CKPT_RETURN_IF_ERROR(unlinker.Wait());
   timer.Done("unlink");

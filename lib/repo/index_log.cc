@@ -24,17 +24,67 @@ constexpr size_t kDigestSize = 32;
 // memory a long catch-up takes.
 constexpr size_t kCatchUpBatchBytes = 64 << 20;
 
-// The sequence number in a log object's name, or 0 if it is not one.
-uint64_t SeqOfName(const std::string& name) {
-  const std::string digits = name.substr(std::string(kLogPrefix).size());
-  if (digits.size() != 20 || digits.find_first_not_of("0123456789") != std::string::npos) return 0;
-  return std::strtoull(digits.c_str(), nullptr, 10);
-}
-
 std::string PositionValue(uint64_t seq) {
   std::string value;
   PutFixed64(&value, seq);
   return value;
+}
+
+// The sequence number in the name of a log record or snapshot (under
+// `prefix`), or 0 if it is not one.
+uint64_t SeqOfName(const std::string& name, std::string_view prefix = kLogPrefix) {
+  if (name.compare(0, prefix.size(), prefix) != 0) return 0;
+  const std::string digits = name.substr(prefix.size());
+  if (digits.size() != 20 || digits.find_first_not_of("0123456789") != std::string::npos) return 0;
+  return std::strtoull(digits.c_str(), nullptr, 10);
+}
+
+std::string NumberedName(std::string_view prefix, uint64_t seq) {
+  char digits[32];
+  std::snprintf(digits, sizeof digits, "%020" PRIu64, seq);
+  return std::string(prefix) + digits;
+}
+
+// Keys each host keeps for itself, never logged.
+bool IsLocalKey(std::string_view key) { return key == kLogPositionKey || key == kCacheStoreIdKey; }
+
+// Decodes snapshot `seq` into `out`: a log record of that number with
+// puts only, of no local key.
+Status DecodeLogSnapshot(const std::string& bytes, uint64_t seq, const std::string& what,
+                         IndexBatch* out) {
+  CKPT_RETURN_IF_ERROR(DecodeLogRecord(bytes, seq, what, out));
+  Status shape = Status::OK();
+  CKPT_RETURN_IF_ERROR(out->ForEach(
+      [&](std::string_view key, std::string_view) {
+        if (IsLocalKey(key) && shape.ok())
+          shape = Status::Corruption(what + ": a snapshot holds the local key '" +
+                                     std::string(key) + "'");
+      },
+      [&](std::string_view) {
+        if (shape.ok()) shape = Status::Corruption(what + ": a snapshot holds a deletion");
+      }));
+  return shape;
+}
+
+// Applies to `index` (at position 0) the newest snapshot that reads back
+// whole, and returns its number; 0 if there is none. A damaged snapshot is
+// passed over: the log records it summarizes are all still there, and
+// verify reports it.
+Result<uint64_t> StartFromSnapshot(StoreContext& ctx, Index& index) {
+  CKPT_ASSIGN_OR_RETURN(std::vector<uint64_t> seqs, LogSnapshots(ctx));
+  for (auto it = seqs.rbegin(); it != seqs.rend(); ++it) {
+    const std::string name = LogSnapshotName(*it);
+    Result<std::string> bytes = ctx.backend->GetWhole(name);
+    if (bytes.status().code() == Code::kNotFound) continue;  // a gc removed it meanwhile
+    if (!bytes.ok()) return bytes.status();
+    IndexBatch batch;
+    if (!DecodeLogSnapshot(*bytes, *it, ctx.backend->Describe() + "/" + name, &batch).ok())
+      continue;
+    batch.Put(kLogPositionKey, PositionValue(*it));
+    CKPT_RETURN_IF_ERROR(index.Commit(batch));
+    return *it;
+  }
+  return uint64_t{0};
 }
 
 // Records fetched at once while catching up, by as many threads: a new
@@ -60,13 +110,38 @@ std::vector<Result<std::string>> FetchRecords(StoreContext& ctx,
   return out;
 }
 
+// CheckLog's part for the snapshots: each of a record the log has (`last`
+// the log's last) and, with `read`, whole.
+Status CheckSnapshots(StoreContext& ctx, uint64_t last, bool read, std::vector<Status>* problems) {
+  CKPT_ASSIGN_OR_RETURN(std::vector<std::string> names, ctx.backend->List(kLogSnapshotPrefix));
+  for (const std::string& name : names) {
+    const std::string what = ctx.backend->Describe() + "/" + name;
+    const uint64_t seq = SeqOfName(name, kLogSnapshotPrefix);
+    if (seq == 0) {
+      problems->push_back(Status::Corruption(what + ": not an index snapshot name"));
+      continue;
+    }
+    if (seq > last) {
+      problems->push_back(Status::Corruption(what + ": a snapshot of record " +
+                                             std::to_string(seq) + ", past the log's last (" +
+                                             std::to_string(last) + ")"));
+    }
+    if (!read) continue;
+    Result<std::string> bytes = ctx.backend->GetWhole(name);
+    if (bytes.status().code() == Code::kNotFound) continue;  // a gc removed it meanwhile
+    if (!bytes.ok()) return bytes.status();
+    IndexBatch decoded;
+    Status s = DecodeLogSnapshot(*bytes, seq, what, &decoded);
+    if (!s.ok()) problems->push_back(s);
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
-std::string LogObjectName(uint64_t seq) {
-  char digits[32];
-  std::snprintf(digits, sizeof digits, "%020" PRIu64, seq);
-  return std::string(kLogPrefix) + digits;
-}
+std::string LogObjectName(uint64_t seq) { return NumberedName(kLogPrefix, seq); }
+
+std::string LogSnapshotName(uint64_t seq) { return NumberedName(kLogSnapshotPrefix, seq); }
 
 Result<std::string> EncodeLogRecord(uint64_t seq, const IndexBatch& batch) {
   std::string body;
@@ -143,8 +218,11 @@ Result<bool> LogHasNews(StoreContext& ctx, Index& index) {
   return !names.empty();
 }
 
-Status CatchUpFromLog(StoreContext& ctx, Index& index) {
+Status CatchUpFromLog(StoreContext& ctx, Index& index, bool from_snapshot) {
   CKPT_ASSIGN_OR_RETURN(uint64_t position, LogPosition(index));
+  if (position == 0 && from_snapshot) {
+    CKPT_ASSIGN_OR_RETURN(position, StartFromSnapshot(ctx, index));
+  }
   CKPT_ASSIGN_OR_RETURN(std::vector<std::string> names,
                         ctx.backend->ListAfter(kLogPrefix, LogObjectName(position)));
   IndexBatch batch;
@@ -179,6 +257,39 @@ Status CatchUpFromLog(StoreContext& ctx, Index& index) {
   return flush();
 }
 
+Result<std::vector<uint64_t>> LogSnapshots(StoreContext& ctx) {
+  CKPT_ASSIGN_OR_RETURN(std::vector<std::string> names, ctx.backend->List(kLogSnapshotPrefix));
+  std::vector<uint64_t> seqs;
+  for (const std::string& name : names) {
+    const uint64_t seq = SeqOfName(name, kLogSnapshotPrefix);
+    if (seq != 0) seqs.push_back(seq);
+  }
+  std::sort(seqs.begin(), seqs.end());
+  return seqs;
+}
+
+Status WriteLogSnapshot(StoreContext& ctx, Index& index) {
+  CKPT_ASSIGN_OR_RETURN(uint64_t position, LogPosition(index));
+  if (position == 0) return Status::OK();
+  IndexBatch all;
+  CKPT_RETURN_IF_ERROR(index.Scan("", [&](std::string_view key, std::string_view value) {
+    if (!IsLocalKey(key)) all.Put(key, value);
+    return true;
+  }));
+  CKPT_ASSIGN_OR_RETURN(std::string record, EncodeLogRecord(position, all));
+  const std::string name = LogSnapshotName(position);
+  CKPT_RETURN_IF_ERROR(ctx.backend->Put(name, record.data(), record.size())
+                           .WithContext("write index snapshot " + name));
+  CKPT_ASSIGN_OR_RETURN(std::vector<uint64_t> seqs, LogSnapshots(ctx));
+  std::vector<std::string> old;
+  for (uint64_t seq : seqs) {
+    if (seq < position) old.push_back(LogSnapshotName(seq));
+  }
+  if (!old.empty()) old.pop_back();  // the one before: a host may be reading it
+  if (old.empty()) return Status::OK();
+  return ctx.backend->RemoveMany(old).WithContext("remove older index snapshots");
+}
+
 Status CheckLog(StoreContext& ctx, bool read_records, std::vector<Status>* problems) {
   CKPT_ASSIGN_OR_RETURN(std::vector<std::string> names, ctx.backend->List(kLogPrefix));
   std::sort(names.begin(), names.end());
@@ -208,7 +319,7 @@ Status CheckLog(StoreContext& ctx, bool read_records, std::vector<Status>* probl
       if (!s.ok()) problems->push_back(s);
     }
   }
-  return Status::OK();
+  return CheckSnapshots(ctx, expected - 1, read_records, problems);
 }
 
 Status AppendToLog(StoreContext& ctx, Index& index, IndexBatch& batch) {

@@ -23,9 +23,12 @@ namespace ckpt::internal {
 struct StoreContext;
 
 inline constexpr const char* kLogPrefix = "log/";
+inline constexpr const char* kLogSnapshotPrefix = "logsnap/";
 
 // "log/00000000000000000042" for 42.
 std::string LogObjectName(uint64_t seq);
+// "logsnap/00000000000000000042": the index as of record 42.
+std::string LogSnapshotName(uint64_t seq);
 
 // The record of `batch` as the `seq`-th of the log:
 //   "ckptlog1" seq:fixed64 count:fixed32
@@ -44,15 +47,30 @@ Result<uint64_t> LogPosition(Index& index);
 Result<bool> LogHasNews(StoreContext& ctx, Index& index);
 
 // Applies to `index` (read-write, without commit hook) the records of the
-// log past its position, in order. Errors: kCorruption (a gap in the log, a
-// damaged record), the backend's.
-Status CatchUpFromLog(StoreContext& ctx, Index& index);
+// log past its position, in order. With `from_snapshot`, an index at
+// position 0 (a new cache) starts from the newest snapshot of the index, if
+// there is one that reads back whole, and replays only the records after
+// it; repair replays the whole log instead, which alone is the truth.
+// Errors: kCorruption (a gap in the log, a damaged record), the backend's.
+Status CatchUpFromLog(StoreContext& ctx, Index& index, bool from_snapshot = true);
+
+// The numbers of the snapshots in the bucket, ascending (one LIST).
+Result<std::vector<uint64_t>> LogSnapshots(StoreContext& ctx);
+
+// Puts the snapshot of `index` (a writer session's, caught up) as of its
+// position: a log record of that number holding a put of every key but the
+// host-local ones ('l', 'i'). Then removes the snapshots older than the one
+// before it, which a host may still be reading. Holds the whole record in
+// memory (about the size of the index's keys and values). Errors: the
+// backend's, the index's.
+Status WriteLogSnapshot(StoreContext& ctx, Index& index);
 
 // Checks the whole log as a host without a cache would replay it: records
 // numbered 1, 2, ... without a gap (one LIST) and, with `read_records`, each
-// one whole (a HEAD and a GET each). Appends a kCorruption status naming
-// the record for each problem to `problems`, as catch-up would stop at the
-// first. Errors: the backend's.
+// one whole (a HEAD and a GET each), and each snapshot whole, of a record
+// the log has. Appends a kCorruption status naming the record for each
+// problem to `problems`, as catch-up would stop at the first. Errors: the
+// backend's.
 Status CheckLog(StoreContext& ctx, bool read_records, std::vector<Status>* problems);
 
 // The commit hook of a writer session: appends `batch` as the next record

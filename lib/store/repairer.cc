@@ -12,11 +12,13 @@
 #include "ckpt/version.h"
 #include "codec/chunk_codec.h"
 #include "codec/delta_codec.h"
+#include "index/index_keys.h"
 #include "index/pack_lifecycle.h"
 #include "index/store_lock.h"
 #include "pack/pack_writer.h"
 #include "repo/checkpoint_summary.h"
 #include "repo/config.h"
+#include "repo/index_log.h"
 #include "repo/policy_codec.h"
 #include "repo/ref_resolver.h"
 #include "repo/store_context.h"
@@ -317,14 +319,19 @@ namespace internal {
 namespace {
 
 // A store in object storage: the bucket's index log is the truth, so the
-// repair of this host's copy is to discard it and replay the log (which
-// the open does). Rebuilding from packs would also index what the log never
-// committed, such as the packs of a save that lost a race for its RUN@STEP.
+// repair of this host's copy is to discard it and replay the whole log,
+// not from a snapshot of the index: a snapshot is another host's copy, and
+// the damage repair is for may be in it. Rebuilding from packs would also
+// index what the log never committed, such as the packs of a save that
+// lost a race for its RUN@STEP.
 Result<RepairReport> RepairIndexCache(const StoreOptions& options, const std::string& url) {
   StoreContext ctx;
   ctx.location = url;
   ctx.options = options;
   CKPT_RETURN_IF_ERROR(OpenObjectStore(options, &ctx));
+  StoreOptions existing = options;
+  existing.create_if_missing = false;
+  CKPT_ASSIGN_OR_RETURN(ctx.config, LoadOrCreateConfig(*ctx.backend, existing, url));
   {
     const auto timeout = std::chrono::milliseconds(options.lock_timeout_ms);
     CKPT_ASSIGN_OR_RETURN(auto gc_lock, StoreLock::Acquire(ctx.path, true, timeout, "gc.lock"));
@@ -332,6 +339,12 @@ Result<RepairReport> RepairIndexCache(const StoreOptions& options, const std::st
     boost::system::error_code ec;
     fs::remove_all(ctx.index_dir(), ec);
     if (ec) return ErrnoStatus(ec.value(), "repair: remove index cache", ctx.index_dir());
+    CKPT_ASSIGN_OR_RETURN(auto index, Index::Open(ctx.index_dir(), true, false, false));
+    IndexBatch batch;
+    batch.Put(kCacheStoreIdKey, ctx.config.store_id);
+    CKPT_RETURN_IF_ERROR(index->Commit(batch));
+    CKPT_RETURN_IF_ERROR(CatchUpFromLog(ctx, *index, /*from_snapshot=*/false)
+                             .WithContext("repair: replay the index log of " + url));
   }
   StoreOptions open = options;
   open.create_if_missing = false;

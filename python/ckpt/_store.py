@@ -415,15 +415,18 @@ class Store:
         return RetentionPolicy(**d)
 
     def gc(self, dry_run: bool = False, *, run: Optional[str] = None,
-           repack_threshold: float = 0.5, grace_seconds: int = 3600) -> GcReport:
+           repack_threshold: float = 0.5, grace_seconds: int = 3600,
+           log_snapshot_records: int = 1000) -> GcReport:
         """Applies the stored retention policies and reclaims space.
 
         ``dry_run`` only plans: ``report.decisions`` lists every checkpoint
         with the rules keeping it. ``run`` limits removal to one run. Packs
-        are deleted ``grace_seconds`` after gc stopped using them.
+        are deleted ``grace_seconds`` after gc stopped using them. In object
+        storage, gc writes a snapshot of the index once the index log has
+        grown by ``log_snapshot_records`` records since the last (0: never).
         """
         d = self._s.gc(bool(dry_run), _optional(run), None, float(repack_threshold),
-                       int(grace_seconds))
+                       int(grace_seconds), int(log_snapshot_records))
         d["decisions"] = tuple(RetentionDecision(CheckpointInfo._from(x["checkpoint"]),
                                                  tuple(x["reasons"])) for x in d["decisions"])
         d["runs_without_policy"] = tuple(d["runs_without_policy"])

@@ -271,6 +271,7 @@ class GcReport:
     bytes_deleted: int
     packs_pending: int
     index_compacted: bool
+    log_snapshot: int  #: log record of the index snapshot written (0: none; object storage)
     dry_run: bool
     step_seconds: Tuple[Tuple[str, float], ...] = field(repr=False)
 

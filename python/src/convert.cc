@@ -191,6 +191,7 @@ py::dict ToDict(const GcReport& r) {
   d["bytes_deleted"] = r.bytes_deleted;
   d["packs_pending"] = r.packs_pending;
   d["index_compacted"] = r.index_compacted;
+  d["log_snapshot"] = r.log_snapshot;
   d["dry_run"] = r.dry_run;
   d["step_seconds"] = py::cast(r.step_seconds);
   return d;

@@ -433,7 +433,7 @@ class PyStore {
   }
 
   py::dict Gc(bool dry_run, const std::string& run, py::object policy, double repack_threshold,
-              int64_t grace_seconds) {
+              int64_t grace_seconds, uint64_t log_snapshot_records) {
     StorePtr s = Get();
     GcOptions o;
     o.dry_run = dry_run;
@@ -441,6 +441,7 @@ class PyStore {
     if (!policy.is_none()) o.policy = PolicyFromDict(policy.cast<py::dict>());
     o.repack_threshold = repack_threshold;
     o.grace_seconds = grace_seconds;
+    o.log_snapshot_records = log_snapshot_records;
     return ToDict(Unlocked([&] { return s->Gc(o); }));
   }
 

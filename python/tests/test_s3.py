@@ -55,6 +55,7 @@ def test_bucket_holds_exactly_the_documented_objects(url, tmp_path):
         s.save("r", 2, {"w": np.arange(100000, dtype=np.float32) * 2})
         s.tag("r@2", "best")
         s.rm("r@1")
+        assert s.gc(log_snapshot_records=1).log_snapshot > 0
     prefix = url.split("/", 3)[3] + "/"
     client = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"],
                           region_name=os.environ.get("AWS_REGION", "us-east-1"))
@@ -62,10 +63,11 @@ def test_bucket_holds_exactly_the_documented_objects(url, tmp_path):
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix):
         keys += [o["Key"][len(prefix):] for o in page.get("Contents", [])]
     documented = re.compile(r"^(config|packs/[0-9a-f]{2}/[0-9a-f]{32}|refs/tags/best|"
-                            r"refs/deleted/[0-9a-f]{64}|log/\d{20})$")
+                            r"refs/deleted/[0-9a-f]{64}|log/\d{20}|logsnap/\d{20})$")
     assert keys and all(documented.match(k) for k in keys), keys
     assert "config" in keys and "refs/tags/best" in keys
     assert sum(k.startswith("refs/deleted/") for k in keys) == 1
     logs = sorted(k for k in keys if k.startswith("log/"))
     assert logs == [f"log/{i:020d}" for i in range(1, len(logs) + 1)]  # no gap
     assert not any(k.startswith("locks/") for k in keys)  # every lease released
+    assert sum(k.startswith("logsnap/") for k in keys) == 1

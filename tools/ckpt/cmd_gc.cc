@@ -102,6 +102,9 @@ void PrintTotals(const GcReport& report, const std::string& grace) {
   table.AddRow({"packs pending", fmt::format("{} (deleted by a gc after the {} grace period)",
                                              report.packs_pending, grace)});
   if (report.index_compacted) table.AddRow({"index", "compacted"});
+  if (report.log_snapshot > 0)
+    table.AddRow(
+        {"index snapshot", fmt::format("written, as of log record {}", report.log_snapshot)});
   fmt::print("{}", table.Render(2));
 }
 

@@ -176,6 +176,7 @@ json GcJson(const GcReport& r) {
           {"abandoned_shards_removed", r.abandoned_shards_removed},
           {"abandoned_bytes_deleted", r.abandoned_bytes_deleted},
           {"index_compacted", r.index_compacted},
+          {"log_snapshot", r.log_snapshot},
           {"step_seconds", std::move(steps)}};
 }
 
