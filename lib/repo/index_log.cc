@@ -67,9 +67,9 @@ Status DecodeLogSnapshot(const std::string& bytes, uint64_t seq, const std::stri
 }
 
 // Applies to `index` (at position 0) the newest snapshot that reads back
-// whole, and returns its number; 0 if there is none. A damaged snapshot is
-// passed over: the log records it summarizes are all still there, and
-// verify reports it.
+// whole, of a record the log has, and returns its number; 0 if there is
+// none. Another is passed over: the log records it would summarize are
+// all still there, and verify reports it.
 Result<uint64_t> StartFromSnapshot(StoreContext& ctx, Index& index) {
   CKPT_ASSIGN_OR_RETURN(std::vector<uint64_t> seqs, LogSnapshots(ctx));
   for (auto it = seqs.rbegin(); it != seqs.rend(); ++it) {
@@ -80,6 +80,11 @@ Result<uint64_t> StartFromSnapshot(StoreContext& ctx, Index& index) {
     IndexBatch batch;
     if (!DecodeLogSnapshot(*bytes, *it, ctx.backend->Describe() + "/" + name, &batch).ok())
       continue;
+    // A snapshot past the log's end would make this host append after a
+    // gap that every later replay stops at.
+    const Status record = ctx.backend->Size(LogObjectName(*it)).status();
+    if (record.code() == Code::kNotFound) continue;
+    CKPT_RETURN_IF_ERROR(record);
     batch.Put(kLogPositionKey, PositionValue(*it));
     CKPT_RETURN_IF_ERROR(index.Commit(batch));
     return *it;

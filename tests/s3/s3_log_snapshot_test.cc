@@ -147,6 +147,29 @@ TEST_CASE("a new host starts from the newest index snapshot and replays only wha
     CheckSees(*ckpt::test::MustOpen(url, repair), 27);
   }
 
+  SECTION("a snapshot past the log's end is passed over") {
+    auto bytes = bucket->GetWhole(ckpt::internal::LogSnapshotName(first.log_snapshot));
+    REQUIRE(bytes.ok());
+    ckpt::internal::IndexBatch entries;
+    REQUIRE(ckpt::internal::DecodeLogRecord(*bytes, first.log_snapshot, "snapshot", &entries).ok());
+    const uint64_t beyond = static_cast<uint64_t>(records) + 5;
+    auto forged = ckpt::internal::EncodeLogRecord(beyond, entries);
+    REQUIRE(forged.ok());
+    const std::string name = ckpt::internal::LogSnapshotName(beyond);
+    REQUIRE(bucket->Put(name, forged->data(), forged->size()).ok());
+    NewHost other(url, dir.Sub("past"));
+    CHECK(Listed(*other.store) == 27);
+    // Its next commit follows the log's last record, leaving no gap.
+    REQUIRE(other.store->Save(ckpt::test::StepState(28).Request("r", 28)).ok());
+    CHECK(Names(*bucket, "log/").size() == records + 1);
+    CHECK(Names(*bucket, "log/").back() ==
+          ckpt::internal::LogObjectName(static_cast<uint64_t>(records) + 1));
+    auto report = other.store->Verify(ckpt::test::ReadAllData());
+    REQUIRE(report.ok());
+    REQUIRE(report->problems.size() == 1);
+    CHECK_THAT(report->problems[0].status.message(), Catch::Contains(name));
+  }
+
   SECTION("a damaged snapshot is passed over and reported") {
     const std::string name = ckpt::internal::LogSnapshotName(first.log_snapshot);
     auto bytes = bucket->GetWhole(name);
