@@ -301,8 +301,6 @@ class StepTimer {
   Clock::time_point start_;
 };
 
-}  // namespace
-
 // A store in object storage: a snapshot of the index once the log has
 // grown by `every` records since the newest. A view suffices: it is the
 // index as of one record, and gc's lease keeps a second gc from writing
@@ -318,6 +316,8 @@ Status SnapshotLogIfDue(StoreContext& ctx, uint64_t every, GcReport* report) {
   report->log_snapshot = position;
   return Status::OK();
 }
+
+}  // namespace
 
 Result<std::optional<RetentionPolicy>> LoadPolicy(Index& index, const std::string& run) {
   CKPT_ASSIGN_OR_RETURN(auto value, index.Get(PolicyKey(run)));

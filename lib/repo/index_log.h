@@ -57,8 +57,8 @@ Status CatchUpFromLog(StoreContext& ctx, Index& index, bool from_snapshot = true
 // The numbers of the snapshots in the bucket, ascending (one LIST).
 Result<std::vector<uint64_t>> LogSnapshots(StoreContext& ctx);
 
-// Puts the snapshot of `index` (a writer session's, caught up) as of its
-// position: a log record of that number holding a put of every key but the
+// Puts the snapshot of `index` (a view or session caught up with the log)
+// as of its position: a log record of that number holding a put of every key but the
 // host-local ones ('l', 'i'). Then removes the snapshots older than the one
 // before it, which a host may still be reading. Holds the whole record in
 // memory (about the size of the index's keys and values). Errors: the

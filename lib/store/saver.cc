@@ -94,6 +94,9 @@ class SaveRun {
   // Commits `batch` with c's checkpoint and run keys, unless run@step was
   // committed meanwhile; on failure marks c's manifest deleted for repair.
   Status CommitCheckpoint(Index& writer, const ResolvedCheckpoint& c, IndexBatch& batch);
+  // Writes the tombstone of `c`, whose manifest is durable in a pack but
+  // which was never committed, so that repair does not revive it.
+  void MarkNeverCommitted(const ResolvedCheckpoint& c);
   // Sets the record's new, new raw and shared byte counts from new_chunks_.
   void CountNewBytes(CheckpointRecord* record) const;
   // This save's shard record: its manifest and byte counts.
@@ -506,13 +509,14 @@ Status SaveRun::CommitCheckpoint(Index& writer, const ResolvedCheckpoint& c, Ind
   Status s = !existing.ok() ? existing.status()
              : *existing    ? Status::AlreadyExists(c.Label() + " was saved concurrently")
                             : writer.Commit(batch);
-  if (!s.ok()) {
-    // Its manifest is durable in a pack; mark it so repair does not revive
-    // a save that never committed. Best effort: gc reclaims it either way.
-    const std::string hex = c.id.Hex();
-    (void)ctx_.backend->Put(tombstone, hex.data(), hex.size());
-  }
+  if (!s.ok()) MarkNeverCommitted(c);
   return s;
+}
+
+void SaveRun::MarkNeverCommitted(const ResolvedCheckpoint& c) {
+  // Best effort: gc reclaims the manifest's pack either way.
+  const std::string hex = c.id.Hex();
+  (void)ctx_.backend->Put(DeletedRefName(hex), hex.data(), hex.size());
 }
 
 Result<CheckpointInfo> SaveRun::Commit(Manifest& manifest) {
@@ -619,8 +623,7 @@ Result<CheckpointInfo> SaveRun::CompleteStaged(const ShardManifest& own) {
   IndexBatch batch;
   Status ready = AddStagedEntries(writer, ctx_.config.delta_max_depth, &*staged, &batch);
   if (!ready.ok()) {
-    const std::string hex = c.id.Hex();  // for repair, as CommitCheckpoint does
-    (void)ctx_.backend->Put(DeletedRefName(hex), hex.data(), hex.size());
+    MarkNeverCommitted(c);
     return ready.WithContext(label);
   }
   for (const auto& [id, record] : sink_.sealed()) batch.Put(PackKey(id), EncodePackRecord(record));
