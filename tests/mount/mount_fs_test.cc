@@ -334,6 +334,14 @@ TEST_CASE("mount: a file open while its checkpoint is deleted and gc runs stays 
   REQUIRE(n.ok());
   CHECK(read == exported);
   CHECK(fs.GetAttr("/runs/train/1").status().code() == Code::kNotFound);
+  // The kernel asks about an open file by its path (fstat): the path
+  // answers for as long as the file is open, and no longer.
+  auto attr = fs.GetAttr("/runs/train/1/model.safetensors");
+  REQUIRE(attr.ok());
+  CHECK(attr->kind == NodeKind::kFile);
+  CHECK(attr->size == exported.size());
+  fs.Close(std::move(*file));
+  CHECK(fs.GetAttr("/runs/train/1/model.safetensors").status().code() == Code::kNotFound);
 }
 
 TEST_CASE("mount: a sharded checkpoint shows its global tensors and each rank's own",

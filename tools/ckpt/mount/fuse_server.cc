@@ -64,7 +64,13 @@ void* Init(fuse_conn_info*, fuse_config* cfg) {
   return fuse_get_context()->private_data;
 }
 
-int GetAttr(const char* path, struct stat* st, fuse_file_info*) {
+int GetAttr(const char* path, struct stat* st, fuse_file_info* fi) {
+  // The kernel asks again about an open file (fstat, a read past the size
+  // it knows); its checkpoint may be gone from the listing by then.
+  if (fi != nullptr && fi->fh != 0) {
+    FillStat(MountFs::GetAttr(*reinterpret_cast<OpenFile*>(fi->fh)), st);
+    return 0;
+  }
   auto attr = Fs().GetAttr(path);
   if (!attr.ok()) return -Errno(attr.status());
   FillStat(*attr, st);
@@ -113,7 +119,7 @@ int Read(const char*, char* buf, size_t size, off_t offset, fuse_file_info* fi) 
 }
 
 int Release(const char*, fuse_file_info* fi) {
-  delete reinterpret_cast<OpenFile*>(fi->fh);
+  Fs().Close(std::unique_ptr<OpenFile>(reinterpret_cast<OpenFile*>(fi->fh)));
   return 0;
 }
 

@@ -131,7 +131,14 @@ Result<std::shared_ptr<CheckpointFiles>> MountFs::FilesOf(const CheckpointInfo& 
 }
 
 Result<NodeAttr> MountFs::GetAttr(std::string_view path) {
-  CKPT_ASSIGN_OR_RETURN(Location loc, Resolve(path));
+  auto resolved = Resolve(path);
+  if (!resolved.ok()) {
+    std::lock_guard lock(files_mu_);
+    auto open = open_paths_.find(path);
+    if (open != open_paths_.end()) return open->second.attr;
+    return resolved.status();
+  }
+  const Location& loc = *resolved;
   NodeAttr attr;
   switch (loc.kind) {
     case Location::kRoot:
@@ -161,6 +168,14 @@ Result<NodeAttr> MountFs::GetAttr(std::string_view path) {
   attr.kind = NodeKind::kFile;
   attr.size = file->size;
   attr.mtime_ns = loc.checkpoint->meta.wall_time_ns;
+  return attr;
+}
+
+NodeAttr MountFs::GetAttr(const OpenFile& file) {
+  NodeAttr attr;
+  attr.kind = NodeKind::kFile;
+  attr.size = file.file->size;
+  attr.mtime_ns = file.files->detail().info.meta.wall_time_ns;
   return attr;
 }
 
@@ -218,7 +233,19 @@ Result<std::unique_ptr<OpenFile>> MountFs::Open(std::string_view path) {
   open->file = open->files->Find(loc.sub);
   if (open->file == nullptr) return Status::NotFound("no such file: " + std::string(path));
   open->path = std::string(path);
+  std::lock_guard lock(files_mu_);
+  OpenPath& open_path = open_paths_[open->path];
+  ++open_path.opens;
+  open_path.attr = GetAttr(*open);
   return open;
+}
+
+void MountFs::Close(std::unique_ptr<OpenFile> file) {
+  std::lock_guard lock(files_mu_);
+  auto open_path = open_paths_.find(file->path);
+  if (open_path != open_paths_.end() && --open_path->second.opens == 0) {
+    open_paths_.erase(open_path);
+  }
 }
 
 void MountFs::ReadAhead(OpenFile& file, uint64_t offset, size_t size) {

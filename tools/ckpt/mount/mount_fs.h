@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -77,9 +78,14 @@ class MountFs {
 
   // Errors: kNotFound for a path that names nothing; others as the store's.
   Result<NodeAttr> GetAttr(std::string_view path);
+  // The attributes of an open file. They outlive its path: the checkpoint
+  // may be removed, and leave the listing, while the file is open.
+  static NodeAttr GetAttr(const OpenFile& file);
   Result<std::vector<DirEntry>> ReadDir(std::string_view path);
   Result<std::string> ReadLink(std::string_view path);
   Result<std::unique_ptr<OpenFile>> Open(std::string_view path);
+  // Ends what Open began.
+  void Close(std::unique_ptr<OpenFile> file);
 
   // Reads up to `size` bytes at `offset`; short only at the end of the
   // file. A failed read is also logged (options.log) with the file's path.
@@ -102,6 +108,14 @@ class MountFs {
   // The files of recently used checkpoints, most recent last (open files
   // keep theirs alive on their own).
   std::vector<std::shared_ptr<CheckpointFiles>> recent_files_;
+  // The paths of open files, each with its count of opens and attributes:
+  // a path keeps resolving while a file is open under it, as an unlinked
+  // file's inode does (the kernel looks an open file up by path, fstat).
+  struct OpenPath {
+    size_t opens = 0;
+    NodeAttr attr;
+  };
+  std::map<std::string, OpenPath, std::less<>> open_paths_;
   // Last: its tasks use the cache and the files, so it stops first.
   Prefetcher prefetcher_;
 };
