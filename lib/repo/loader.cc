@@ -146,13 +146,14 @@ struct ReadBatch {
 
 constexpr uint64_t kBatchGap = 64 << 10;  // bytes a batch may read and not use
 constexpr uint64_t kMinBatch = 1 << 20;
-// Smaller batches start decoding sooner and leave a shorter tail after the
-// last fetch; with twice the reads in flight (kReadsInFlight) the bytes held
-// stay the same. Restoring a 200 MiB bf16 checkpoint from RGW on loopback
-// took a median 0.83 s with 16 reads of up to 4 MiB against 0.94 s with 8 of
-// up to 8 MiB (0.87 against 0.98 s for the embedding series); a local
-// export 0.70 against 0.79 s; a 6 GiB local export from a cold page cache
-// took 9.8-10.9 s either way.
+// Smaller batches, with twice the reads in flight (kReadsInFlight), hold the
+// same bytes and were faster, likely because decoding starts sooner and less
+// is left to decode after the last fetch (not traced). Restoring a 200 MiB
+// bf16 checkpoint from RGW on loopback took a median 0.79-0.83 s with 16
+// reads of up to 4 MiB against 0.85-0.94 s with 8 of up to 8 MiB (two sets
+// of four; 0.87 against 0.98 s for the embedding series); a local export
+// 0.70 against 0.79 s; a 6 GiB local export from a cold page cache took
+// 9.8-10.9 s either way.
 constexpr uint64_t kMaxBatch = 4 << 20;
 
 // A batch size for `stored` bytes that still gives every thread of the
@@ -193,11 +194,11 @@ std::vector<ReadBatch> BatchReads(const std::vector<ChunkLocation>& locations, u
 // decodes, so with one thread per core the disk idles while they decode and
 // write. Exporting a 6 GiB file from a local store in a 1 GiB memory cgroup
 // took 20.7 s on the pool's 2 threads, 14.5 s on 8, with cp at 10.8 s
-// (before fetches were coalesced across batches; see kMaxBatch for why 16
-// now). Smaller reads stay on the
-// pool: threads started per read, with fresh buffers, are kept to reads
-// long enough to pay for them (the 64 MiB line was chosen, not measured).
-// A store in object storage runs that many threads anyway.
+// (before fetches were coalesced across batches; kMaxBatch says why 16
+// now). Smaller reads stay on the pool: threads started per read, with
+// fresh buffers, are kept to reads long enough to pay for them (the 64 MiB
+// line was chosen, not measured). A store in object storage has 8 threads
+// on its pool on a 2-core machine (2 per core, at least 8).
 constexpr uint64_t kManyReadsMin = 64ull << 20;
 constexpr size_t kReadsInFlight = 16;
 
