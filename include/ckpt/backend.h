@@ -32,6 +32,19 @@ class CKPT_EXPORT Backend {
   // Errors: kIOError, kNoSpace.
   virtual Status Put(const std::string& name, const void* data, size_t size) = 0;
 
+  // An object for PutMany: its name and all of its bytes.
+  struct NamedObject {
+    std::string name;
+    std::string bytes;
+  };
+
+  // Stores every object in `objects` as Put does; all of them are durable
+  // on OK. Backends override it to make many small objects durable at once
+  // (gc writes a tombstone per checkpoint it removes, thousands at a time).
+  // Default: Put for each, 16 at a time. On error some may have been
+  // stored. Errors: as Put.
+  virtual Status PutMany(const std::vector<NamedObject>& objects);
+
   // Stores `size` bytes under `name` only if no object of that name exists.
   // Of several concurrent creators of one name exactly one succeeds; the
   // others get kAlreadyExists and change nothing. Atomic and durable on OK,

@@ -204,8 +204,8 @@ Status LocalBackend::EnsureParentDir(const std::string& path) {
   return Status::OK();
 }
 
-Result<std::string> LocalBackend::WriteTemp(const std::string& path, const void* data,
-                                            size_t size) {
+Result<std::string> LocalBackend::WriteTemp(const std::string& path, const void* data, size_t size,
+                                            bool sync) {
   CKPT_RETURN_IF_ERROR(EnsureParentDir(path));
   const std::string tmp = ParentOf(path) + "/" + kTempPrefix + RandomHexId(8);
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -216,7 +216,7 @@ Result<std::string> LocalBackend::WriteTemp(const std::string& path, const void*
     s = ErrnoStatus(errno, "seek", tmp);
   // The rest (or all) through the page cache; fsync covers both parts.
   if (s.ok()) s = WriteAll(fd, static_cast<const char*>(data) + direct, size - direct, tmp);
-  if (s.ok() && ::fsync(fd) != 0) s = ErrnoStatus(errno, "fsync", tmp);
+  if (s.ok() && sync && ::fsync(fd) != 0) s = ErrnoStatus(errno, "fsync", tmp);
   if (::close(fd) != 0 && s.ok()) s = ErrnoStatus(errno, "close", tmp);
   if (!s.ok()) {
     ::unlink(tmp.c_str());
@@ -234,6 +234,81 @@ Status LocalBackend::Put(const std::string& name, const void* data, size_t size)
     return s;
   }
   return SyncDirectory(ParentOf(path));
+}
+
+namespace {
+
+// A file system's syncfs(2), through a descriptor opened before the
+// writes it must cover: syncfs reports the writeback errors that happened
+// since its descriptor was opened (Linux 5.8 and later), so one opened
+// after a failed background writeback would report nothing.
+class FileSystemSync {
+ public:
+  explicit FileSystemSync(std::string dir)
+      : dir_(std::move(dir)), fd_(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) {
+    if (fd_ < 0) error_ = ErrnoStatus(errno, "open directory", dir_);
+  }
+  ~FileSystemSync() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  FileSystemSync(const FileSystemSync&) = delete;
+  FileSystemSync& operator=(const FileSystemSync&) = delete;
+
+  // OK, or why the descriptor could not be opened.
+  const Status& status() const { return error_; }
+  Status Sync() {
+    if (fd_ < 0) return error_;
+    return ::syncfs(fd_) == 0 ? Status::OK() : ErrnoStatus(errno, "syncfs", dir_);
+  }
+
+ private:
+  std::string dir_;
+  int fd_;
+  Status error_;
+};
+
+void UnlinkTemps(const std::vector<std::string>& temps) {
+  for (const auto& tmp : temps)
+    if (!tmp.empty()) ::unlink(tmp.c_str());
+}
+
+}  // namespace
+
+Status LocalBackend::PutMany(const std::vector<NamedObject>& objects) {
+  // Put's steps for all objects at once: every temporary file written
+  // without a sync of its own, one sync of the file system for all their
+  // bytes, the renames, one sync per directory. Thousands of small objects
+  // cost a few journal commits instead of two each.
+  FileSystemSync file_system(root_);
+  CKPT_RETURN_IF_ERROR(file_system.status());
+  // On one thread: creating files in one directory takes the directory's
+  // lock, and more threads only spun on it (14% of a gc's CPU time with 8).
+  std::vector<std::string> temps(objects.size());
+  Status error;
+  for (size_t i = 0; error.ok() && i < objects.size(); ++i) {
+    auto tmp = WriteTemp(PathOf(objects[i].name), objects[i].bytes.data(), objects[i].bytes.size(),
+                         /*sync=*/false);
+    if (tmp.ok()) {
+      temps[i] = std::move(*tmp);
+    } else {
+      error = tmp.status();
+    }
+  }
+  if (error.ok()) error = file_system.Sync();
+  std::set<std::string> dirs;
+  for (size_t i = 0; error.ok() && i < objects.size(); ++i) {
+    const std::string path = PathOf(objects[i].name);
+    if (::rename(temps[i].c_str(), path.c_str()) != 0) {
+      error = ErrnoStatus(errno, "rename", temps[i]);
+      break;
+    }
+    temps[i].clear();
+    dirs.insert(ParentOf(path));
+  }
+  UnlinkTemps(temps);
+  for (const auto& dir : dirs)
+    if (error.ok()) error = SyncDirectory(dir);
+  return error;
 }
 
 Status LocalBackend::Create(const std::string& name, const void* data, size_t size) {

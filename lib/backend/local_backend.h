@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "ckpt/backend.h"
 
@@ -15,6 +16,7 @@ class LocalBackend : public Backend {
   explicit LocalBackend(std::string root) : root_(std::move(root)) {}
 
   Status Put(const std::string& name, const void* data, size_t size) override;
+  Status PutMany(const std::vector<NamedObject>& objects) override;
   Status Create(const std::string& name, const void* data, size_t size) override;
   Status Get(const std::string& name, uint64_t offset, size_t length, void* dst) override;
   Result<uint64_t> Size(const std::string& name) override;
@@ -30,8 +32,10 @@ class LocalBackend : public Backend {
  private:
   std::string PathOf(const std::string& name) const { return root_ + "/" + name; }
   Status EnsureParentDir(const std::string& path);
-  // Writes and fsyncs a new temporary file in the directory of `path`.
-  Result<std::string> WriteTemp(const std::string& path, const void* data, size_t size);
+  // Writes a new temporary file in the directory of `path`, fsynced if
+  // `sync`.
+  Result<std::string> WriteTemp(const std::string& path, const void* data, size_t size,
+                                bool sync = true);
 
   std::string root_;
 };

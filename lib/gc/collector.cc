@@ -89,18 +89,13 @@ struct Unkept {
 // (durably) before the session, so it stays short; one left for a
 // checkpoint that turns out to stay is withdrawn.
 Status RemoveBatch(StoreContext& ctx, const std::vector<Unkept>& batch_of, GcReport* report) {
-  // Many at once: each Put mostly waits for its fsyncs, which the file
-  // system commits together.
-  constexpr size_t kPutThreads = 16;
-  std::mutex mu;
-  Status put_error;
-  ForEachOnThreads(batch_of.size(), kPutThreads, [&](size_t i) {
-    std::string hex = batch_of[i].id.Hex();
-    Status s = ctx.backend->Put(DeletedRefName(hex), hex.data(), hex.size());
-    std::lock_guard<std::mutex> lock(mu);
-    if (!s.ok() && put_error.ok()) put_error = s;
-  });
-  CKPT_RETURN_IF_ERROR(put_error.WithContext("gc tombstones"));
+  // In one call, which the backend may make durable at once.
+  std::vector<Backend::NamedObject> tombstones;
+  for (const Unkept& u : batch_of) {
+    std::string hex = u.id.Hex();
+    tombstones.push_back({DeletedRefName(hex), hex});
+  }
+  CKPT_RETURN_IF_ERROR(ctx.backend->PutMany(tombstones).WithContext("gc tombstones"));
   std::vector<Digest> kept;
   Status s;
   {
@@ -131,7 +126,8 @@ Status RemoveBatch(StoreContext& ctx, const std::vector<Unkept>& batch_of, GcRep
     if (s.ok()) s = index.Commit(batch);
     if (s.ok()) {
       report->checkpoints_removed += removed;
-      s = session.Close();  // committed: the removals stand either way
+      // Committed: the removals stand either way.
+      s = session.Close(Index::Housekeeping::kFlushOnly);
     } else {
       kept.clear();  // nothing was removed
       for (const auto& u : batch_of) kept.push_back(u.id);
@@ -158,7 +154,7 @@ Status SummarizeKept(StoreContext& ctx, const std::vector<Digest>& ids) {
     CKPT_ASSIGN_OR_RETURN(
         auto session, OpenWriter(ctx, LockPriority::kBackground, /*background_compactions=*/true));
     CKPT_RETURN_IF_ERROR(WriteMissingSummaries(session.index(), batch).status());
-    CKPT_RETURN_IF_ERROR(session.Close());
+    CKPT_RETURN_IF_ERROR(session.Close(Index::Housekeeping::kFlushOnly));
   }
   return Status::OK();
 }
@@ -182,19 +178,21 @@ Status RemoveUnkept(StoreContext& ctx, GcReport* report) {
 }
 
 // Drops the index entries that this gc made dead in one compaction now, in
-// gc's time, when there are at least `threshold`: otherwise the closing housekeeping of
-// some later session, perhaps a save's, would rewrite them (docs/design.md,
-// "The index"). Yields to waiters like that housekeeping. Returns
-// whether it compacted.
+// gc's time, when there are at least `threshold`: otherwise the closing
+// housekeeping of some later session, perhaps a save's, would rewrite them
+// (docs/design.md, "The index"). Yields to waiters like that housekeeping.
+// gc's other sessions leave compactions to this step: below the threshold
+// it runs one session's bounded share instead. Returns whether it
+// compacted everything.
 Result<bool> CompactIfWorthIt(StoreContext& ctx, uint64_t dead_entries, uint64_t threshold) {
-  if (dead_entries < threshold) return false;
+  const bool whole = dead_entries >= threshold;
   CKPT_ASSIGN_OR_RETURN(
       auto session, OpenWriter(ctx, LockPriority::kBackground, /*background_compactions=*/false));
-  Status s = session.index().CompactYielding();
+  Status s = whole ? session.index().CompactYielding() : Status::OK();
   if (s.code() == Code::kBusy) return false;  // a later session compacts
   CKPT_RETURN_IF_ERROR(s.WithContext("gc compact index"));
   CKPT_RETURN_IF_ERROR(session.Close().WithContext("gc compact index"));
-  return true;
+  return whole;
 }
 
 // Pending shards recorded more than `grace_ns` before `now`: their
@@ -223,7 +221,7 @@ Status RemoveAbandonedShards(StoreContext& ctx, int64_t grace_ns, int64_t now, G
   for (const auto& key : still) batch.Delete(key);
   CKPT_RETURN_IF_ERROR(session.index().Commit(batch));
   report->abandoned_shards_removed += still.size();
-  return session.Close();
+  return session.Close(Index::Housekeeping::kFlushOnly);
 }
 
 // Staged shards (a store in object storage) that will never complete:
@@ -275,7 +273,7 @@ Status RemoveStaleStaged(StoreContext& ctx, int64_t grace_ns, int64_t now, GcRep
   names.insert(names.end(), stale.expired.begin(), stale.expired.end());
   CKPT_RETURN_IF_ERROR(ctx.backend->RemoveMany(names));
   report->abandoned_shards_removed += stale.expired.size();
-  return session.Close();
+  return session.Close(Index::Housekeeping::kFlushOnly);
 }
 
 // Records how long each step of one gc took, and reports each finished

@@ -92,7 +92,7 @@ Status RetireTombstones(StoreContext& ctx, Index& reader) {
   IndexBatch batch;
   for (const auto& key : keys) batch.Put(key, "");
   CKPT_RETURN_IF_ERROR(session.index().Commit(batch).WithContext("gc confirm deleted packs"));
-  return session.Close().WithContext("gc confirm deleted packs");
+  return session.Close(Index::Housekeeping::kFlushOnly).WithContext("gc confirm deleted packs");
 }
 
 // Packs condemned longer ago than the grace period: the index forgets them
@@ -131,7 +131,8 @@ Status DeleteCondemned(StoreContext& ctx, Index& reader, int64_t grace_ns, int64
     CKPT_ASSIGN_OR_RETURN(
         auto session, OpenWriter(ctx, LockPriority::kBackground, /*background_compactions=*/true));
     CKPT_RETURN_IF_ERROR(session.index().Commit(batch).WithContext("gc delete packs"));
-    CKPT_RETURN_IF_ERROR(session.Close().WithContext("gc delete packs"));
+    CKPT_RETURN_IF_ERROR(
+        session.Close(Index::Housekeeping::kFlushOnly).WithContext("gc delete packs"));
   }
   unlinker->Start(std::move(files));
   for (size_t i = 0; i < due.size(); ++i) {

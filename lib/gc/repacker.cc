@@ -88,7 +88,7 @@ Status CommitMoves(StoreContext& ctx, const std::string& pack, const std::vector
   CondemnPack(pack, NowNs(), &batch);  // as of this commit (see sweeper.cc)
   CKPT_RETURN_IF_ERROR(AddGcGenerationBump(index, &batch));
   CKPT_RETURN_IF_ERROR(index.Commit(batch));
-  return session.Close();
+  return session.Close(Index::Housekeeping::kFlushOnly);
 }
 
 Status RepackOne(StoreContext& ctx, const LiveSet& live, const std::string& pack,

@@ -209,7 +209,7 @@ Result<SweepResult> SweepIndex(StoreContext& ctx, Index& snapshot, LiveSet& live
       CKPT_ASSIGN_OR_RETURN(auto session, OpenWriter(ctx, LockPriority::kBackground,
                                                      /*background_compactions=*/true));
       CKPT_RETURN_IF_ERROR(DeleteDead(ctx, session.index(), live, &result, plan, begin, end));
-      CKPT_RETURN_IF_ERROR(session.Close().WithContext("gc sweep"));
+      CKPT_RETURN_IF_ERROR(session.Close(Index::Housekeeping::kFlushOnly).WithContext("gc sweep"));
     }
     return Status::OK();
   };
@@ -219,7 +219,7 @@ Result<SweepResult> SweepIndex(StoreContext& ctx, Index& snapshot, LiveSet& live
     CKPT_ASSIGN_OR_RETURN(
         auto session, OpenWriter(ctx, LockPriority::kBackground, /*background_compactions=*/true));
     CKPT_RETURN_IF_ERROR(ApplySweep(ctx, session.index(), live, &result, &plan));
-    CKPT_RETURN_IF_ERROR(session.Close().WithContext("gc sweep"));
+    CKPT_RETURN_IF_ERROR(session.Close(Index::Housekeeping::kFlushOnly).WithContext("gc sweep"));
   }
   CKPT_RETURN_IF_ERROR(delete_range(first_whole, plan.dead.size()));
   return result;

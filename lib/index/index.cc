@@ -141,6 +141,9 @@ Result<std::unique_ptr<Index>> Index::OpenWith(const std::string& path, bool cre
   // Compactions after a large gc sweep rewrite the chunk keys; use both
   // cores of a small machine.
   options.max_subcompactions = 2;
+  // Compactions read tables in large sequential reads, not one pread of a
+  // 4 KiB block each.
+  options.compaction_readahead_size = 2 << 20;
   // Small tables and a small level 1, so that every compaction job of the
   // closing housekeeping (Tidy) is small: digests are spread evenly over
   // the key space, so a table of one level overlaps a tenth of the next
@@ -194,7 +197,7 @@ Status Index::ForgetCompactedGonePacks() {
   return any ? Commit(batch) : Status::OK();
 }
 
-Status Index::Tidy() {
+Status Index::Tidy(Housekeeping housekeeping) {
   // Every open replays the log into a memtable; keep that replay cheap.
   constexpr uint64_t kMaxMemtableBytes = 1 << 20;
   constexpr size_t kMaxLogFiles = 8;  // each session starts a new log file
@@ -204,7 +207,7 @@ Status Index::Tidy() {
   if (many_logs || (db_->GetIntProperty("rocksdb.cur-size-all-mem-tables", &memtable) &&
                     memtable > kMaxMemtableBytes))
     CKPT_RETURN_IF_ERROR(FromRocks(db_->Flush(rocksdb::FlushOptions()), "flush"));
-  return CompactSome();
+  return housekeeping == Housekeeping::kFull ? CompactSome() : Status::OK();
 }
 
 bool Index::CompactionsDue() {
@@ -269,10 +272,10 @@ Status Index::CompactYielding() {
 
 Index::~Index() = default;
 
-Status Index::Close() {
+Status Index::Close(Housekeeping housekeeping) {
   if (!db_) return Status::OK();
   // Background work would be cut short by the close; do what matters now.
-  Status s = read_only_ ? Status::OK() : Tidy().WithContext("index housekeeping");
+  Status s = read_only_ ? Status::OK() : Tidy(housekeeping).WithContext("index housekeeping");
   Status closed = FromRocks(db_->Close(), "close");
   db_.reset();
   return s.ok() ? closed : s;

@@ -70,12 +70,18 @@ class Index {
   // durable already (synced log). Call Close to report errors.
   ~Index();
 
+  // What the housekeeping of a read-write Close does.
+  enum class Housekeeping {
+    kFull,       // flush a large write-ahead log; run a bounded share of the
+                 // compactions due (at most ~0.25 s plus one job)
+    kFlushOnly,  // flush a large write-ahead log; leave compactions to a
+                 // later session (gc, which compacts everything at its end)
+  };
   // Housekeeping that keeps later opens and reads fast (a read-write
-  // database: flushing a large write-ahead log, a bounded share of the
-  // compactions due, at most ~0.25 s plus one job), then
-  // closes the database. Returns the first error; nothing committed is
-  // lost by one. Call at most once; the object is then only destroyed.
-  Status Close();
+  // database), then closes the database. Returns the first error; nothing
+  // committed is lost by one. Call at most once; the object is then only
+  // destroyed.
+  Status Close(Housekeeping housekeeping = Housekeeping::kFull);
 
   // Makes the compactions of the closing housekeeping stop early, or not
   // start, while `should_yield` returns true (someone waits for the store
@@ -122,7 +128,7 @@ class Index {
                                                  bool probe);
   Index(rocksdb::DB* db, bool read_only, std::shared_ptr<DeadPackFilterFactory> filter);
   Status LoadDeadPacks();
-  Status Tidy();
+  Status Tidy(Housekeeping housekeeping);
   // Whether RocksDB has compaction work to do or doing.
   bool CompactionsDue();
   // Runs RocksDB's compactions for a bounded time (see Tidy).

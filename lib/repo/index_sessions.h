@@ -23,7 +23,9 @@ class WriterSession {
   // Closes the index with its housekeeping (Index::Close) and returns the
   // error, if any; commits made in the session are durable either way.
   // Without it, the destructor only releases the database and the locks.
-  Status Close() { return index_->Close(); }
+  Status Close(Index::Housekeeping housekeeping = Index::Housekeeping::kFull) {
+    return index_->Close(housekeeping);
+  }
 
  private:
   friend Result<WriterSession> OpenWriter(StoreContext& ctx, LockPriority priority,

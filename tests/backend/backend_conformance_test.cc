@@ -99,6 +99,24 @@ TEST_CASE("listing and cleanup walks skip files that vanish under them", "[unit]
   churn.join();
 }
 
+TEST_CASE("local put many that fails leaves no temporary file behind", "[unit][backend]") {
+  ckpt::test::TempDir dir;
+  auto backend = ckpt::NewLocalBackend(dir.path());
+  // A file where a directory should be: that object cannot be written.
+  REQUIRE(backend->Put("refs/tags", "x", 1).ok());
+  ckpt::Status s = backend->PutMany({{"refs/deleted/ab", "ab"}, {"refs/tags/best", "cd"}});
+  CHECK_FALSE(s.ok());
+  CHECK(s.message().find("refs/tags") != std::string::npos);
+  size_t temps = 0;
+  for (auto& e : boost::filesystem::recursive_directory_iterator(dir.path()))
+    temps += e.path().filename().string().rfind(".tmp-", 0) == 0;
+  CHECK(temps == 0);
+  // The object that was stored before is unchanged.
+  auto tag = backend->GetWhole("refs/tags");
+  REQUIRE(tag.ok());
+  CHECK(*tag == "x");
+}
+
 TEST_CASE("removing an object in a directory that does not exist is OK", "[unit][backend]") {
   ckpt::test::TempDir dir;
   auto backend = ckpt::NewLocalBackend(dir.path());

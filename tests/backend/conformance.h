@@ -126,6 +126,27 @@ inline void RunBackendConformance(
     CHECK(MustList(b, "") == std::vector<std::string>{"config"});
   }
 
+  SECTION("put many stores every object, replacing any of the same name") {
+    REQUIRE(PutString(b, "refs/deleted/aa", "an old version").ok());
+    std::vector<Backend::NamedObject> objects;
+    for (int i = 0; i < 40; ++i) {
+      const std::string name = "refs/deleted/" + std::to_string(1000 + i);
+      objects.push_back({name, "tombstone " + name});
+    }
+    objects.push_back({"refs/deleted/aa", "new"});
+    objects.push_back({"refs/tags/in-a-new-directory", "t"});
+    const std::vector<uint8_t> big = RandomBytes((size_t{1} << 20) + 3, 7);
+    objects.push_back({"packs/cd/big", std::string(big.begin(), big.end())});
+    REQUIRE(b.PutMany(objects).ok());
+    for (const auto& o : objects) {
+      auto whole = b.GetWhole(o.name);
+      REQUIRE(whole.ok());
+      CHECK(*whole == o.bytes);
+    }
+    CHECK(MustList(b, "").size() == objects.size());  // no leftovers, "aa" once
+    CHECK(b.PutMany({}).ok());
+  }
+
   SECTION("missing objects are not found") {
     Status s;
     GetString(b, "config", 0, 1, &s);
