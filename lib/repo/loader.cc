@@ -8,14 +8,17 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <string_view>
 #include <tuple>
+#include <utility>
 
 #include "chunk/chunker.h"
 #include "codec/chunk_codec.h"
 #include "codec/delta_codec.h"
 #include "pack/pack_writer.h"
 #include "repo/config.h"
+#include "util/large_region.h"
 
 namespace ckpt::internal {
 
@@ -164,23 +167,34 @@ uint64_t BatchLimit(uint64_t stored, size_t threads) {
 
 // Groups jobs by pack into batches of at most `limit` stored bytes, in the
 // order of their first job, so a read still proceeds roughly front to back.
-std::vector<ReadBatch> BatchReads(const std::vector<ChunkLocation>& locations, uint64_t limit) {
+// `fetched[j]`: the bytes job j decodes from, its own and its bases'; a
+// batch's add up to at most `limit` too. A batch is decoded on one thread
+// while its ranges stay held: a batch of a delta pack's chunks, bounded by
+// its own bytes alone, pulled in 32 MiB of bases from other packs, and the
+// other threads waited ~50 ms for it, a core idle, several times in an
+// export of the S3 benchmark's embedding series.
+std::vector<ReadBatch> BatchReads(const std::vector<ChunkLocation>& locations,
+                                  const std::vector<uint64_t>& fetched, uint64_t limit) {
   std::map<std::string_view, std::vector<size_t>> by_pack;
   for (size_t j = 0; j < locations.size(); ++j) by_pack[locations[j].pack_id].push_back(j);
   std::vector<ReadBatch> batches;
   for (auto& [pack, jobs] : by_pack) {
     std::stable_sort(jobs.begin(), jobs.end(),
                      [&](size_t a, size_t b) { return locations[a].offset < locations[b].offset; });
+    uint64_t batch_fetched = 0;
     for (size_t j : jobs) {
       const ChunkLocation& loc = locations[j];
       const uint64_t end = loc.offset + loc.length;
       if (!batches.empty() && locations[batches.back().jobs.front()].pack_id == pack &&
-          loc.offset <= batches.back().end + kBatchGap && end - batches.back().begin <= limit) {
+          loc.offset <= batches.back().end + kBatchGap && end - batches.back().begin <= limit &&
+          batch_fetched + fetched[j] <= limit) {
         batches.back().jobs.push_back(j);
         batches.back().end = std::max(batches.back().end, end);
         batches.back().first_job = std::min(batches.back().first_job, j);
+        batch_fetched += fetched[j];
       } else {
         batches.push_back({j, {j}, loc.offset, end});
+        batch_fetched = fetched[j];
       }
     }
   }
@@ -280,9 +294,9 @@ std::vector<FetchRange> CoalescePieces(std::vector<Piece>* pieces, uint64_t limi
 }
 
 // Buffers for the ranges of one read. A range's buffer is reused once the
-// batches that decode from it are done: a fresh 8 MiB buffer costs a page
-// fault per 4 KiB (in one profile of a bf16 export, clearing fresh pages
-// took 29% of the CPU). Fetches wait while `cap` bytes are held, so that
+// batches that decode from it are done, since fresh memory is dear (see
+// Buffer; in one profile of a bf16 export, clearing fresh 4 KiB pages took
+// 29% of the CPU). Fetches wait while `cap` bytes are held, so that
 // fetching does not run far ahead of decoding (unbounded, a bf16 export had
 // every range, all in fresh memory, 0.3 s into its 0.7 s); a range that the
 // first batch not yet decoded needs never waits, so that batch always
@@ -290,18 +304,39 @@ std::vector<FetchRange> CoalescePieces(std::vector<Piece>* pieces, uint64_t limi
 // batches need).
 class RangeBuffers {
  public:
-  // Not in huge pages: on the VM measured, faulting them in (with
-  // compaction) cost more CPU than 4 KiB pages (0.91 s against 0.65 s of CPU
-  // for a bf16 export).
+  // In huge pages, faulted in when made. On the VMs measured here the
+  // first write from user space to a fresh 4 KiB page costs ~11.6 us, and
+  // still ~5.6 us when MAP_POPULATE has had the kernel fill it: 64 MiB of
+  // ranges took 190 ms (91 ms) of page faults, against 14-26 ms to populate
+  // them in huge pages. Exports of the S3 benchmark's bf16 and embedding
+  // checkpoints took 0.61-0.95 s of CPU this way against 0.80-1.21 s in
+  // fresh 4 KiB pages (three of each, alternating). (Huge pages faulted in by the copies
+  // themselves, without populating, once cost more than 4 KiB pages: the kernel compacted memory to
+  // find them.)
   class Buffer {
    public:
     Buffer() = default;
-    explicit Buffer(size_t size) : data_(new char[size]), capacity_(size) {}
-    char* data() const { return data_.get(); }
+    explicit Buffer(size_t size) {
+      data_ = static_cast<char*>(MapLargeRegion(size, /*noreserve=*/false, &capacity_));
+      if (data_ == nullptr) throw std::bad_alloc();
+      PopulateLargeRegion(data_, capacity_);
+    }
+    Buffer(Buffer&& other) noexcept
+        : data_(std::exchange(other.data_, nullptr)),
+          capacity_(std::exchange(other.capacity_, 0)) {}
+    Buffer& operator=(Buffer&& other) noexcept {
+      std::swap(data_, other.data_);
+      std::swap(capacity_, other.capacity_);
+      return *this;
+    }
+    Buffer(const Buffer&) = delete;
+    Buffer& operator=(const Buffer&) = delete;
+    ~Buffer() { UnmapLargeRegion(data_, capacity_); }
+    char* data() const { return data_; }
     size_t capacity() const { return capacity_; }
 
    private:
-    std::unique_ptr<char[]> data_;
+    char* data_ = nullptr;
     size_t capacity_ = 0;
   };
 
@@ -448,14 +483,18 @@ Status ReadParts(StoreContext& ctx, Index& index, const ResolvedCheckpoint& c,
       at = &chain.back();
     }
   }
-  uint64_t own_stored = 0, all_stored = 0;
+  std::vector<uint64_t> fetched_of_job(jobs.size());
+  uint64_t all_stored = 0;
   for (size_t j = 0; j < jobs.size(); ++j) {
-    own_stored += locations[j].length;
-    all_stored += locations[j].length;
-    for (const ChunkLocation& base : chains[j]) all_stored += base.length;
+    fetched_of_job[j] = locations[j].length;
+    for (const ChunkLocation& base : chains[j]) fetched_of_job[j] += base.length;
+    all_stored += fetched_of_job[j];
   }
-  const size_t threads = ReadThreads(ctx.pool->size(), own_stored);
-  std::vector<ReadBatch> batches = BatchReads(locations, BatchLimit(own_stored, threads));
+  // Sized by what is fetched: a checkpoint of small deltas over large bases
+  // fetches mostly bases.
+  const size_t threads = ReadThreads(ctx.pool->size(), all_stored);
+  std::vector<ReadBatch> batches =
+      BatchReads(locations, fetched_of_job, BatchLimit(all_stored, threads));
   std::vector<Piece> pieces;
   for (size_t b = 0; b < batches.size(); ++b) {
     for (size_t j : batches[b].jobs) {
