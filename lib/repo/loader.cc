@@ -310,16 +310,19 @@ class RangeBuffers {
   // ranges took 190 ms (91 ms) of page faults, against 14-26 ms to populate
   // them in huge pages. Exports of the S3 benchmark's bf16 and embedding
   // checkpoints took 0.61-0.95 s of CPU this way against 0.80-1.21 s in
-  // fresh 4 KiB pages (three of each, alternating). (Huge pages faulted in by the copies
-  // themselves, without populating, once cost more than 4 KiB pages: the kernel compacted memory to
-  // find them.)
+  // fresh 4 KiB pages (three of each, alternating). (Huge pages faulted in
+  // by the copies themselves, without populating, once cost more than 4 KiB
+  // pages: the kernel compacted memory to find them.)
   class Buffer {
    public:
     Buffer() = default;
-    explicit Buffer(size_t size) {
+    // Room for at least `size` bytes, the first `used` of them faulted in
+    // (not all: where no huge page is free, a small read would fault in
+    // hundreds of 4 KiB pages it never uses).
+    Buffer(size_t size, size_t used) {
       data_ = static_cast<char*>(MapLargeRegion(size, /*noreserve=*/false, &capacity_));
       if (data_ == nullptr) throw std::bad_alloc();
-      PopulateLargeRegion(data_, capacity_);
+      PopulateLargeRegion(data_, used);
     }
     Buffer(Buffer&& other) noexcept
         : data_(std::exchange(other.data_, nullptr)),
@@ -372,7 +375,7 @@ class RangeBuffers {
         free_.erase(best);
       }
     }
-    if (b.data() == nullptr) b = Buffer(std::max(size, min_size_));
+    if (b.data() == nullptr) b = Buffer(std::max(size, min_size_), size);
     return b;
   }
 
