@@ -105,7 +105,7 @@ int Open(const char* path, fuse_file_info* fi) {
   if ((fi->flags & O_ACCMODE) != O_RDONLY) return -EROFS;
   auto file = Fs().Open(path);
   if (!file.ok()) return -Errno(file.status());
-  fi->fh = reinterpret_cast<uint64_t>(file->release());
+  fi->fh = reinterpret_cast<uint64_t>(*file);
   return 0;
 }
 
@@ -119,7 +119,7 @@ int Read(const char*, char* buf, size_t size, off_t offset, fuse_file_info* fi) 
 }
 
 int Release(const char*, fuse_file_info* fi) {
-  Fs().Close(std::unique_ptr<OpenFile>(reinterpret_cast<OpenFile*>(fi->fh)));
+  Fs().Close(reinterpret_cast<OpenFile*>(fi->fh));
   return 0;
 }
 

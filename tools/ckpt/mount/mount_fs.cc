@@ -223,7 +223,7 @@ Result<std::string> MountFs::ReadLink(std::string_view path) {
   return loc.link_target;
 }
 
-Result<std::unique_ptr<OpenFile>> MountFs::Open(std::string_view path) {
+Result<OpenFile*> MountFs::Open(std::string_view path) {
   CKPT_ASSIGN_OR_RETURN(Location loc, Resolve(path));
   if (loc.kind != Location::kFile) {
     return Status::InvalidArgument("not a regular file: " + std::string(path));
@@ -237,14 +237,22 @@ Result<std::unique_ptr<OpenFile>> MountFs::Open(std::string_view path) {
   OpenPath& open_path = open_paths_[open->path];
   ++open_path.opens;
   open_path.attr = GetAttr(*open);
-  return open;
+  OpenFile* handle = open.get();
+  open_files_.emplace(handle, std::move(open));
+  return handle;
 }
 
-void MountFs::Close(std::unique_ptr<OpenFile> file) {
+void MountFs::Close(OpenFile* file) {
+  std::unique_ptr<OpenFile> closed;  // freed after the lock
   std::lock_guard lock(files_mu_);
   auto open_path = open_paths_.find(file->path);
   if (open_path != open_paths_.end() && --open_path->second.opens == 0) {
     open_paths_.erase(open_path);
+  }
+  auto owned = open_files_.find(file);
+  if (owned != open_files_.end()) {
+    closed = std::move(owned->second);
+    open_files_.erase(owned);
   }
 }
 

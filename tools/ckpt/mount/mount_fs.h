@@ -83,9 +83,11 @@ class MountFs {
   static NodeAttr GetAttr(const OpenFile& file);
   Result<std::vector<DirEntry>> ReadDir(std::string_view path);
   Result<std::string> ReadLink(std::string_view path);
-  Result<std::unique_ptr<OpenFile>> Open(std::string_view path);
-  // Ends what Open began.
-  void Close(std::unique_ptr<OpenFile> file);
+  // The handle stays valid until Close, or until this is destroyed: a mount
+  // ended by a signal may never see its open files released.
+  Result<OpenFile*> Open(std::string_view path);
+  // Ends what Open began; `file` is invalid after.
+  void Close(OpenFile* file);
 
   // Reads up to `size` bytes at `offset`; short only at the end of the
   // file. A failed read is also logged (options.log) with the file's path.
@@ -116,6 +118,8 @@ class MountFs {
     NodeAttr attr;
   };
   std::map<std::string, OpenPath, std::less<>> open_paths_;
+  // Every open file, owned here: FUSE holds only the handle.
+  std::map<const OpenFile*, std::unique_ptr<OpenFile>> open_files_;
   // Last: its tasks use the cache and the files, so it stops first.
   Prefetcher prefetcher_;
 };
