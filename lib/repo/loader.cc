@@ -8,7 +8,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <new>
 #include <string_view>
 #include <tuple>
 #include <utility>
@@ -18,6 +17,7 @@
 #include "codec/delta_codec.h"
 #include "pack/pack_writer.h"
 #include "repo/config.h"
+#include "util/aligned_buffer.h"
 #include "util/large_region.h"
 
 namespace ckpt::internal {
@@ -170,7 +170,8 @@ uint64_t BatchLimit(uint64_t stored, size_t threads) {
 // `fetched[j]`: the bytes job j decodes from, its own and its bases'; a
 // batch's add up to at most `limit` too. A batch is decoded on one thread
 // while its ranges stay held: a batch of a delta pack's chunks, bounded by
-// its own bytes alone, pulled in 32 MiB of bases from other packs, and the
+// its own bytes alone, pulled in ~32 MiB of bases from other packs (129
+// chunks of up to 256 KiB), and the
 // other threads waited ~50 ms for it, a core idle, several times in an
 // export of the S3 benchmark's embedding series.
 std::vector<ReadBatch> BatchReads(const std::vector<ChunkLocation>& locations,
@@ -295,7 +296,7 @@ std::vector<FetchRange> CoalescePieces(std::vector<Piece>* pieces, uint64_t limi
 
 // Buffers for the ranges of one read. A range's buffer is reused once the
 // batches that decode from it are done, since fresh memory is dear (see
-// Buffer; in one profile of a bf16 export, clearing fresh 4 KiB pages took
+// Take; in one profile of a bf16 export, clearing fresh 4 KiB pages took
 // 29% of the CPU). Fetches wait while `cap` bytes are held, so that
 // fetching does not run far ahead of decoding (unbounded, a bf16 export had
 // every range, all in fresh memory, 0.3 s into its 0.7 s); a range that the
@@ -304,44 +305,9 @@ std::vector<FetchRange> CoalescePieces(std::vector<Piece>* pieces, uint64_t limi
 // batches need).
 class RangeBuffers {
  public:
-  // In huge pages, faulted in when made. On the VMs measured here the
-  // first write from user space to a fresh 4 KiB page costs ~11.6 us, and
-  // still ~5.6 us when MAP_POPULATE has had the kernel fill it: 64 MiB of
-  // ranges took 190 ms (91 ms) of page faults, against 14-26 ms to populate
-  // them in huge pages. Exports of the S3 benchmark's bf16 and embedding
-  // checkpoints took 0.61-0.95 s of CPU this way against 0.80-1.21 s in
-  // fresh 4 KiB pages (three of each, alternating). (Huge pages faulted in
-  // by the copies themselves, without populating, once cost more than 4 KiB
-  // pages: the kernel compacted memory to find them.)
-  class Buffer {
-   public:
-    Buffer() = default;
-    // Room for at least `size` bytes, the first `used` of them faulted in
-    // (not all: where no huge page is free, a small read would fault in
-    // hundreds of 4 KiB pages it never uses).
-    Buffer(size_t size, size_t used) {
-      data_ = static_cast<char*>(MapLargeRegion(size, /*noreserve=*/false, &capacity_));
-      if (data_ == nullptr) throw std::bad_alloc();
-      PopulateLargeRegion(data_, used);
-    }
-    Buffer(Buffer&& other) noexcept
-        : data_(std::exchange(other.data_, nullptr)),
-          capacity_(std::exchange(other.capacity_, 0)) {}
-    Buffer& operator=(Buffer&& other) noexcept {
-      std::swap(data_, other.data_);
-      std::swap(capacity_, other.capacity_);
-      return *this;
-    }
-    Buffer(const Buffer&) = delete;
-    Buffer& operator=(const Buffer&) = delete;
-    ~Buffer() { UnmapLargeRegion(data_, capacity_); }
-    char* data() const { return data_; }
-    size_t capacity() const { return capacity_; }
-
-   private:
-    char* data_ = nullptr;
-    size_t capacity_ = 0;
-  };
+  // An AlignedBuffer holding one range: in huge pages from 2 MiB up,
+  // faulted in when made (see Take).
+  using Buffer = AlignedBuffer;
 
   // last_range[b]: the highest of the ranges batch b decodes from.
   // `min_size`: the least a new buffer holds, so that it serves most later
@@ -375,7 +341,21 @@ class RangeBuffers {
         free_.erase(best);
       }
     }
-    if (b.data() == nullptr) b = Buffer(std::max(size, min_size_), size);
+    if (b.data() == nullptr) {
+      // Faulted in at once, and only the bytes of this range. On the VMs
+      // measured here the first write from user space to a fresh 4 KiB page
+      // costs ~11.6 us, and still ~5.6 us when MAP_POPULATE has had the
+      // kernel fill it: 64 MiB of ranges took 190 ms (91 ms) of page faults,
+      // against 14-26 ms to populate them in huge pages. Exports of the S3
+      // benchmark's bf16 and embedding checkpoints took 0.61-0.95 s of CPU
+      // this way against 0.80-1.21 s in fresh 4 KiB pages (three of each,
+      // alternating). (Huge pages faulted in by the copies themselves,
+      // without populating, once cost more than 4 KiB pages: the kernel
+      // compacted memory to find them.)
+      b.reserve(std::max(size, min_size_));
+      PopulateLargeRegion(b.data(), size);
+    }
+    b.resize_uninitialized(size);
     return b;
   }
 

@@ -43,6 +43,7 @@ class AlignedBuffer {
   AlignedBuffer& operator=(const AlignedBuffer&) = delete;
 
   const char* data() const { return data_; }
+  char* data() { return data_; }
   size_t size() const { return size_; }
   size_t capacity() const { return capacity_; }
   std::string_view view() const { return {data_, size_}; }
@@ -59,6 +60,13 @@ class AlignedBuffer {
     Release(data_, capacity_);
     data_ = p;
     capacity_ = rounded;
+  }
+
+  // Sets the size to `n`, growing as reserve() does; bytes past the old
+  // size are not initialised (the caller writes them through data()).
+  void resize_uninitialized(size_t n) {
+    reserve(n);
+    size_ = n;
   }
 
   void append(const void* bytes, size_t n) {

@@ -22,8 +22,8 @@ void* MapLargeRegion(size_t bytes, bool noreserve, size_t* mapped);
 // Unmaps a region from MapLargeRegion; `mapped` is the length it stored.
 void UnmapLargeRegion(void* region, size_t mapped);
 
-// Faults in the pages of [p, p + bytes), part of a region from
-// MapLargeRegion, without changing its contents (MADV_POPULATE_WRITE, Linux
+// Faults in the pages of [p, p + bytes), page-aligned anonymous memory
+// such as a region from MapLargeRegion, without changing its contents (MADV_POPULATE_WRITE, Linux
 // 5.14 and later; elsewhere nothing happens), so that later writes there
 // take no page fault. Safe while other threads write into the range.
 void PopulateLargeRegion(const void* p, size_t bytes);
